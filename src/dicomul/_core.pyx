@@ -636,13 +636,14 @@ def fragment_size(uint32_t peer_max_length) -> int:
     return ul_fragment_size(peer_max_length)
 
 
-def fragment(int context_id, bint is_command, data, uint32_t peer_max_length):
+def fragment(int context_id, bint is_command, data, uint32_t peer_max_length, bint last=True):
     """Split one message part (command set or data set) into P-DATA-TF PDUs, one PDV each.
 
     Returns a flat list ``[header, fragment, header, fragment, ...]`` ready for
     ``socket.sendmsg``: each header is 12 bytes (PDU header + PDV header), each fragment a
     memoryview into ``data`` (never copied). Fragments are at most ``peer_max_length - 6``
-    bytes, rounded down to even (Annex E.1); the last one carries the "last" bit.
+    bytes, rounded down to even (Annex E.1); the last one carries the "last" bit unless
+    ``last`` is False (more of the same message part follows in a later call).
     """
     _byte(context_id, "presentation context ID")
     cdef uint32_t frag = ul_fragment_size(peer_max_length)
@@ -660,7 +661,7 @@ def fragment(int context_id, bint is_command, data, uint32_t peer_max_length):
         flen = <uint32_t>(frag if total - off > frag else total - off)
         hdr = PyBytes_FromStringAndSize(NULL, 12)
         ul_pdata_header(<uint8_t *>PyBytes_AS_STRING(hdr), <uint8_t>context_id,
-                        base | (2 if k == count - 1 else 0), flen)
+                        base | (2 if last and k == count - 1 else 0), flen)
         out.append(hdr)
         out.append(mv[off:off + flen])
         off += flen
@@ -693,7 +694,7 @@ cdef class Framer:
     feed raises the same ProtocolError.
     """
 
-    cdef readonly uint32_t max_pdu_length
+    cdef public uint32_t max_pdu_length  # may be changed between feeds
     cdef bytearray _head      # up to 5 bytes of a header not yet complete
     cdef bytearray _pdu       # a PDU being filled
     cdef Py_ssize_t _filled

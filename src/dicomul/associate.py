@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from operator import attrgetter
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
+from . import _core
 from . import _validate as _v
 from .constants import (
     APPLICATION_CONTEXT_NAME,
@@ -35,8 +36,6 @@ from .constants import (
     RoleSupport,
 )
 
-from . import _core
-
 __all__ = [
     "Associate",
     "PresentationContext",
@@ -45,7 +44,7 @@ __all__ = [
     "create_associate",
 ]
 
-_Bytes = Union[bytes, bytearray, memoryview]
+_Bytes = bytes | bytearray | memoryview
 _PC = list[Any]  # [id: int, result: int, abstract_syntax: str | None, transfer_syntaxes: list[str]]
 
 

@@ -9,7 +9,6 @@ three different things), so there is one reason enum per source and
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Union
 
 __all__ = [
     "PDUType",
@@ -131,7 +130,7 @@ class RejectReasonPresentation(IntEnum):
 
 
 #: Any of the three per-source reason enums.
-RejectReason = Union[RejectReasonUser, RejectReasonACSE, RejectReasonPresentation]
+RejectReason = RejectReasonUser | RejectReasonACSE | RejectReasonPresentation
 
 
 class AbortSource(IntEnum):

@@ -9,8 +9,6 @@ exception) on bytes that break PS3.8; the error carries the A-ABORT reason to se
 
 from __future__ import annotations
 
-from typing import Union
-
 from dicomul._core import (
     DEFAULT_MAX_PDU_LENGTH,
     Abort,
@@ -27,8 +25,8 @@ from dicomul.errors import ProtocolError
 
 __all__ = ["PDU", "decode_pdu", "PDUReader", "DEFAULT_MAX_PDU_LENGTH"]
 
-PDU = Union[Associate, AssociateReject, PDataTF, ReleaseRQ, ReleaseRP, Abort]
-Buffer = Union[bytes, bytearray, memoryview]
+PDU = Associate | AssociateReject | PDataTF | ReleaseRQ | ReleaseRP | Abort
+Buffer = bytes | bytearray | memoryview
 
 
 def decode_pdu(data: Buffer) -> PDU:

@@ -1,0 +1,182 @@
+"""P-DATA on the way out (fragmentation) and on the way in (reassembly), PS3.8 Annex E.
+
+Out: a message part becomes P-DATA-TF PDUs of one PDV each, as lists of 12-byte headers and
+memoryviews into the caller's buffers (for sendmsg), produced in windows so that a 2 GB
+file is read and queued a few MiB at a time. In: PDVs are checked against Annex E (one
+message at a time, command fragments before data fragments, accepted contexts only) and
+gathered per message; the data set goes to memory or to a sink chosen when the command set
+is complete.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from dicomul._core import fragment, fragment_size
+
+__all__ = ["message_batches", "Reassembler", "AnnexEViolation", "DEFAULT_WINDOW"]
+
+#: Bytes of a data set fragmented and queued at a time.
+DEFAULT_WINDOW = 4 * 1024 * 1024
+
+Buffers = list[Any]
+
+
+def _buffers_of(dataset: Any, window: int) -> Iterator[Any]:
+    """The data set as an iterator of bytes-like pieces."""
+    if isinstance(dataset, (bytes, bytearray, memoryview)):
+        yield dataset
+    elif hasattr(dataset, "read"):
+        while True:
+            chunk = dataset.read(window)
+            if not chunk:
+                return
+            yield chunk
+    else:
+        yield from dataset
+
+
+def _aligned(pieces: Iterable[Any], frag: int, window: int) -> Iterator[tuple[Any, bool]]:
+    """(buffer, is_last) pairs: every buffer but the last is a non-empty multiple of frag,
+    so fragment boundaries never fall inside a PDV. Copies at most frag bytes per input
+    piece (to join a remainder with the next piece); everything else is a view."""
+    window = max(frag, window - window % frag) if frag < window else frag
+    held: Any = None  # an output buffer held back until we know whether more follows
+    rem = bytearray()
+    for piece in pieces:
+        mv = memoryview(piece).cast("B")
+        if not mv:
+            continue
+        if rem:
+            need = frag - len(rem)
+            rem += mv[:need]
+            mv = mv[need:]
+            if len(rem) < frag:
+                continue
+            if held is not None:
+                yield held, False
+            held, rem = bytes(rem), bytearray()
+        whole = len(mv) - len(mv) % frag
+        for off in range(0, whole, window):
+            if held is not None:
+                yield held, False
+            held = mv[off : min(off + window, whole)]
+        rem += mv[whole:]
+    if rem:
+        if held is not None:
+            yield held, False
+        held = bytes(rem)
+    yield (held if held is not None else b""), True
+
+
+def message_batches(
+    context_id: int,
+    command: Any,
+    dataset: Any,
+    peer_max_length: int,
+    window: int = DEFAULT_WINDOW,
+) -> Iterator[Buffers]:
+    """The P-DATA-TF PDUs of one DIMSE message, as lists of buffers of about ``window``
+    bytes each (the command set first). Raises ValueError if the peer's maximum length is
+    too small to carry data (1..7)."""
+    yield fragment(context_id, True, command, peer_max_length)
+    if dataset is None:
+        return
+    frag = fragment_size(peer_max_length)
+    for buf, last in _aligned(_buffers_of(dataset, window), frag, window):
+        yield fragment(context_id, False, buf, peer_max_length, last)
+
+
+class AnnexEViolation(Exception):
+    """Received PDVs break PS3.8 Annex E; the connection answers with a provider abort."""
+
+
+_TAG_DATASET_TYPE = 0x08000000  # (0000,0800) CommandDataSetType, as a little-endian uint32
+_NO_DATASET = 0x0101
+
+
+def command_has_dataset(command: bytes) -> bool:
+    """Whether a command set (Implicit VR Little Endian) says a data set follows."""
+    off, n = 0, len(command)
+    while off + 8 <= n:
+        tag, length = struct.unpack_from("<II", command, off)
+        if tag == _TAG_DATASET_TYPE and length >= 2 and off + 10 <= n:
+            return struct.unpack_from("<H", command, off + 8)[0] != _NO_DATASET
+        off += 8 + length
+    return False
+
+
+class Reassembler:
+    """Gathers PDVs into whole messages, enforcing Annex E.
+
+    ``accepted`` is the set of accepted presentation context IDs. ``sink`` (optional) is
+    called as ``sink(context_id, command_bytes)`` when a command set that announces a data
+    set is complete; it returns a writable binary object to stream the data set into, or
+    None to keep it in memory.
+    """
+
+    __slots__ = ("accepted", "sink", "_ctx", "_cmd", "_cmd_done", "_parts", "_out")
+
+    def __init__(
+        self,
+        accepted: set[int],
+        sink: Callable[[int, bytes], Any] | None = None,
+    ) -> None:
+        self.accepted = accepted
+        self.sink = sink
+        self._reset()
+
+    def _reset(self) -> None:
+        self._ctx: int | None = None
+        self._cmd: list[Any] = []
+        self._cmd_done = False
+        self._parts: list[Any] = []
+        self._out: Any = None
+
+    @property
+    def in_progress(self) -> bool:
+        """A message has begun and is not complete."""
+        return self._ctx is not None
+
+    def add(self, context_id: int, control: int, data: Any) -> tuple[int, bytes, Any] | None:
+        """Take one PDV; return ``(context_id, command, dataset)`` when it completes a
+        message, else None. Raises AnnexEViolation."""
+        if context_id not in self.accepted:
+            raise AnnexEViolation(f"PDV on presentation context {context_id}, not accepted")
+        is_command, is_last = control & 1, control & 2
+        if self._ctx is None:
+            if not is_command:
+                raise AnnexEViolation("data set fragment before any command set")
+            self._ctx = context_id
+        elif context_id != self._ctx:
+            raise AnnexEViolation(
+                f"PDV on context {context_id} interleaved with a message on {self._ctx}"
+            )
+        if is_command:
+            if self._cmd_done:
+                raise AnnexEViolation("command fragment after the last command fragment")
+            self._cmd.append(data)
+            if not is_last:
+                return None
+            self._cmd_done = True
+            command = b"".join(self._cmd)
+            self._cmd = [command]
+            if not command_has_dataset(command):
+                self._reset()
+                return context_id, command, None
+            self._out = self.sink(context_id, command) if self.sink is not None else None
+            return None
+        if not self._cmd_done:
+            raise AnnexEViolation("data set fragment before the last command fragment")
+        if self._out is not None:
+            self._out.write(data)
+        else:
+            self._parts.append(data)
+        if not is_last:
+            return None
+        command = self._cmd[0]
+        dataset = self._out if self._out is not None else b"".join(self._parts)
+        self._reset()
+        return context_id, command, dataset

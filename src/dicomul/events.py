@@ -1,0 +1,208 @@
+"""Primitives the local user hands to a Connection, and events a Connection gives back.
+
+Requests (``Connection.send``): :class:`AssociateRequest`, :class:`AssociateAccept`,
+:class:`AssociateRejectRequest`, :class:`DataRequest`, :class:`ReleaseRequest`,
+:class:`ReleaseResponse`, :class:`AbortRequest`.
+
+Events (``Connection.events()``): :class:`AssociationRequested` (A-ASSOCIATE indication),
+:class:`AssociationAccepted` / :class:`AssociationRejectedEvent` (confirmations),
+:class:`DataReceived` (a whole DIMSE message), :class:`ReleaseRequested` (A-RELEASE
+indication), :class:`ReleaseConfirmed`, :class:`Aborted` (A-ABORT / A-P-ABORT indication),
+:class:`PDUReceived` (raw PDUs, only when asked for), and :class:`TransportClosed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from dicomul.associate import Associate
+
+__all__ = [
+    "Dataset",
+    "AssociateRequest",
+    "AssociateAccept",
+    "AssociateRejectRequest",
+    "DataRequest",
+    "ReleaseRequest",
+    "ReleaseResponse",
+    "AbortRequest",
+    "Request",
+    "AssociationRequested",
+    "AssociationAccepted",
+    "AssociationRejectedEvent",
+    "DataReceived",
+    "ReleaseRequested",
+    "ReleaseConfirmed",
+    "Aborted",
+    "PDUReceived",
+    "TransportClosed",
+    "Event",
+]
+
+#: What a data set to send may be: bytes-like, a readable binary file, or buffers.
+Dataset = bytes | bytearray | memoryview | BinaryIO | Iterable[Any]
+
+
+# ---- requests -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AssociateRequest:
+    """A-ASSOCIATE request (Evt1): ``associate`` is an RQ handle."""
+
+    associate: Associate
+
+
+@dataclass(frozen=True, slots=True)
+class AssociateAccept:
+    """A-ASSOCIATE response, accept (Evt7): ``associate`` is the AC handle to send."""
+
+    associate: Associate
+
+
+@dataclass(frozen=True, slots=True)
+class AssociateRejectRequest:
+    """A-ASSOCIATE response, reject (Evt8), with PS3.8 Table 9-21 codes."""
+
+    result: int
+    source: int
+    reason: int
+
+
+@dataclass(frozen=True, slots=True)
+class DataRequest:
+    """P-DATA request (Evt9): one DIMSE message on an accepted presentation context.
+
+    ``command`` is the encoded command set (Implicit VR Little Endian); ``dataset`` is
+    None, or bytes-like, a readable binary file (read as it is sent), or an iterable of
+    bytes-like buffers. Nothing is concatenated or copied on the way out.
+    """
+
+    context_id: int
+    command: bytes | bytearray | memoryview
+    dataset: Dataset | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRequest:
+    """A-RELEASE request (Evt11)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseResponse:
+    """A-RELEASE response (Evt14)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AbortRequest:
+    """A-ABORT request (Evt15): source 0 (service-user) and reason 0 unless told."""
+
+    source: int = 0
+    reason: int = 0
+
+
+Request = (
+    AssociateRequest
+    | AssociateAccept
+    | AssociateRejectRequest
+    | DataRequest
+    | ReleaseRequest
+    | ReleaseResponse
+    | AbortRequest
+)
+
+
+# ---- events ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationRequested:
+    """A-ASSOCIATE indication: the peer's A-ASSOCIATE-RQ (acceptor side)."""
+
+    associate: Associate
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationAccepted:
+    """A-ASSOCIATE confirmation (accept): the peer's AC, abstract syntaxes back-filled."""
+
+    associate: Associate
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationRejectedEvent:
+    """A-ASSOCIATE confirmation (reject): the peer's A-ASSOCIATE-RJ codes."""
+
+    result: int
+    source: int
+    reason: int
+
+
+@dataclass(frozen=True, slots=True)
+class DataReceived:
+    """P-DATA indication of one whole DIMSE message.
+
+    ``command`` is the command set's bytes; ``dataset`` the data set's bytes, None when
+    the message has none, or the sink object the dataset_sink hook chose (already
+    written to).
+    """
+
+    context_id: int
+    command: bytes
+    dataset: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRequested:
+    """A-RELEASE indication (the peer sent A-RELEASE-RQ; answer with ReleaseResponse)."""
+
+    collision: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseConfirmed:
+    """A-RELEASE confirmation (the peer's A-RELEASE-RP)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Aborted:
+    """A-ABORT (``provider`` False, the peer's user aborted) or A-P-ABORT indication.
+
+    ``source``/``reason`` are those of the A-ABORT PDU received, or of the one this side
+    sent for a protocol error (``local`` True), or 2/0 when the transport just went away.
+    ``message`` says what happened.
+    """
+
+    source: int
+    reason: int
+    provider: bool
+    local: bool = False
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PDUReceived:
+    """A raw PDU as received, before it is acted upon (only with ``raw_pdus=True``)."""
+
+    pdu_type: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TransportClosed:
+    """The transport connection is closed (by either side); the Connection is in Sta1."""
+
+
+Event = (
+    AssociationRequested
+    | AssociationAccepted
+    | AssociationRejectedEvent
+    | DataReceived
+    | ReleaseRequested
+    | ReleaseConfirmed
+    | Aborted
+    | PDUReceived
+    | TransportClosed
+)
