@@ -74,6 +74,9 @@ enum {
 #define UL_PDATA_HEADER_LEN 12u    /* P-DATA-TF header + one PDV item header            */
 #define UL_FIXED_RQAC_LEN 68u      /* RQ/AC variable part before the first item          */
 #define UL_MAX_PDU_LENGTH 0xFFFFFFFFu
+/* The largest PDU length ul_frame accepts whatever the caller's maximum: spans are 32-bit
+ * offsets from the start of the PDU, so header + body must stay below 2^32. */
+#define UL_MAX_DECODE_LENGTH (0xFFFFFFFFu - 16u)
 
 /* A span: bytes [off, off + len) of the buffer passed to the decoder. */
 typedef struct {
@@ -88,7 +91,7 @@ typedef struct {
  * 0 when more bytes are needed (fewer than 6, or the body is incomplete),
  * UL_E_UNKNOWN_PDU when the first byte is not 01H..07H (as soon as 1 byte is there),
  * UL_E_TOO_LARGE when the declared length exceeds max_length (as soon as the header is
- * there, so nothing is allocated for it). *pdu_type and *length are set whenever the
+ * there, so nothing is allocated for it; also above UL_MAX_DECODE_LENGTH). *pdu_type and *length are set whenever the
  * header is complete. */
 int64_t ul_frame(const uint8_t *buf, size_t n, uint32_t max_length, uint8_t *pdu_type,
                  uint32_t *length);
@@ -101,7 +104,9 @@ typedef struct {
     uint8_t has_abstract;
     ul_span abstract;   /* RQ: abstract syntax UID (item 30H value)                */
     uint32_t ts_first;  /* index of its first transfer syntax in ul_assoc.ts        */
-    uint32_t ts_count;  /* RQ: >= 1; AC: exactly 1 (may be absent when result != 0) */
+    uint32_t ts_count;  /* RQ: >= 1; AC: PS3.8 says exactly 1 (absent allowed when
+                         * result != 0); more are tolerated and listed, the first one is
+                         * the accepted transfer syntax */
 } ul_pc;
 
 typedef struct {

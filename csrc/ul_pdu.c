@@ -69,7 +69,7 @@ int64_t ul_frame(const uint8_t *buf, size_t n, uint32_t max_length, uint8_t *pdu
     uint32_t len = ld32(buf + 2);
     *pdu_type = buf[0];
     *length = len;
-    if (len > max_length) return UL_E_TOO_LARGE;
+    if (len > max_length || len > UL_MAX_DECODE_LENGTH) return UL_E_TOO_LARGE;
     uint64_t total = (uint64_t)UL_HEADER_LEN + len;
     if ((uint64_t)n < total) return 0;
     return (int64_t)total;
@@ -518,7 +518,7 @@ uint32_t ul_fragment_size(uint32_t peer_max_length) {
 
 uint64_t ul_fragment_count(uint64_t len, uint32_t frag) {
     if (len == 0 || frag == 0) return 1;
-    return (len + frag - 1) / frag;
+    return len / frag + (len % frag != 0);
 }
 
 int ul_pdu_header(uint8_t out[6], uint8_t pdu_type, uint32_t length) {

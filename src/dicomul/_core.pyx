@@ -235,8 +235,13 @@ cdef int _set(ul_bytes *out, object v, list keep) except -1:
     return 0
 
 
+cdef inline bint _is_common_ext(tuple item):
+    """A typed 57H item: (0x57, sop_class_uid, service_class_uid, [related uids])."""
+    return len(item) == 4 and item[0] == UL_SUB_COMMON_EXT_NEG
+
+
 cdef int _set_uitem(ul_uitem_enc *u, tuple item, ul_bytes *lists, uint32_t *n_lists,
-                    list keep) except -1:
+                    uint32_t lists_cap, list keep) except -1:
     cdef int t = item[0]
     u.type = <uint8_t>t
     u.raw = 0
@@ -265,13 +270,15 @@ cdef int _set_uitem(ul_uitem_enc *u, tuple item, ul_bytes *lists, uint32_t *n_li
     elif t == UL_SUB_EXT_NEG:
         _set(&u.a, item[1], keep)
         _set(&u.b, item[2], keep)
-    elif t == UL_SUB_COMMON_EXT_NEG:
+    elif _is_common_ext(item):
         _set(&u.a, item[1], keep)
         _set(&u.b, item[2], keep)
         u.list = lists + n_lists[0]
+        if len(item[3]) > MAX_RELATED_UIDS:
+            raise ValueError("too many related general SOP classes")
         for uid in item[3]:
-            if n_lists[0] >= MAX_RELATED_UIDS:
-                raise ValueError("too many related general SOP classes")
+            if n_lists[0] >= lists_cap:  # cannot happen: counted with _is_common_ext
+                raise ValueError("related general SOP classes changed while encoding")
             _set(&lists[n_lists[0]], uid, keep)
             n_lists[0] += 1
             u.n_list += 1
@@ -304,7 +311,7 @@ def encode_associate(int pdu_type, int version, called, calling, app_context, li
     for pc in pcs:
         n_ts += len(pc[3])
     for item in user:
-        if item[0] == UL_SUB_COMMON_EXT_NEG and len(item) == 4:
+        if _is_common_ext(tuple(item)):
             n_lists += len(item[3])
     cdef void *mem = PyMem_Malloc(n_pcs * sizeof(ul_pc_enc) + n_ts * sizeof(ul_bytes)
                                   + n_user * sizeof(ul_uitem_enc)
@@ -350,7 +357,7 @@ def encode_associate(int pdu_type, int version, called, calling, app_context, li
                 _set(&te[k], ts[k], keep)
             te += pe[i].n_ts
         for i in range(n_user):
-            _set_uitem(&ue[i], tuple(user[i]), le, &used_lists, keep)
+            _set_uitem(&ue[i], tuple(user[i]), le, &used_lists, n_lists, keep)
         size = ul_size_associate(&a)
         if size < 0:
             _raise(<int>size, 0, "A-ASSOCIATE PDU")

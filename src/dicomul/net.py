@@ -1,0 +1,618 @@
+"""Net: the LEADTOOLS-style network handle over a sans-IO Connection.
+
+One Net is one TCP (optionally TLS) connection and one association. An I/O thread per
+connection waits in a selector on the socket and a wake-up pipe, feeds what arrives to the
+Connection, turns its events into the ``on_*`` callbacks, and writes what the Connection
+queues (with ``sendmsg``, never concatenating payloads). The ``send_*`` methods check and
+queue at once (raising ``LocalProtocolError`` when PS3.8 forbids the request now) and are
+safe to call from inside callbacks; called from another thread they write right away in
+that thread. No polling and no sleeps: the selector's timeout is the next deadline (ARTIM
+or the network timeout).
+
+Callbacks are plain methods: override them in a subclass, or assign a function to the
+attribute (``net.on_receive_data = handler``); an assigned function is called without
+``self``. A listening Net hands each incoming connection to a new Net (``on_accept`` ->
+``accept()``), which inherits the listener's configuration and assigned callbacks.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import selectors
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dicomul._core import DEFAULT_MAX_PDU_LENGTH
+from dicomul.associate import Associate
+from dicomul.connection import DEFAULT_ARTIM_TIMEOUT, Connection, Role, State
+from dicomul.errors import AssociationAborted, AssociationRejected, LocalProtocolError
+from dicomul.events import (
+    Aborted,
+    AbortRequest,
+    AssociateAccept,
+    AssociateRejectRequest,
+    AssociateRequest,
+    AssociationAccepted,
+    AssociationRejectedEvent,
+    AssociationRequested,
+    DataReceived,
+    DataRequest,
+    Event,
+    PDUReceived,
+    ReleaseConfirmed,
+    ReleaseRequest,
+    ReleaseRequested,
+    ReleaseResponse,
+    TransportClosed,
+)
+
+__all__ = ["Net"]
+
+log = logging.getLogger("dicomul")
+
+_RECV_SIZE = 256 * 1024
+_WRITE_WINDOW = 4 * 1024 * 1024
+_IOV_MAX = 512
+_CALLBACKS = (
+    "on_connect",
+    "on_accept",
+    "on_close",
+    "on_send",
+    "on_receive",
+    "on_receive_associate_request",
+    "on_receive_associate_accept",
+    "on_receive_associate_reject",
+    "on_receive_data",
+    "on_receive_release_request",
+    "on_receive_release_response",
+    "on_receive_abort",
+)
+
+
+class Net:
+    """A DICOM network handle (LEADTOOLS ``HDICOMNET``): connect or listen, send, callbacks.
+
+    Parameters: ``ssl_context`` (an ``ssl.SSLContext``; client side by default, server
+    side on listening Nets), ``server_hostname`` for TLS clients, ``connect_timeout``
+    seconds, ``artim_timeout`` seconds (PS3.8 ARTIM), ``network_timeout`` seconds without
+    receiving anything while associated before an A-ABORT (None = no limit),
+    ``max_pdu_length`` the largest PDU accepted before an association sets it,
+    ``dataset_sink(context_id, command) -> writable | None`` to stream received data sets.
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        connect_timeout: float | None = 30.0,
+        artim_timeout: float = DEFAULT_ARTIM_TIMEOUT,
+        network_timeout: float | None = None,
+        max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH,
+        dataset_sink: Callable[[int, bytes], Any] | None = None,
+    ) -> None:
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname
+        self.connect_timeout = connect_timeout
+        self.artim_timeout = artim_timeout
+        self.network_timeout = network_timeout
+        self.max_pdu_length = max_pdu_length
+        self.dataset_sink = dataset_sink
+        self._lock = threading.RLock()  # guards the Connection
+        self._wlock = threading.Lock()  # serialises writes to the socket
+        self._conn: Connection | None = None
+        self._sock: socket.socket | None = None
+        self._server: socket.socket | None = None
+        self._pending_sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        self._closed = threading.Event()
+        self._cond = threading.Condition(self._lock)
+        self._outcome: Event | None = None  # the last association-level event
+        self._peer: tuple[Any, ...] | None = None
+        self.connections: list[Net] = []  # live children of a listening Net
+
+    # ---- callbacks (override, or assign a function to the attribute) -----------------
+
+    def on_connect(self, error: int) -> None:
+        """The TCP/TLS connection to the peer is up (error 0) or failed (an errno)."""
+
+    def on_accept(self, error: int) -> None:
+        """A listening Net got an incoming connection: call ``accept()`` to take it (the
+        default does); if not taken, it is closed when this returns."""
+        if error == 0:
+            self.accept()
+
+    def on_close(self, error: int, peer: Net) -> None:
+        """The transport connection of ``peer`` (this Net) is closed."""
+
+    def on_send(self, error: int, pdu_type: int, nbytes: int) -> None:
+        """A queued PDU (or window of a long P-DATA message) was written: ``nbytes``."""
+
+    def on_receive(self, error: int, pdu_type: int, raw: bytes) -> None:
+        """A raw PDU arrived, before its own callback (only called when overridden)."""
+
+    def on_receive_associate_request(self, assoc: Associate) -> None:
+        """A-ASSOCIATE-RQ received: answer with send_associate_accept or _reject."""
+
+    def on_receive_associate_accept(self, assoc: Associate) -> None:
+        """A-ASSOCIATE-AC received (abstract syntaxes back-filled from our RQ)."""
+
+    def on_receive_associate_reject(self, result: int, source: int, reason: int) -> None:
+        """A-ASSOCIATE-RJ received."""
+
+    def on_receive_data(self, pc_id: int, command: bytes, dataset: Any) -> None:
+        """A whole DIMSE message: command set bytes and data set (bytes, sink or None)."""
+
+    def on_receive_release_request(self) -> None:
+        """A-RELEASE-RQ received: answer with send_release_response()."""
+
+    def on_receive_release_response(self) -> None:
+        """A-RELEASE-RP received; the connection closes."""
+
+    def on_receive_abort(self, source: int, reason: int) -> None:
+        """A-ABORT received, or the association was aborted (A-P-ABORT) by the provider."""
+
+    # ---- connection set-up ----------------------------------------------------------
+
+    def connect(
+        self,
+        peer_host: str,
+        peer_port: int,
+        local_host: str | None = None,
+        local_port: int = 0,
+    ) -> None:
+        """Open the transport connection to the peer (TLS if ``ssl_context``), then start
+        the I/O thread. Raises OSError (after ``on_connect(errno)``) on failure."""
+        if self._conn is not None:
+            raise LocalProtocolError("this Net is already connected")
+        source = (local_host or "", local_port) if local_host or local_port else None
+        try:
+            sock = socket.create_connection(
+                (peer_host, peer_port), timeout=self.connect_timeout, source_address=source
+            )
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.ssl_context is not None:
+                sock = self.ssl_context.wrap_socket(
+                    sock, server_hostname=self.server_hostname or peer_host
+                )
+            sock.settimeout(None)
+        except OSError as exc:
+            self._call("on_connect", exc.errno or errno.ECONNREFUSED)
+            raise
+        self._start(sock, Role.REQUESTOR)
+        self._call("on_connect", 0)
+
+    def listen(self, host: str, port: int, backlog: int = 16) -> int:
+        """Listen for incoming connections (port 0 picks a free one); returns the port.
+        Each connection calls ``on_accept(0)`` in the accept thread."""
+        srv = socket.create_server((host, port), backlog=backlog, reuse_port=False)
+        self._server = srv
+        self._closed.clear()
+        t = threading.Thread(target=self._accept_loop, name="dicomul-listen", daemon=True)
+        self._thread = t
+        t.start()
+        return int(srv.getsockname()[1])
+
+    def accept(self, into: Net | None = None) -> Net:
+        """Inside ``on_accept``: take the incoming connection into ``into`` (a new Net
+        with this one's configuration and assigned callbacks by default) and start it."""
+        sock = self._pending_sock
+        if sock is None:
+            raise LocalProtocolError("accept() is only valid inside on_accept")
+        self._pending_sock = None
+        child = into if into is not None else self._child()
+        if child.ssl_context is None and self.ssl_context is not None:
+            child.ssl_context = self.ssl_context
+        try:
+            if child.ssl_context is not None:
+                sock.settimeout(self.connect_timeout)
+                sock = child.ssl_context.wrap_socket(sock, server_side=True)
+                sock.settimeout(None)
+        except (OSError, ssl.SSLError) as exc:
+            log.info("TLS handshake with an incoming connection failed: %s", exc)
+            sock.close()
+            raise
+        with self._lock:
+            self.connections = [c for c in self.connections if not c._closed.is_set()]
+            self.connections.append(child)
+        child._start(sock, Role.ACCEPTOR)
+        return child
+
+    def _child(self) -> Net:
+        child = type(self).__new__(type(self))
+        Net.__init__(
+            child,
+            ssl_context=self.ssl_context,
+            connect_timeout=self.connect_timeout,
+            artim_timeout=self.artim_timeout,
+            network_timeout=self.network_timeout,
+            max_pdu_length=self.max_pdu_length,
+            dataset_sink=self.dataset_sink,
+        )
+        for name in _CALLBACKS:  # callbacks assigned on the listener carry over
+            if name in self.__dict__:
+                setattr(child, name, self.__dict__[name])
+        return child
+
+    def _accept_loop(self) -> None:
+        srv = self._server
+        assert srv is not None
+        while True:
+            try:
+                sock, _addr = srv.accept()
+            except OSError:
+                break  # the listener was closed
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._pending_sock = sock
+            try:
+                self._call("on_accept", 0)
+            except Exception:  # noqa: BLE001 - a callback must not stop the listener
+                log.exception("on_accept raised")
+            finally:
+                if self._pending_sock is not None:  # not taken: refuse it
+                    self._pending_sock.close()
+                    self._pending_sock = None
+        self._closed.set()
+
+    def _start(self, sock: socket.socket, role: Role) -> None:
+        self._sock = sock
+        self._peer = sock.getpeername()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        raw = type(self).on_receive is not Net.on_receive or "on_receive" in self.__dict__
+        self._conn = Connection(
+            role,
+            artim_timeout=self.artim_timeout,
+            max_pdu_length=self.max_pdu_length,
+            dataset_sink=self.dataset_sink,
+            raw_pdus=raw,
+        )
+        if role is Role.ACCEPTOR:
+            self._conn.connection_made(now=time.monotonic())
+        self._closed.clear()
+        self._thread = threading.Thread(target=self._io_loop, name="dicomul-io", daemon=True)
+        self._thread.start()
+
+    # ---- sends (queue and return; safe inside callbacks) ----------------------------
+
+    def _request(self, request: Any) -> None:
+        with self._lock:
+            if self._conn is None:
+                raise LocalProtocolError("not connected: call connect() first")
+            self._conn.send(request, now=time.monotonic())
+            if isinstance(request, AssociateRequest):
+                self._conn.connection_made(now=time.monotonic())
+        self._kick()
+
+    def send_associate_request(self, assoc: Associate) -> None:
+        """Queue the A-ASSOCIATE-RQ (after connect())."""
+        self._request(AssociateRequest(assoc))
+
+    def send_associate_accept(self, assoc: Associate) -> None:
+        """Queue the A-ASSOCIATE-AC (inside or after on_receive_associate_request)."""
+        self._request(AssociateAccept(assoc))
+
+    def send_associate_reject(self, result: int, source: int, reason: int) -> None:
+        """Queue an A-ASSOCIATE-RJ with PS3.8 Table 9-21 codes."""
+        self._request(AssociateRejectRequest(result, source, reason))
+
+    def send_data(self, pc_id: int, command: Any, dataset: Any = None) -> None:
+        """Queue one DIMSE message on an accepted presentation context: the encoded
+        command set and an optional data set (bytes-like, binary file or buffers)."""
+        self._request(DataRequest(pc_id, command, dataset))
+
+    def send_release_request(self) -> None:
+        """Queue an A-RELEASE-RQ."""
+        self._request(ReleaseRequest())
+
+    def send_release_response(self) -> None:
+        """Queue an A-RELEASE-RP (inside or after on_receive_release_request)."""
+        self._request(ReleaseResponse())
+
+    def send_abort(self, source: int = 0, reason: int = 0) -> None:
+        """Queue an A-ABORT (service-user source by default)."""
+        self._request(AbortRequest(source, reason))
+
+    def close(self) -> None:
+        """Close the transport (a listening Net stops listening); no PDU is sent."""
+        srv = self._server
+        if srv is not None:
+            self._server = None
+            try:
+                srv.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept() on Linux
+            except OSError:
+                pass
+            srv.close()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._wake()
+
+    # ---- blocking conveniences for scripts ------------------------------------------
+
+    def associate(
+        self, host: str, port: int, assoc: Associate, timeout: float | None = None
+    ) -> Associate:
+        """Connect, send the A-ASSOCIATE-RQ, and wait: returns the AC, raises
+        AssociationRejected / AssociationAborted, or TimeoutError."""
+        self.connect(host, port)
+        self.send_associate_request(assoc)
+        outcome = self._wait_for(
+            lambda: self._outcome is not None or self._closed.is_set(), timeout
+        )
+        if isinstance(outcome, AssociationAccepted):
+            return outcome.associate
+        self._raise_for(outcome)
+        raise AssertionError("unreachable")
+
+    def release(self, timeout: float | None = None) -> None:
+        """Send an A-RELEASE-RQ and wait for the release to complete and the connection
+        to close. Raises AssociationAborted if it was aborted instead."""
+        self.send_release_request()
+        self._wait_for(self._closed.is_set, timeout)
+        if isinstance(self._outcome, Aborted):
+            self._raise_for(self._outcome)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the connection (or listener) is closed; True if it is."""
+        return self._closed.wait(timeout)
+
+    def _wait_for(self, predicate: Callable[[], bool], timeout: float | None) -> Event | None:
+        with self._cond:
+            if not self._cond.wait_for(predicate, timeout):
+                raise TimeoutError("no answer from the peer in time")
+            return self._outcome
+
+    @staticmethod
+    def _raise_for(outcome: Event | None) -> None:
+        if isinstance(outcome, AssociationRejectedEvent):
+            raise AssociationRejected(outcome.result, outcome.source, outcome.reason)
+        if isinstance(outcome, Aborted):
+            raise AssociationAborted(outcome.source, outcome.reason)
+        raise AssociationAborted(2, 0)  # the transport closed with no answer
+
+    # ---- state queries --------------------------------------------------------------
+
+    @property
+    def is_connected(self) -> bool:
+        """The transport connection is open."""
+        return self._sock is not None and not self._closed.is_set()
+
+    @property
+    def is_associated(self) -> bool:
+        """The association is established (PS3.8 Sta6)."""
+        return self._conn is not None and self._conn.state is State.STA6
+
+    @property
+    def association(self) -> Associate | None:
+        """The A-ASSOCIATE-AC of the association (sent or received), or None."""
+        return self._conn.accept if self._conn is not None else None
+
+    @property
+    def request(self) -> Associate | None:
+        """The A-ASSOCIATE-RQ of the association (sent or received), or None."""
+        return self._conn.request if self._conn is not None else None
+
+    @property
+    def pending_sends(self) -> bool:
+        """Whether anything queued has not been written yet."""
+        return self._conn is not None and self._conn.pending_output
+
+    @property
+    def peer_address(self) -> tuple[Any, ...] | None:
+        """The peer's (host, port)."""
+        return self._peer
+
+    @property
+    def local_address(self) -> tuple[Any, ...] | None:
+        """This side's (host, port), of the connection or the listener."""
+        s = self._server or self._sock
+        return s.getsockname() if s is not None else None
+
+    @property
+    def state(self) -> State | None:
+        """The PS3.8 state of the association (None before connect/accept)."""
+        return self._conn.state if self._conn is not None else None
+
+    # ---- the I/O thread -------------------------------------------------------------
+
+    def _call(self, name: str, *args: Any) -> None:
+        getattr(self, name)(*args)
+
+    def _wake(self) -> None:
+        w = self._wake_w
+        if w is not None:
+            try:
+                w.send(b"\0")
+            except OSError:
+                pass
+
+    def _kick(self) -> None:
+        """Write what a send queued: in the I/O thread the loop does it; elsewhere now."""
+        if threading.current_thread() is self._thread:
+            return
+        self._flush()
+        self._wake()  # the loop re-arms its timers and notices a close request
+
+    def _flush(self) -> None:
+        conn, sock = self._conn, self._sock
+        if conn is None or sock is None:
+            return
+        with self._wlock:
+            while True:
+                with self._lock:
+                    items = conn.take_outgoing(_WRITE_WINDOW)
+                if not items:
+                    return
+                for pdu_type, nbytes, bufs in items:
+                    error = 0
+                    try:
+                        _write_all(sock, bufs)
+                    except OSError as exc:
+                        error = exc.errno or errno.EPIPE
+                    self._call("on_send", error, pdu_type, nbytes)
+                    if error:
+                        return
+
+    def _io_loop(self) -> None:
+        conn, sock = self._conn, self._sock
+        assert conn is not None and sock is not None and self._wake_r is not None
+        sel = selectors.DefaultSelector()
+        sel.register(sock, selectors.EVENT_READ, "sock")
+        sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        last_rx = time.monotonic()
+        error = 0
+        try:
+            while True:
+                self._flush()
+                with self._lock:
+                    if conn.close_requested and not conn.pending_output:
+                        break
+                    deadline = conn.timer_deadline()
+                if self.network_timeout is not None and conn.state is State.STA6:
+                    idle = last_rx + self.network_timeout
+                    deadline = idle if deadline is None else min(deadline, idle)
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                ready = sel.select(timeout)
+                now = time.monotonic()
+                for key, _ in ready:
+                    if key.data == "wake":
+                        _drain(self._wake_r)
+                        continue
+                    data = _recv(sock)
+                    if data is None:
+                        continue
+                    last_rx = now
+                    with self._lock:
+                        conn.receive_data(data, now=now)
+                with self._lock:
+                    if conn.timer_deadline() is not None and now >= conn.timer_deadline():
+                        conn.handle_timer(now)
+                    if (
+                        self.network_timeout is not None
+                        and conn.state is State.STA6
+                        and now - last_rx >= self.network_timeout
+                    ):
+                        log.info("network timeout: no data for %ss, aborting", self.network_timeout)
+                        conn.send(AbortRequest(0, 0), now=now)
+                        self._outcome = Aborted(0, 0, provider=True, local=True, message="timeout")
+                    events = conn.events()
+                self._dispatch(events)
+        except Exception as exc:  # noqa: BLE001 - report, then close
+            log.exception("I/O thread failed")
+            error = getattr(exc, "errno", None) or errno.EIO
+        finally:
+            sel.close()
+            self._shutdown(error)
+
+    def _dispatch(self, events: list[Event]) -> None:
+        for ev in events:
+            if isinstance(ev, (AssociationAccepted, AssociationRejectedEvent, Aborted)):
+                with self._cond:
+                    self._outcome = ev
+                    self._cond.notify_all()
+            try:
+                self._callback_for(ev)
+            except Exception:  # noqa: BLE001 - a failing callback must not kill the loop
+                log.exception("callback for %s raised", type(ev).__name__)
+
+    def _callback_for(self, ev: Event) -> None:
+        if isinstance(ev, DataReceived):
+            self._call("on_receive_data", ev.context_id, ev.command, ev.dataset)
+        elif isinstance(ev, PDUReceived):
+            self._call("on_receive", 0, ev.pdu_type, ev.data)
+        elif isinstance(ev, AssociationRequested):
+            self._call("on_receive_associate_request", ev.associate)
+        elif isinstance(ev, AssociationAccepted):
+            self._call("on_receive_associate_accept", ev.associate)
+        elif isinstance(ev, AssociationRejectedEvent):
+            self._call("on_receive_associate_reject", ev.result, ev.source, ev.reason)
+        elif isinstance(ev, ReleaseRequested):
+            self._call("on_receive_release_request")
+        elif isinstance(ev, ReleaseConfirmed):
+            self._call("on_receive_release_response")
+        elif isinstance(ev, Aborted):
+            self._call("on_receive_abort", ev.source, ev.reason)
+        elif isinstance(ev, TransportClosed):
+            pass  # handled when the loop ends
+
+    def _shutdown(self, error: int) -> None:
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+        for s in (self._wake_r, self._wake_w):
+            if s is not None:
+                s.close()
+        self._wake_r = self._wake_w = None
+        with self._cond:
+            self._closed.set()
+            self._cond.notify_all()
+        try:
+            self._call("on_close", error, self)
+        except Exception:  # noqa: BLE001
+            log.exception("on_close raised")
+
+
+def _recv(sock: socket.socket) -> bytes | None:
+    """One read; b"" when the peer closed or the connection broke, None for nothing yet."""
+    try:
+        data = sock.recv(_RECV_SIZE)
+        if isinstance(sock, ssl.SSLSocket):
+            while data and sock.pending():  # decrypted bytes select() cannot see
+                data += sock.recv(sock.pending())
+        return data
+    except ssl.SSLWantReadError:
+        return None  # a TLS record not complete yet: nothing to hand on, not EOF
+    except OSError:
+        return b""
+
+
+def _drain(sock: socket.socket) -> None:
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:
+        pass
+
+
+def _write_all(sock: socket.socket, bufs: list[Any]) -> None:
+    """Write every buffer, in order, without joining them (sendmsg where possible)."""
+    if isinstance(sock, ssl.SSLSocket) or not hasattr(sock, "sendmsg"):
+        small: list[Any] = []
+        for b in bufs:  # TLS: no sendmsg; join small pieces, send big ones as they are
+            if len(b) < 65536:
+                small.append(b)
+                continue
+            if small:
+                sock.sendall(b"".join(small))
+                small = []
+            sock.sendall(b)
+        if small:
+            sock.sendall(b"".join(small))
+        return
+    views = [memoryview(b).cast("B") for b in bufs]
+    i = 0
+    while i < len(views):
+        batch = views[i : i + _IOV_MAX]
+        sent = sock.sendmsg(batch)
+        for v in batch:  # skip what was fully sent, keep the rest of a partial one
+            if sent >= len(v):
+                sent -= len(v)
+                i += 1
+            else:
+                views[i] = v[sent:]
+                break
