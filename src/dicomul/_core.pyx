@@ -638,6 +638,27 @@ def encode_pdata(pdvs) -> bytes:
     return out
 
 
+def command_dataset_type(command) -> int:
+    """(0000,0800) CommandDataSetType of an Implicit VR Little Endian command set, or -1
+    when absent or unreadable. 0x0101 means no data set follows (PS3.7 E.2)."""
+    cdef const uint8_t[::1] v = command
+    cdef size_t n = v.shape[0], off = 0
+    cdef uint32_t tag, length
+    while off + 8 <= n:
+        tag = (<uint32_t>v[off] | <uint32_t>v[off + 1] << 8 | <uint32_t>v[off + 2] << 16
+               | <uint32_t>v[off + 3] << 24)
+        length = (<uint32_t>v[off + 4] | <uint32_t>v[off + 5] << 8 | <uint32_t>v[off + 6] << 16
+                  | <uint32_t>v[off + 7] << 24)
+        if tag == 0x08000000:  # (0000,0800): group 0000 element 0800, little endian
+            if length >= 2 and off + 10 <= n:
+                return v[off + 8] | v[off + 9] << 8
+            return -1
+        if length > n - off - 8:
+            return -1
+        off += 8 + length
+    return -1
+
+
 def fragment_size(uint32_t peer_max_length) -> int:
     """The largest PDV fragment for a peer maximum length (0 = unlimited): see ul.h."""
     return ul_fragment_size(peer_max_length)
@@ -696,12 +717,14 @@ cdef class Framer:
     copied once. With ``decode`` set, each PDU is decoded first: P-DATA-TF, A-ASSOCIATE-RJ,
     A-RELEASE-RQ/RP and A-ABORT here, A-ASSOCIATE-RQ/AC by calling ``decode(raw)``.
     A header that declares more than
-    ``max_pdu_length`` is refused before anything is allocated for it; an unknown PDU type
-    is refused at its first byte. After an error the framer stays failed: every later
+    ``max_pdu_length`` (or a P-DATA-TF header more than ``max_pdata_length``, when that is
+    not 0: the maximum length this side announced) is refused before anything is allocated
+    for it; an unknown PDU type is refused at its first byte. After an error the framer stays failed: every later
     feed raises the same ProtocolError.
     """
 
     cdef public uint32_t max_pdu_length  # may be changed between feeds
+    cdef public uint32_t max_pdata_length  # P-DATA-TF limit when nonzero (our max length)
     cdef bytearray _head      # up to 5 bytes of a header not yet complete
     cdef bytearray _pdu       # a PDU being filled
     cdef Py_ssize_t _filled
@@ -710,6 +733,7 @@ cdef class Framer:
 
     def __init__(self, uint32_t max_pdu_length=DEFAULT_MAX_PDU_LENGTH, decode=None):
         self.max_pdu_length = max_pdu_length
+        self.max_pdata_length = 0
         self._decode = decode
         self._head = bytearray()
         self._pdu = None
@@ -763,13 +787,13 @@ cdef class Framer:
                 if len(self._head) < 6:
                     break
                 hb = self._head
-                total = ul_frame(<const uint8_t *>hb, 6, self.max_pdu_length, &t, &length)
+                total = self._frame(<const uint8_t *>hb, 6, &t, &length)
                 if total < 0:
                     self._fail(total, 0)
                 self._start(<const uint8_t *>hb, 6, length)
                 self._head = bytearray()
                 continue
-            total = ul_frame(b + pos, n - pos, self.max_pdu_length, &t, &length)
+            total = self._frame(b + pos, n - pos, &t, &length)
             if total < 0:
                 self._fail(total, 0)
             if total > 0:  # a whole PDU inside this chunk
@@ -787,6 +811,14 @@ cdef class Framer:
                 self._start(b + pos, n - pos, length)
                 pos = n
         return out
+
+    cdef int64_t _frame(self, const uint8_t *p, size_t n, uint8_t *t, uint32_t *length):
+        """ul_frame() plus the P-DATA-TF limit (checked once the header is complete)."""
+        cdef int64_t total = ul_frame(p, n, self.max_pdu_length, t, length)
+        if (total >= 0 and n >= 6 and t[0] == UL_PDU_P_DATA_TF and self.max_pdata_length
+                and length[0] > self.max_pdata_length):
+            return UL_E_TOO_LARGE
+        return total
 
     cdef int _emit_owned(self, list out, object raw) except -1:
         """Hands on a PDU held in its own bytes/bytearray object."""

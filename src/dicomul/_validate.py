@@ -149,11 +149,13 @@ def check_bytes(name: str, value: object, max_len: int = 0xFFFF) -> bytes:
 
 def check_implementation_version_name(value: object) -> str:
     """Validate an implementation version name: 1-16 printable ASCII characters, no
-    backslash (PS3.7 D.3.3.2, the SH VR)."""
+    backslash (PS3.7 D.3.3.2, the SH VR). Leading and trailing spaces are not significant
+    in SH (PS3.5 6.2) and are removed, as the decoder does."""
     if not isinstance(value, str):
         raise TypeError(f"implementation version name must be a str, not {type(value).__name__}")
+    value = value.strip(" ")
     if not value:
-        raise ValueError("implementation version name is empty")
+        raise ValueError("implementation version name is empty (or only spaces)")
     if len(value) > IMPLEMENTATION_VERSION_NAME_MAX_SIZE:
         raise ValueError(
             f"implementation version name {value!r} is {len(value)} characters long; "

@@ -189,7 +189,7 @@ class Associate:
         """
         core = _core
         _v.check_encodable(self._request, self._called, self._calling, self._pcs)
-        return core.encode_associate(  # type: ignore[no-any-return]
+        return core.encode_associate(
             1 if self._request else 2,
             self._version,
             self._called,

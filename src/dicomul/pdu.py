@@ -38,7 +38,7 @@ def decode_pdu(data: Buffer) -> PDU:
     if pdu_type in (1, 2):
         return Associate.decode(view)
     if pdu_type == 4:
-        return decode_pdata(data)
+        return decode_pdata(view)
     if pdu_type in (3, 5, 6, 7):
         return decode_short(view)
     raise ProtocolError(f"unrecognized PDU type {pdu_type:#04x}", abort_reason=1, offset=0)
@@ -71,4 +71,6 @@ class PDUReader:
 
     def feed(self, data: Buffer) -> list[PDU]:
         """Take a chunk of the stream; return the PDUs it completes, in order."""
-        return self._framer.feed(data)  # type: ignore[no-any-return]
+        if isinstance(data, memoryview) and data.format != "B":
+            data = data.cast("B")
+        return self._framer.feed(data)
