@@ -26,8 +26,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-ENV = dict(os.environ, TCP_NODELAY="1", PYTHONPATH=os.pathsep.join(
-    [str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")]))
+# The dicomul under test is the one this interpreter imports (installed, or PYTHONPATH=src).
+ENV = dict(os.environ, TCP_NODELAY="1")
 
 
 def dcmtk(tool: str) -> str | None:

@@ -1,0 +1,45 @@
+"""Each benchmark runs once, briefly, so that it cannot rot (DESIGN.md 7). No timing is
+asserted: only that it runs and prints its table."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(script: str, *args: str, timeout: float) -> str:
+    env = dict(os.environ)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+@pytest.mark.interop
+@pytest.mark.timeout(300)
+def test_bench_codec_runs() -> None:
+    pytest.importorskip("pynetdicom")
+    text = _run("bench_codec.py", "--quick", timeout=280)
+    assert "A-ASSOCIATE-RQ 128 contexts decode" in text
+    assert "4 MiB data set: fragment + reassemble" in text
+
+
+@pytest.mark.interop
+@pytest.mark.timeout(400)
+def test_bench_assoc_runs() -> None:
+    pytest.importorskip("pynetdicom")
+    text = _run("bench_assoc.py", "--quick", timeout=380)
+    assert "dicomul -> dicomul" in text
+    assert "targets:" in text
