@@ -121,12 +121,13 @@ def client_echo(kind: str, port: int, seconds: float) -> float:
 
         done = threading.Event()
         state = {"n": 0, "t0": 0.0, "t1": 0.0}
+        request = echo_rq(1)  # the same message each time: this measures the transport
 
         class Client(Net):
             def on_receive_data(self, pc_id: int, command: bytes, dataset: object) -> None:
                 state["n"] += 1
                 if time.perf_counter() - state["t0"] < seconds:
-                    self.send_data(1, echo_rq(state["n"] & 0xFFFF))
+                    self.send_data(1, request)
                 else:
                     state["t1"] = time.perf_counter()
                     done.set()

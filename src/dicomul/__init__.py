@@ -39,6 +39,7 @@ from dicomul.errors import (
     AssociationRejected,
     DicomError,
     DicomULError,
+    DIMSEError,
     LocalProtocolError,
     ProtocolError,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "AssociationRejected",
     "CommonExtended",
     "DicomError",
+    "DIMSEError",
     "DicomULError",
     "ItemType",
     "LocalProtocolError",

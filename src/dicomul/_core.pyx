@@ -715,7 +715,9 @@ cdef class Framer:
     each a bytes-like object holding header and body: a PDU of 1 KiB or more that lies whole
     inside an immutable ``bytes`` chunk is a memoryview into it (no copy); any other is
     copied once. With ``decode`` set, each PDU is decoded first: P-DATA-TF, A-ASSOCIATE-RJ,
-    A-RELEASE-RQ/RP and A-ABORT here, A-ASSOCIATE-RQ/AC by calling ``decode(raw)``.
+    A-RELEASE-RQ/RP and A-ABORT here, A-ASSOCIATE-RQ/AC by calling ``decode(raw)``; with
+    ``errors_inline`` a PDU that frames but does not decode is returned as its
+    ProtocolError, in its place, and framing goes on (the stream is still in step).
     A header that declares more than
     ``max_pdu_length`` (or a P-DATA-TF header more than ``max_pdata_length``, when that is
     not 0: the maximum length this side announced) is refused before anything is allocated
@@ -730,11 +732,14 @@ cdef class Framer:
     cdef Py_ssize_t _filled
     cdef object _error
     cdef object _decode
+    cdef bint _inline
 
-    def __init__(self, uint32_t max_pdu_length=DEFAULT_MAX_PDU_LENGTH, decode=None):
+    def __init__(self, uint32_t max_pdu_length=DEFAULT_MAX_PDU_LENGTH, decode=None,
+                 bint errors_inline=False):
         self.max_pdu_length = max_pdu_length
         self.max_pdata_length = 0
         self._decode = decode
+        self._inline = errors_inline
         self._head = bytearray()
         self._pdu = None
         self._filled = 0
@@ -745,28 +750,38 @@ cdef class Framer:
         """Bytes held of a PDU not yet complete."""
         return self._filled if self._pdu is not None else len(self._head)
 
-    cdef int _fail(self, int64_t rc, size_t offset) except -1:
-        try:
-            _raise(<int>rc, offset, "PDU stream")
-        except ProtocolError as e:
-            self._error = e
-            raise
+    @property
+    def error(self):
+        """The ProtocolError that stopped this framer, or None."""
+        return self._error
 
     def feed(self, data):
+        """Take a chunk; return the PDUs it completes. PDUs completed before bad bytes are
+        returned first and the error is kept (``error``) and raised by the next call; with
+        no PDU to return, the error is raised at once."""
         if self._error is not None:
             raise self._error
+        cdef list out = []
+        try:
+            self._feed(data, out)
+        except ProtocolError as e:
+            self._error = e
+            if not out:
+                raise
+        return out
+
+    cdef int _feed(self, data, list out) except -1:
         cdef const uint8_t[::1] view = data
         cdef size_t n = view.shape[0], pos = 0, take
         cdef const uint8_t *b
         cdef uint8_t t
         cdef uint32_t length
         cdef int64_t total
-        cdef list out = []
         cdef unsigned char *dst
         cdef const char *hb
         whole = None
         if n == 0:
-            return out
+            return 0
         b = &view[0]
         while pos < n:
             if self._pdu is not None:  # filling a PDU that began in an earlier chunk
@@ -775,10 +790,7 @@ cdef class Framer:
                 memcpy(dst + self._filled, b + pos, take)
                 self._filled += take
                 pos += take
-                if self._filled == len(self._pdu):
-                    raw = self._pdu
-                    self._pdu = None
-                    self._emit_owned(out, raw)
+                self._complete(out)
                 continue
             if len(self._head):  # completing a header split across chunks
                 take = min(<size_t>(6 - len(self._head)), n - pos)
@@ -789,13 +801,14 @@ cdef class Framer:
                 hb = self._head
                 total = self._frame(<const uint8_t *>hb, 6, &t, &length)
                 if total < 0:
-                    self._fail(total, 0)
+                    _raise(<int>total, 0, "PDU stream")
                 self._start(<const uint8_t *>hb, 6, length)
                 self._head = bytearray()
+                self._complete(out)  # a PDU of length 0 is whole with its header
                 continue
             total = self._frame(b + pos, n - pos, &t, &length)
             if total < 0:
-                self._fail(total, 0)
+                _raise(<int>total, 0, "PDU stream")
             if total > 0:  # a whole PDU inside this chunk
                 if total >= 1024 and type(data) is bytes:  # immutable: share, don't copy
                     if whole is None:
@@ -810,7 +823,15 @@ cdef class Framer:
             else:
                 self._start(b + pos, n - pos, length)
                 pos = n
-        return out
+        return 0
+
+    cdef int _complete(self, list out) except -1:
+        """Hands on the PDU being filled if it is whole."""
+        if self._pdu is not None and self._filled == len(self._pdu):
+            raw = self._pdu
+            self._pdu = None
+            self._emit_owned(out, raw)
+        return 0
 
     cdef int64_t _frame(self, const uint8_t *p, size_t n, uint8_t *t, uint32_t *length):
         """ul_frame() plus the P-DATA-TF limit (checked once the header is complete)."""
@@ -841,8 +862,9 @@ cdef class Framer:
             else:
                 out.append(_decode_pdu(mv[off:off + n], self._decode))
         except ProtocolError as e:
-            self._error = e
-            raise
+            if not self._inline:
+                raise
+            out.append(e)
         return 0
 
     cdef int _start(self, const uint8_t *p, size_t avail, uint32_t length) except -1:

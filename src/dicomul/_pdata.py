@@ -2,7 +2,8 @@
 
 Out: a message part becomes P-DATA-TF PDUs of one PDV each, as lists of 12-byte headers and
 memoryviews into the caller's buffers (for sendmsg), produced in windows so that a 2 GB
-file is read and queued a few MiB at a time. In: PDVs are checked against Annex E (one
+file is read and queued a few MiB at a time; when the peer has no maximum length (0), a
+PDU still carries at most one window. In: PDVs are checked against Annex E (one
 message at a time, command fragments before data fragments, accepted contexts only) and
 gathered per message; the data set goes to memory or to a sink chosen when the command set
 is complete.
@@ -10,11 +11,10 @@ is complete.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from dicomul._core import fragment, fragment_size
+from dicomul._core import command_dataset_type, fragment, fragment_size
 
 __all__ = ["message_batches", "Reassembler", "AnnexEViolation", "DEFAULT_WINDOW"]
 
@@ -84,28 +84,27 @@ def message_batches(
     yield fragment(context_id, True, command, peer_max_length)
     if dataset is None:
         return
-    frag = fragment_size(peer_max_length)
+    frag, limit = fragment_size(peer_max_length), peer_max_length
+    if frag + 6 > window:  # no maximum (0) or a huge one: PDUs of at most one window
+        # (a peer announcing "no maximum" still has a limit, e.g. dicomul's 4 MiB)
+        frag = max(2, (window - 6) & ~1)
+        limit = frag + 6
     for buf, last in _aligned(_buffers_of(dataset, window), frag, window):
-        yield fragment(context_id, False, buf, peer_max_length, last)
+        yield fragment(context_id, False, buf, limit, last)
 
 
 class AnnexEViolation(Exception):
     """Received PDVs break PS3.8 Annex E; the connection answers with a provider abort."""
 
 
-_TAG_DATASET_TYPE = 0x08000000  # (0000,0800) CommandDataSetType, as a little-endian uint32
 _NO_DATASET = 0x0101
 
 
 def command_has_dataset(command: bytes) -> bool:
-    """Whether a command set (Implicit VR Little Endian) says a data set follows."""
-    off, n = 0, len(command)
-    while off + 8 <= n:
-        tag, length = struct.unpack_from("<II", command, off)
-        if tag == _TAG_DATASET_TYPE and length >= 2 and off + 10 <= n:
-            return struct.unpack_from("<H", command, off + 8)[0] != _NO_DATASET
-        off += 8 + length
-    return False
+    """Whether a command set (Implicit VR Little Endian) says a data set follows: its
+    (0000,0800) CommandDataSetType is present and not 0101H (PS3.7 E.2)."""
+    dst = command_dataset_type(command)
+    return dst != -1 and dst != _NO_DATASET
 
 
 class Reassembler:

@@ -12,12 +12,22 @@ transport should be closed (``close_requested``).
 Every input is mapped to one of Evt1..Evt19 and run through Table 9-10 (``dicomul._fsm``,
 the C transcription): the cell gives an action and its effects as bits, applied here in
 ascending bit order, then the next state is entered. A local request whose cell is blank
-raises LocalProtocolError before anything changes. Bytes from the peer never raise: an
-unrecognized or malformed PDU is Evt19 and ends in the A-ABORT the table names (source 2,
-with the reason of the decoding error); so does a P-DATA stream that breaks Annex E.
+raises LocalProtocolError before anything changes; so do bad arguments (ValueError,
+TypeError): ``send`` checks them, and encodes the A-ASSOCIATE-RQ/AC PDU, before the machine
+moves, so that no action can fail half-way. The AC's AE title fields are those of the RQ,
+byte for byte (PS3.8 9.3.3).
 
-ARTIM is a deadline, started and stopped by the actions; the transport calls
-``handle_timer(now)`` when ``timer_deadline()`` passes (Evt18).
+Bytes from the peer never raise. The framer cuts the stream into PDUs and each is decoded
+on its own, so a malformed PDU acts after the ones before it: it is Evt19 and ends in the
+A-ABORT the table names (AA-1, source 0, in Sta2; AA-8, source 2 with the reason of the
+decoding error, elsewhere; AA-7 in Sta13); so does a P-DATA-TF longer than our announced
+maximum or one that breaks Annex E (reason 6). A framing error (an unknown PDU type, a
+length over the limit) leaves the stream out of step: later bytes are discarded.
+
+Outbound P-DATA is queued as a generator of whole P-DATA-TF PDUs, one window of the data
+set at a time (``dicomul._pdata``); an A-ABORT drops what of it was not yet taken by
+``data_to_send``. ARTIM is a deadline, started and stopped by the actions; the transport
+calls ``handle_timer(now)`` when ``timer_deadline()`` passes (Evt18).
 """
 
 from __future__ import annotations
@@ -38,6 +48,8 @@ from dicomul._core import (
     ReleaseRQ,
     decode_pdata,
     decode_short,
+    fragment,
+    fragment_size,
 )
 from dicomul._pdata import AnnexEViolation, Reassembler, message_batches
 from dicomul.associate import Associate
@@ -112,6 +124,30 @@ _REQUEST_EVENT: dict[type, int] = {
 }
 _PROTOCOL_VERSION_BIT = 0x0001
 _FX_BITS = [1 << i for i in range(32) if (1 << i) & _fsm.FX_DO_MASK]
+_FX_SEND_PDATA, _FX_IND_PDATA = _fsm.FX_SEND_PDATA, _fsm.FX_IND_PDATA
+_STATES = (None, *State)  # state number -> State, without Enum.__call__ on the hot path
+_STEPS: dict[tuple[int, int, bool, bool, bool], tuple[int, int, tuple[int, ...]] | None] = {}
+
+
+def _step(
+    state: int, event: int, requestor: bool, acceptable: bool, provider_abort: bool
+) -> tuple[int, int, tuple[int, ...]] | None:
+    """Table 9-10 (the C table via _fsm.step), memoised: (next state, effects, the effect
+    bits to apply in ascending order), or None for a blank cell."""
+    key = (state, event, requestor, acceptable, provider_abort)
+    try:
+        return _STEPS[key]
+    except KeyError:
+        pass
+    cell = _fsm.step(
+        state, event, requestor=requestor, acceptable=acceptable, provider_abort=provider_abort
+    )
+    out = None
+    if cell is not None:
+        _action, next_state, effects = cell
+        out = (next_state, effects, tuple(b for b in _FX_BITS if effects & b))
+    _STEPS[key] = out
+    return out
 
 
 class Connection:
@@ -156,11 +192,18 @@ class Connection:
         self._abort_reason = 0  # reason for a provider A-ABORT we are about to send
         self._abort_message = ""
         self._pending: Any = None  # the primitive or PDU the current action acts on
+        self._prepared: bytes | None = None  # PDU bytes send() checked and encoded
+        self._rq_bytes: bytes | None = None  # our A-ASSOCIATE-RQ, encoded at send()
+        self._stream_failed = False  # the byte stream can no longer be framed
+        self._accepted: dict[int, tuple[str | None, str]] | None = None  # cache
 
     # ---- inputs ---------------------------------------------------------------------
 
     def _new_framer(self, limit: int) -> Framer:
-        return Framer(limit, None if self.raw_pdus else Associate.decode)
+        # The framer decodes as it frames (one pass, PDV payloads as views). PDUs that
+        # precede a malformed one in the same chunk are returned first and its error is
+        # kept in framer.error, so the result does not depend on how bytes are chunked.
+        return Framer(limit, None if self.raw_pdus else Associate.decode, errors_inline=True)
 
     def _tick(self, now: float | None) -> None:
         if now is not None:
@@ -175,39 +218,53 @@ class Connection:
         event = _REQUEST_EVENT.get(type(request))
         if event is None:
             raise TypeError(f"not a request primitive: {request!r}")
-        cell = _fsm.step(self.state, event, requestor=self.role is Role.REQUESTOR)
+        cell = _step(self.state, event, self.role is Role.REQUESTOR, True, False)
         if cell is None:
             raise LocalProtocolError(
                 f"{type(request).__name__} is not allowed in {self.state.name} (PS3.8 Table 9-10)"
             )
-        self._check_request(request)
+        prepared = self._check_request(request)
         self._tick(now)
         self._pending = request
-        self._run(event)
+        self._prepared = prepared
+        try:
+            self._run(event)
+        finally:
+            self._prepared = None
 
-    def _check_request(self, request: Request) -> None:
-        """Argument checks that must pass before the state machine moves."""
+    def _check_request(self, request: Request) -> bytes | None:
+        """Argument checks that must pass before the state machine moves; returns the
+        A-ASSOCIATE PDU to send, encoded now so that the action cannot fail."""
+        if type(request) is DataRequest:  # the hot path first
+            accepted = self._accepted
+            if accepted is None or request.context_id not in accepted:
+                raise ValueError(f"presentation context {request.context_id} was not accepted")
+            if fragment_size(self._peer_limit()) == 0:
+                raise ValueError(
+                    f"the peer's maximum length {self.peer_max_length} is too small for P-DATA"
+                )
+            return None
         if isinstance(request, AssociateRequest):
-            if not request.associate.is_request:
-                raise ValueError("AssociateRequest needs an A-ASSOCIATE-RQ Associate")
             if self.role is not Role.REQUESTOR:
                 raise LocalProtocolError("an acceptor does not send A-ASSOCIATE-RQ")
-            request.associate.encode()  # raises ValueError if it cannot be sent
-        elif isinstance(request, AssociateAccept):
-            if request.associate.is_request:
+            if not isinstance(request.associate, Associate) or not request.associate.is_request:
+                raise ValueError("AssociateRequest needs an A-ASSOCIATE-RQ Associate")
+            return request.associate.encode()  # raises ValueError if it cannot be sent
+        if isinstance(request, AssociateAccept):
+            if not isinstance(request.associate, Associate) or request.associate.is_request:
                 raise ValueError("AssociateAccept needs an A-ASSOCIATE-AC Associate")
-            request.associate.encode()
+            return _echo_titles(request.associate.encode(), self.request)
         elif isinstance(request, AssociateRejectRequest):
             from dicomul.constants import validate_reject
 
             validate_reject(request.result, request.source, request.reason)
-        elif isinstance(request, DataRequest):
-            if request.context_id not in self.accepted_contexts:
-                raise ValueError(f"presentation context {request.context_id} was not accepted")
+        elif isinstance(request, DataRequest):  # a subclass of DataRequest
+            self._check_request(DataRequest(request.context_id, request.command))
         elif isinstance(request, AbortRequest):
             from dicomul.constants import validate_abort
 
             validate_abort(request.source, request.reason)
+        return None
 
     def connection_made(self, *, now: float | None = None) -> None:
         """The transport connection is open: Evt2 (requestor) or Evt5 (acceptor)."""
@@ -229,17 +286,23 @@ class Connection:
                 self._pending = None
                 self._run(17)
             return
-        if self.state in (State.STA1, State.STA4):
-            return  # no transport from the state machine's view: nothing to act upon
-        try:
-            pdus = self._framer.feed(data)
-        except ProtocolError as exc:
-            self._invalid_pdu(exc.abort_reason, str(exc))
+        if self.state in (State.STA1, State.STA4) or self._stream_failed:
+            # No transport from the state machine's view, or bytes after a framing error
+            # (we are in Sta13 then): there is no PDU to act upon.
             return
+        framer = self._framer
+        try:
+            pdus = framer.feed(data)
+        except ProtocolError:
+            pdus = []
         for pdu in pdus:
             if self.state is State.STA1:
                 return
             self._on_pdu(pdu)
+        exc = framer.error
+        if exc is not None and self.state is not State.STA1 and not self._stream_failed:
+            self._stream_failed = True  # the stream is out of step: ignore what follows
+            self._invalid_pdu(exc.abort_reason, str(exc))
 
     def handle_timer(self, now: float) -> None:
         """Call when ``timer_deadline()`` has passed: ARTIM expiry is Evt18."""
@@ -303,18 +366,27 @@ class Connection:
     @property
     def accepted_contexts(self) -> dict[int, tuple[str | None, str]]:
         """Accepted presentation contexts: ``{id: (abstract syntax, transfer syntax)}``."""
+        return self._accepted if self._accepted is not None else {}
+
+    def _compute_accepted(self) -> dict[int, tuple[str | None, str]]:
         ac = self.accept
-        if ac is None:
-            return {}
+        assert ac is not None
+        proposed = {}
+        if self.request is not None:
+            proposed = {pc.id: pc.abstract_syntax for pc in self.request.presentation_contexts}
         out: dict[int, tuple[str | None, str]] = {}
         for pc in ac.presentation_contexts:
             if pc.result == 0 and pc.transfer_syntaxes:
-                out[pc.id] = (pc.abstract_syntax, pc.transfer_syntaxes[0])
+                abstract = pc.abstract_syntax or proposed.get(pc.id)
+                out[pc.id] = (abstract, pc.transfer_syntaxes[0])
         return out
 
     # ---- the state machine ----------------------------------------------------------
 
     def _on_pdu(self, pdu: Any) -> None:
+        if isinstance(pdu, ProtocolError):  # framed, but did not decode: Evt19
+            self._invalid_pdu(pdu.abort_reason, str(pdu))
+            return
         if self.raw_pdus:  # the framer gave raw bytes: announce, then decode
             raw = bytes(pdu)
             self._events.append(PDUReceived(raw[0], raw))
@@ -323,6 +395,7 @@ class Connection:
             except ProtocolError as exc:
                 self._invalid_pdu(exc.abort_reason, str(exc))
                 return
+        self._abort_message = ""
         self._pending = pdu
         if isinstance(pdu, Associate):
             event = 6 if pdu.is_request else 3
@@ -345,12 +418,12 @@ class Connection:
     def _reassemble(self, pdu: PDataTF) -> list[DataReceived] | None:
         """Checks a P-DATA-TF against our maximum length and Annex E and returns the
         messages it completes; None when it was turned into a provider abort (Evt19)."""
-        ours = self.request if self.role is Role.REQUESTOR else self.accept
-        limit = ours.max_length if ours is not None else None
-        size = sum(6 + len(p.data) for p in pdu.pdvs)
-        if limit and size > limit:
-            self._invalid_pdu(6, f"P-DATA-TF of {size} bytes exceeds our maximum {limit}")
-            return None
+        if self.raw_pdus:  # the framer's P-DATA limit does not see raw PDUs' lengths
+            limit = self._framer.max_pdata_length
+            size = sum(6 + len(p.data) for p in pdu.pdvs)
+            if limit and size > limit:
+                self._invalid_pdu(6, f"P-DATA-TF of {size} bytes exceeds our maximum {limit}")
+                return None
         if self._reassembler is None:
             self._reassembler = Reassembler(set(self.accepted_contexts), self.dataset_sink)
         done: list[DataReceived] = []
@@ -368,23 +441,16 @@ class Connection:
         acceptable = True
         if event == 6:
             acceptable = bool(self._pending.version & _PROTOCOL_VERSION_BIT)
-        cell = _fsm.step(
-            self.state,
-            event,
-            requestor=self.role is Role.REQUESTOR,
-            acceptable=acceptable,
-            provider_abort=provider_abort,
-        )
+        cell = _step(self.state, event, self.role is Role.REQUESTOR, acceptable, provider_abort)
         if cell is None:
             # Only reachable for network events in states where the table is blank
             # (e.g. a PDU in Sta1/Sta4): nothing to do.
             return
-        _action, next_state, effects = cell
-        for bit in _FX_BITS:
-            if effects & bit:
-                self._apply(bit, effects, event)
+        next_state, effects, bits = cell
+        for bit in bits:
+            self._apply(bit, effects, event)
         was_open = self.state is not State.STA1
-        self.state = State(next_state)
+        self.state = _STATES[next_state]
         if was_open and self.state is State.STA1:  # the transport is (to be) closed
             self.close_requested = True
             self._deadline = None
@@ -392,39 +458,45 @@ class Connection:
 
     def _apply(self, bit: int, effects: int, event: int) -> None:  # noqa: C901 - a dispatch
         p = self._pending
-        if bit == _fsm.FX_ARTIM_STOP:
+        if bit == _FX_SEND_PDATA:  # the data transfer phase first: it is the hot path
+            self._queue_message(p)
+        elif bit == _FX_IND_PDATA:
+            self._events.extend(p)  # the messages _reassemble() completed
+        elif bit == _fsm.FX_ARTIM_STOP:
             self._deadline = None
         elif bit == _fsm.FX_ARTIM_START:
             self._deadline = self._now + self.artim_timeout
         elif bit in (_fsm.FX_CONNECT, _fsm.FX_ACCEPT_TRANSPORT):
             if bit == _fsm.FX_CONNECT:
                 self.request = p.associate
+                self._rq_bytes = self._prepared
             self.close_requested = False
         elif bit == _fsm.FX_SEND_ASSOC_RQ:
-            assert self.request is not None
-            self._queue(1, self.request.encode())
+            assert self._rq_bytes is not None
+            self._queue(1, self._rq_bytes)
         elif bit == _fsm.FX_SEND_ASSOC_AC:
+            # The bytes were encoded by send(), AE titles echoing the RQ (PS3.8 9.3.3).
+            assert self._prepared is not None
             self.accept = p.associate
-            if self.request is not None and not self.accept.called:
-                # PS3.8 9.3.3: the AC's AE title fields carry the values of the RQ.
-                self.accept.called = self.request.called
-                self.accept.calling = self.request.calling
+            self._accepted = self._compute_accepted()  # a snapshot: the AC as sent
+            self._fill_titles(self.accept, self.request)
             self._peer_announced(self.request)
             self._read_limit(self.accept)
-            self._queue(2, self.accept.encode())
+            self._queue(2, self._prepared)
         elif bit == _fsm.FX_SEND_ASSOC_RJ:
             if isinstance(p, AssociateRejectRequest):
                 rj = AssociateReject(p.result, p.source, p.reason)
             else:  # AE-6, not acceptable: protocol version not supported (PS3.8 9.3.4)
                 rj = AssociateReject(1, 2, 2)
             self._queue(3, rj.encode())
-        elif bit == _fsm.FX_SEND_PDATA:
-            self._queue_message(p)
         elif bit == _fsm.FX_SEND_RELEASE_RQ:
             self._queue(5, ReleaseRQ().encode())
         elif bit == _fsm.FX_SEND_RELEASE_RP:
             self._queue(6, ReleaseRP().encode())
         elif bit == _fsm.FX_SEND_ABORT:
+            # P-DATA not yet handed to the transport is dropped: the association is
+            # gone, and whole PDUs only were handed out, so the stream stays well formed.
+            self._out = deque(item for item in self._out if item[0] != 4)
             if effects & _fsm.FX_SEND_ABORT_PROVIDER:  # AA-7, AA-8
                 ab = Abort(2, self._abort_reason if event == 19 else 2)
             elif isinstance(p, AbortRequest):
@@ -439,13 +511,12 @@ class Connection:
             assert self.request is not None
             p.backfill_abstracts(self.request)
             self.accept = p
+            self._accepted = self._compute_accepted()
             self._peer_announced(p)
             self._read_limit(self.request)
             self._events.append(AssociationAccepted(p))
         elif bit == _fsm.FX_IND_ASSOC_RJ:
             self._events.append(AssociationRejectedEvent(p.result, p.source, p.reason))
-        elif bit == _fsm.FX_IND_PDATA:
-            self._events.extend(p)  # the messages _reassemble() completed
         elif bit == _fsm.FX_IND_RELEASE_RQ:
             collision = self.state in (State.STA7,)
             self._events.append(ReleaseRequested(collision=collision))
@@ -471,6 +542,19 @@ class Connection:
             message=self._abort_message or f"unexpected PDU in {self.state.name}",
         )
 
+    @staticmethod
+    def _fill_titles(ac: Associate, rq: Associate | None) -> None:
+        """An AC handle sent without AE titles gets the RQ's (as on the wire), if they are
+        valid AE titles; the handle is left alone otherwise."""
+        if rq is None or ac.called:
+            return
+        try:
+            probe = Associate(False)
+            probe.called, probe.calling = rq.called, rq.calling
+        except ValueError:
+            return
+        ac.called, ac.calling = probe.called, probe.calling
+
     def _peer_announced(self, assoc: Associate | None) -> None:
         ml = assoc.max_length if assoc is not None else None
         self.peer_max_length = ABSENT_MAX_LENGTH if ml is None else ml
@@ -480,19 +564,39 @@ class Connection:
         announced = ours.max_length if ours is not None else None
         limit = self.max_pdu_length if not announced else max(announced, MIN_READ_LIMIT)
         self._framer.max_pdu_length = min(limit, 0xFFFFFFFF)
+        self._framer.max_pdata_length = announced or 0  # P-DATA-TF: what we announced
 
     def _queue(self, pdu_type: int, data: bytes) -> None:
         self._out.append((pdu_type, len(data), [data]))
 
+    def _peer_limit(self) -> int:
+        return self.peer_max_length if self.peer_max_length is not None else ABSENT_MAX_LENGTH
+
     def _queue_message(self, req: DataRequest) -> None:
-        peer = self.peer_max_length if self.peer_max_length is not None else ABSENT_MAX_LENGTH
+        peer = self._peer_limit()
+        if req.dataset is None:  # the common small message: one ready list, no generator
+            bufs = fragment(req.context_id, True, req.command, peer)
+            self._out.append((4, sum(len(b) for b in bufs), bufs))
+            return
         batches = message_batches(req.context_id, req.command, req.dataset, peer)
         self._out.append((4, 0, batches))
 
 
-def _decode(raw: bytes) -> Any:
+def _decode(raw: Any) -> Any:
     if raw[0] in (1, 2):
         return Associate.decode(raw)
     if raw[0] == 4:
         return decode_pdata(raw)
     return decode_short(raw)
+
+
+def _echo_titles(ac: bytes, rq: Associate | None) -> bytes:
+    """An encoded A-ASSOCIATE-AC with bytes 11-42 set to the RQ's called and calling AE
+    titles (PS3.8 9.3.3: sent as received, not tested). The RQ was decoded tolerantly, so
+    its titles are copied as they are, valid AE titles or not."""
+    if rq is None:
+        return ac
+    titles = b"".join(
+        t.encode("latin-1", "replace")[:16].ljust(16) for t in (rq.called, rq.calling)
+    )
+    return ac[:10] + titles + ac[42:]

@@ -9,6 +9,7 @@ __all__ = [
     "LocalProtocolError",
     "AssociationRejected",
     "AssociationAborted",
+    "DIMSEError",
 ]
 
 
@@ -63,3 +64,11 @@ class AssociationAborted(DicomULError):
         super().__init__(f"association aborted: source={source} reason={reason}")
         self.source = source
         self.reason = reason
+
+
+class DIMSEError(DicomULError):
+    """A command set or DIMSE message that breaks PS3.7; ``offset`` is where, if known."""
+
+    def __init__(self, message: str, *, offset: int | None = None) -> None:
+        super().__init__(message if offset is None else f"{message} (at byte {offset})")
+        self.offset = offset

@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
+import queue
+import select
 import selectors
 import socket
 import ssl
@@ -108,10 +111,10 @@ class Net:
         self._conn: Connection | None = None
         self._sock: socket.socket | None = None
         self._server: socket.socket | None = None
-        self._pending_sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
+        self._waker: _Waker | None = None
+        self._io_started = False
+        self._local = threading.local()  # per accept thread: the connection being offered
         self._closed = threading.Event()
         self._cond = threading.Condition(self._lock)
         self._outcome: Event | None = None  # the last association-level event
@@ -195,18 +198,16 @@ class Net:
         srv = socket.create_server((host, port), backlog=backlog, reuse_port=False)
         self._server = srv
         self._closed.clear()
-        t = threading.Thread(target=self._accept_loop, name="dicomul-listen", daemon=True)
-        self._thread = t
-        t.start()
+        _POOL.run(self._accept_loop)
         return int(srv.getsockname()[1])
 
     def accept(self, into: Net | None = None) -> Net:
         """Inside ``on_accept``: take the incoming connection into ``into`` (a new Net
         with this one's configuration and assigned callbacks by default) and start it."""
-        sock = self._pending_sock
+        sock = getattr(self._local, "sock", None)
         if sock is None:
             raise LocalProtocolError("accept() is only valid inside on_accept")
-        self._pending_sock = None
+        self._local.sock = None
         child = into if into is not None else self._child()
         if child.ssl_context is None and self.ssl_context is not None:
             child.ssl_context = self.ssl_context
@@ -222,7 +223,9 @@ class Net:
         with self._lock:
             self.connections = [c for c in self.connections if not c._closed.is_set()]
             self.connections.append(child)
-        child._start(sock, Role.ACCEPTOR)
+        child._start(sock, Role.ACCEPTOR, spawn=False)
+        child._thread = threading.current_thread()
+        self._local.child = child  # its I/O loop runs in this thread once on_accept returns
         return child
 
     def _child(self) -> Net:
@@ -242,31 +245,40 @@ class Net:
         return child
 
     def _accept_loop(self) -> None:
+        """Leader/follower: the thread that accepts a connection first starts a successor
+        to accept the next one, then becomes the accepted connection's I/O thread, so that
+        no thread start lies on a connection's critical path."""
         srv = self._server
-        assert srv is not None
-        while True:
-            try:
-                sock, _addr = srv.accept()
-            except OSError:
-                break  # the listener was closed
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._pending_sock = sock
-            try:
-                self._call("on_accept", 0)
-            except Exception:  # noqa: BLE001 - a callback must not stop the listener
-                log.exception("on_accept raised")
-            finally:
-                if self._pending_sock is not None:  # not taken: refuse it
-                    self._pending_sock.close()
-                    self._pending_sock = None
-        self._closed.set()
+        if srv is None:
+            return
+        try:
+            sock, _addr = srv.accept()
+        except OSError:  # the listener was closed
+            self._closed.set()
+            return
+        _POOL.run(self._accept_loop)  # the successor, while this thread serves
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        local = self._local
+        local.sock, local.child = sock, None
+        try:
+            self._call("on_accept", 0)
+        except Exception:  # noqa: BLE001 - a callback must not stop the listener
+            log.exception("on_accept raised")
+        finally:
+            if local.sock is not None:  # not taken: refuse it
+                local.sock.close()
+            local.sock = None
+        child, local.child = local.child, None
+        if child is not None:
+            child._io_loop()  # this thread is now the connection's I/O thread
 
-    def _start(self, sock: socket.socket, role: Role) -> None:
+    def _start(self, sock: socket.socket, role: Role, spawn: bool = True) -> None:
+        """Set up the Connection for a connected socket. The I/O thread starts now
+        (``spawn``), or is supplied by the caller (an accept thread), or, for a requestor,
+        starts with its first send, so that it is not on the critical path."""
         self._sock = sock
         self._peer = sock.getpeername()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        self._waker = _Waker()
         raw = type(self).on_receive is not Net.on_receive or "on_receive" in self.__dict__
         self._conn = Connection(
             role,
@@ -278,8 +290,16 @@ class Net:
         if role is Role.ACCEPTOR:
             self._conn.connection_made(now=time.monotonic())
         self._closed.clear()
-        self._thread = threading.Thread(target=self._io_loop, name="dicomul-io", daemon=True)
-        self._thread.start()
+        self._thread = None
+        self._io_started = False
+        if spawn and role is Role.ACCEPTOR:
+            self._ensure_thread()
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None and self._conn is not None and not self._io_started:
+                self._io_started = True
+                _POOL.run(self._io_loop)
 
     # ---- sends (queue and return; safe inside callbacks) ----------------------------
 
@@ -337,6 +357,7 @@ class Net:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            self._ensure_thread()  # the I/O thread sees the end and reports on_close
         self._wake()
 
     # ---- blocking conveniences for scripts ------------------------------------------
@@ -366,9 +387,11 @@ class Net:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the connection (or listener) is closed; True if it is."""
+        self._ensure_thread()
         return self._closed.wait(timeout)
 
     def _wait_for(self, predicate: Callable[[], bool], timeout: float | None) -> Event | None:
+        self._ensure_thread()
         with self._cond:
             if not self._cond.wait_for(predicate, timeout):
                 raise TimeoutError("no answer from the peer in time")
@@ -431,19 +454,19 @@ class Net:
         getattr(self, name)(*args)
 
     def _wake(self) -> None:
-        w = self._wake_w
+        w = self._waker
         if w is not None:
-            try:
-                w.send(b"\0")
-            except OSError:
-                pass
+            w.wake()
 
     def _kick(self) -> None:
         """Write what a send queued: in the I/O thread the loop does it; elsewhere now."""
         if threading.current_thread() is self._thread:
             return
         self._flush()
-        self._wake()  # the loop re-arms its timers and notices a close request
+        if self._thread is None:
+            self._ensure_thread()
+        else:
+            self._wake()  # the loop re-arms its timers and notices a close request
 
     def _flush(self) -> None:
         conn, sock = self._conn, self._sock
@@ -458,46 +481,46 @@ class Net:
                 for pdu_type, nbytes, bufs in items:
                     error = 0
                     try:
-                        _write_all(sock, bufs)
+                        _write_all(sock, bufs, nbytes)
                     except OSError as exc:
                         error = exc.errno or errno.EPIPE
-                    self._call("on_send", error, pdu_type, nbytes)
+                    self.on_send(error, pdu_type, nbytes)
                     if error:
                         return
 
     def _io_loop(self) -> None:
-        conn, sock = self._conn, self._sock
-        assert conn is not None and sock is not None and self._wake_r is not None
-        sel = selectors.DefaultSelector()
-        sel.register(sock, selectors.EVENT_READ, "sock")
-        sel.register(self._wake_r, selectors.EVENT_READ, "wake")
-        last_rx = time.monotonic()
+        conn, sock, wake = self._conn, self._sock, self._waker
+        assert conn is not None and sock is not None and wake is not None
+        self._thread = threading.current_thread()
+        poller = _Poller(sock, wake)
+        lock, monotonic = self._lock, time.monotonic
+        last_rx = monotonic()
+        rbuf = bytearray(_RECV_SIZE)
         error = 0
         try:
             while True:
                 self._flush()
-                with self._lock:
+                with lock:
                     if conn.close_requested and not conn.pending_output:
                         break
                     deadline = conn.timer_deadline()
                 if self.network_timeout is not None and conn.state is State.STA6:
                     idle = last_rx + self.network_timeout
                     deadline = idle if deadline is None else min(deadline, idle)
-                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-                ready = sel.select(timeout)
-                now = time.monotonic()
-                for key, _ in ready:
-                    if key.data == "wake":
-                        _drain(self._wake_r)
-                        continue
-                    data = _recv(sock)
-                    if data is None:
-                        continue
-                    last_rx = now
-                    with self._lock:
-                        conn.receive_data(data, now=now)
-                with self._lock:
-                    if conn.timer_deadline() is not None and now >= conn.timer_deadline():
+                timeout = None if deadline is None else max(0.0, deadline - monotonic())
+                sock_ready, wake_ready = poller.wait(timeout)
+                now = monotonic()
+                if wake_ready:
+                    wake.drain()
+                if sock_ready:
+                    data = _recv(sock, rbuf)
+                    if data is not None:
+                        last_rx = now
+                        with lock:
+                            conn.receive_data(data, now=now)
+                with lock:
+                    dl = conn.timer_deadline()
+                    if dl is not None and now >= dl:
                         conn.handle_timer(now)
                     if (
                         self.network_timeout is not None
@@ -508,12 +531,13 @@ class Net:
                         conn.send(AbortRequest(0, 0), now=now)
                         self._outcome = Aborted(0, 0, provider=True, local=True, message="timeout")
                     events = conn.events()
-                self._dispatch(events)
+                if events:
+                    self._dispatch(events)
         except Exception as exc:  # noqa: BLE001 - report, then close
             log.exception("I/O thread failed")
             error = getattr(exc, "errno", None) or errno.EIO
         finally:
-            sel.close()
+            poller.close()
             self._shutdown(error)
 
     def _dispatch(self, events: list[Event]) -> None:
@@ -554,10 +578,10 @@ class Net:
                 sock.close()
             except OSError:
                 pass
-        for s in (self._wake_r, self._wake_w):
-            if s is not None:
-                s.close()
-        self._wake_r = self._wake_w = None
+        self._thread = None  # the (pooled) thread goes on to other work
+        waker, self._waker = self._waker, None
+        if waker is not None:
+            waker.close()
         with self._cond:
             self._closed.set()
             self._cond.notify_all()
@@ -567,10 +591,15 @@ class Net:
             log.exception("on_close raised")
 
 
-def _recv(sock: socket.socket) -> bytes | None:
-    """One read; b"" when the peer closed or the connection broke, None for nothing yet."""
+def _recv(sock: socket.socket, buf: bytearray) -> bytes | None:
+    """One read; b"" when the peer closed or the connection broke, None for nothing yet.
+
+    Reads into ``buf`` (reused) and returns an immutable copy of what came: cheaper than
+    ``recv(large)``, which allocates and shrinks a large object for every read, and
+    immutable, so the framer may hand on views into it without copying again."""
     try:
-        data = sock.recv(_RECV_SIZE)
+        n = sock.recv_into(buf)
+        data = bytes(memoryview(buf)[:n]) if n else b""
         if isinstance(sock, ssl.SSLSocket):
             while data and sock.pending():  # decrypted bytes select() cannot see
                 data += sock.recv(sock.pending())
@@ -581,15 +610,101 @@ def _recv(sock: socket.socket) -> bytes | None:
         return b""
 
 
-def _drain(sock: socket.socket) -> None:
-    try:
-        while sock.recv(4096):
+class _ThreadPool:
+    """Threads for I/O loops, kept when their connection ends and reused for the next
+    one: starting a thread costs tens of microseconds, with a long tail, on every
+    association otherwise. Each running connection still has a thread of its own; at most
+    ``max_idle`` threads wait for work, each for at most ``idle_timeout`` seconds."""
+
+    def __init__(self, max_idle: int = 32, idle_timeout: float = 30.0) -> None:
+        self.max_idle = max_idle
+        self.idle_timeout = idle_timeout
+        self._lock = threading.Lock()
+        self._idle: list[queue.SimpleQueue[Callable[[], None] | None]] = []
+
+    def run(self, fn: Callable[[], None]) -> None:
+        """Run fn in a pooled thread (an idle one if any, else a new one)."""
+        with self._lock:
+            if self._idle:
+                self._idle.pop().put(fn)
+                return
+        inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        inbox.put(fn)
+        threading.Thread(target=self._worker, args=(inbox,), name="dicomul-io", daemon=True).start()
+
+    def _worker(self, inbox: queue.SimpleQueue[Callable[[], None] | None]) -> None:
+        while True:
+            try:
+                fn = inbox.get(timeout=self.idle_timeout)
+            except queue.Empty:
+                with self._lock:
+                    if inbox in self._idle:
+                        self._idle.remove(inbox)
+                        return
+                continue  # work was handed over just as we timed out
+            if fn is None:
+                return
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - the loops report their own errors
+                log.exception("I/O thread task failed")
+            with self._lock:
+                if len(self._idle) >= self.max_idle:
+                    return
+                self._idle.append(inbox)
+
+
+_POOL = _ThreadPool()
+
+
+class _Waker:
+    """Wakes the I/O thread from another thread: an eventfd where there is one (one fd,
+    one syscall to make), else a socket pair."""
+
+    def __init__(self) -> None:
+        self._efd = -1
+        self._pair: tuple[socket.socket, socket.socket] | None = None
+        if hasattr(os, "eventfd"):
+            self._efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        else:  # pragma: no cover - not Linux
+            r, w = socket.socketpair()
+            r.setblocking(False)
+            w.setblocking(False)
+            self._pair = (r, w)
+
+    def fileno(self) -> int:
+        return self._efd if self._pair is None else self._pair[0].fileno()
+
+    def wake(self) -> None:
+        try:
+            if self._pair is None:
+                os.eventfd_write(self._efd, 1)
+            else:
+                self._pair[1].send(b"\0")
+        except OSError:
             pass
-    except OSError:
-        pass
+
+    def drain(self) -> None:
+        try:
+            if self._pair is None:
+                os.eventfd_read(self._efd)
+            else:
+                while self._pair[0].recv(4096):
+                    pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if self._pair is None:
+            if self._efd >= 0:
+                os.close(self._efd)
+                self._efd = -1
+        else:
+            for s in self._pair:
+                s.close()
 
 
-def _write_all(sock: socket.socket, bufs: list[Any]) -> None:
+def _write_all(sock: socket.socket, bufs: list[Any], nbytes: int | None = None) -> None:
     """Write every buffer, in order, without joining them (sendmsg where possible)."""
     if isinstance(sock, ssl.SSLSocket) or not hasattr(sock, "sendmsg"):
         small: list[Any] = []
@@ -604,15 +719,59 @@ def _write_all(sock: socket.socket, bufs: list[Any]) -> None:
         if small:
             sock.sendall(b"".join(small))
         return
+    if nbytes is not None and len(bufs) <= _IOV_MAX:  # the usual case: one call
+        sent = sock.sendmsg(bufs)
+        if sent == nbytes:
+            return
+    else:
+        sent = 0
     views = [memoryview(b).cast("B") for b in bufs]
     i = 0
-    while i < len(views):
-        batch = views[i : i + _IOV_MAX]
-        sent = sock.sendmsg(batch)
-        for v in batch:  # skip what was fully sent, keep the rest of a partial one
-            if sent >= len(v):
-                sent -= len(v)
-                i += 1
+    while i < len(views):  # skip what was sent, keep the rest of a partial buffer
+        v = views[i]
+        if sent >= len(v):
+            sent -= len(v)
+            i += 1
+            continue
+        if sent:
+            views[i] = v[sent:]
+        sent = sock.sendmsg(views[i : i + _IOV_MAX])
+
+
+class _Poller:
+    """Waits for the socket or the wake-up pipe to be readable (poll, else selectors)."""
+
+    def __init__(self, sock: socket.socket, wake: _Waker) -> None:
+        self._sfd, self._wfd = sock.fileno(), wake.fileno()
+        if hasattr(select, "poll"):
+            self._poll: Any = select.poll()
+            self._poll.register(self._sfd, select.POLLIN)
+            self._poll.register(self._wfd, select.POLLIN)
+            self._sel = None
+        else:  # pragma: no cover - Windows
+            self._poll = None
+            self._sel = selectors.DefaultSelector()
+            self._sel.register(sock, selectors.EVENT_READ, self._sfd)
+            self._sel.register(self._wfd, selectors.EVENT_READ, self._wfd)
+
+    def wait(self, timeout: float | None) -> tuple[bool, bool]:
+        """(socket readable, wake-up pipe readable); both False on timeout."""
+        s = w = False
+        if self._poll is not None:
+            ms = None if timeout is None else int(timeout * 1000) + 1
+            for fd, _ev in self._poll.poll(ms):
+                if fd == self._sfd:
+                    s = True
+                else:
+                    w = True
+            return s, w
+        for key, _ in self._sel.select(timeout):
+            if key.data == self._sfd:
+                s = True
             else:
-                views[i] = v[sent:]
-                break
+                w = True
+        return s, w
+
+    def close(self) -> None:
+        if self._sel is not None:
+            self._sel.close()

@@ -1,0 +1,485 @@
+"""DIMSE command sets and DIMSE-C messages (PS3.7 chapters 6.3, 9, 10 and Annex E).
+
+A command set is group 0000 in Implicit VR Little Endian: each element is a 2+2-byte tag,
+a 4-byte length and the value, in ascending tag order, led by Command Group Length
+(0000,0000) UL, which counts the bytes after its own value (PS3.7 6.3.1). The VR of each
+element comes from the command dictionary (Table E.1-1, retired ones Table E.2-1), because
+Implicit VR does not carry it. This module encodes and decodes that with ``struct`` and
+bytes operations only; pydicom is not involved.
+
+Two levels:
+
+* :func:`encode_command` / :func:`decode_command`: a mapping ``{element: value}`` to bytes
+  and back. Values: US/UL -> int, UI/AE/LO -> str (UI padded with NUL, AE/LO with a
+  space on encode; decode strips trailing NUL/space, and leading spaces of AE/LO),
+  AT -> tuple of 32-bit tags. Retired and unknown group-0000 elements are kept as raw
+  ``bytes`` and written back unchanged, and any value given as bytes is written as is.
+* Message classes (:class:`CEchoRQ` ... :class:`CCancelRQ`): frozen dataclasses with the
+  fields PS3.7 9.3 lists, ``.encode()`` and ``has_dataset``; :func:`decode_message`
+  dispatches on Command Field (0000,0100). Elements a message does not define are kept in
+  its ``extra`` mapping, so decode -> encode keeps them.
+
+Command Data Set Type (0000,0800): PS3.7 E.1 says 0101H means "no data set" and any other
+value means one follows. dicomul writes 0001H for "present", the value DCMTK
+(DIMSE_DATASET_PRESENT) and pynetdicom both write, and accepts any value other than 0101H
+as "present" on decode.
+
+Decoding is strict (PS3.7 6.3.1): the set must start with (0000,0000) UL, the group
+length must be even and equal to the bytes that follow, every element must be in group
+0000, in strictly ascending order, with an even length that stays inside the set, and
+fixed-size VRs must have their exact size. Any violation raises :class:`DIMSEError`.
+Bad arguments to the encoders raise ValueError or TypeError before anything is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, ClassVar
+
+from dicomul._dimse_codec import (
+    _AE,
+    _AT,
+    _ENCODERS,
+    _HDR,
+    _LO,
+    _UI,
+    _US,
+    _US_ELEM,
+    COMMAND_ELEMENTS,
+    DATASET_PRESENT,
+    NO_DATASET,
+    RETIRED_COMMAND_ELEMENTS,
+    DIMSEError,
+    _enc_us,
+    _encode_element,
+    _name,
+    _with_group_length,
+    decode_command,
+    encode_command,
+)
+from dicomul.status import StatusCategory, category
+
+__all__ = [
+    "DIMSEError",
+    "CommandField",
+    "Priority",
+    "DATASET_PRESENT",
+    "NO_DATASET",
+    "COMMAND_ELEMENTS",
+    "RETIRED_COMMAND_ELEMENTS",
+    "encode_command",
+    "decode_command",
+    "decode_message",
+    "DIMSEMessage",
+    "CEchoRQ",
+    "CEchoRSP",
+    "CStoreRQ",
+    "CStoreRSP",
+    "CFindRQ",
+    "CFindRSP",
+    "CGetRQ",
+    "CGetRSP",
+    "CMoveRQ",
+    "CMoveRSP",
+    "CCancelRQ",
+]
+
+
+class CommandField(IntEnum):
+    """Command Field (0000,0100) values of the DIMSE-C services (PS3.7 E.1)."""
+
+    C_STORE_RQ = 0x0001
+    C_STORE_RSP = 0x8001
+    C_GET_RQ = 0x0010
+    C_GET_RSP = 0x8010
+    C_FIND_RQ = 0x0020
+    C_FIND_RSP = 0x8020
+    C_MOVE_RQ = 0x0021
+    C_MOVE_RSP = 0x8021
+    C_ECHO_RQ = 0x0030
+    C_ECHO_RSP = 0x8030
+    C_CANCEL_RQ = 0x0FFF
+
+
+class Priority(IntEnum):
+    """Priority (0000,0700) values (PS3.7 E.1)."""
+
+    MEDIUM = 0x0000
+    HIGH = 0x0001
+    LOW = 0x0002
+
+
+# ----------------------------------------------------------------------------- messages
+# Field specs: (element, attribute name, VR kind). Per class, in ascending element order.
+_F_SOP_CLASS = (0x0002, "affected_sop_class_uid", _UI)
+_F_COMMAND = (0x0100, "", -1)  # Command Field: the class constant
+_F_MSG_ID = (0x0110, "message_id", _US)
+_F_RESP_TO = (0x0120, "message_id_being_responded_to", _US)
+_F_MOVE_DEST = (0x0600, "move_destination", _AE)
+_F_PRIORITY = (0x0700, "priority", _US)
+_F_DATASET = (0x0800, "", -2)  # Command Data Set Type: from has_dataset
+_F_STATUS = (0x0900, "status", _US)
+_F_OFFENDING = (0x0901, "offending_element", _AT)
+_F_COMMENT = (0x0902, "error_comment", _LO)
+_F_ERROR_ID = (0x0903, "error_id", _US)
+_F_SOP_INSTANCE = (0x1000, "affected_sop_instance_uid", _UI)
+_F_SUBOPS = (
+    (0x1020, "remaining_suboperations", _US),
+    (0x1021, "completed_suboperations", _US),
+    (0x1022, "failed_suboperations", _US),
+    (0x1023, "warning_suboperations", _US),
+)
+_F_ORIGINATOR = (
+    (0x1030, "move_originator_ae_title", _AE),
+    (0x1031, "move_originator_message_id", _US),
+)
+_STATUS_FIELDS = (_F_STATUS, _F_OFFENDING, _F_COMMENT, _F_ERROR_ID)
+_RSP_HEAD = (_F_SOP_CLASS, _F_COMMAND, _F_RESP_TO, _F_DATASET)
+_DATASET_PRESENT_BYTES = _US_ELEM.pack(0, 0x0800, 2, DATASET_PRESENT)
+_NO_DATASET_BYTES = _US_ELEM.pack(0, 0x0800, 2, NO_DATASET)
+
+
+class DIMSEMessage:
+    """Base of the DIMSE-C message classes: encoding and decoding driven by ``_LAYOUT``."""
+
+    __slots__ = ()
+    command_field: ClassVar[int]
+    _LAYOUT: ClassVar[tuple[tuple[int, str, int], ...]]
+    _REQUIRED: ClassVar[frozenset[str]]
+    _COMMAND_BYTES: ClassVar[bytes]
+    _ELEMENTS: ClassVar[frozenset[int]]
+    has_dataset: bool
+    extra: Mapping[int, Any]
+
+    def __init_subclass__(
+        cls,
+        *,
+        command_field: int = -1,
+        required: tuple[str, ...] = (),
+        layout: tuple[tuple[int, str, int], ...] = (),
+        **kw: Any,
+    ) -> None:
+        super().__init_subclass__(**kw)
+        if command_field < 0:
+            return
+        cls.command_field = command_field
+        cls._LAYOUT = layout
+        cls._REQUIRED = frozenset(required)
+        cls._COMMAND_BYTES = _US_ELEM.pack(0, 0x0100, 2, command_field)
+        cls._ELEMENTS = frozenset(e for e, _n, _k in layout) | {0x0000}
+
+    def encode(self) -> bytes:
+        """The command set of this message (Implicit VR LE, group length first).
+
+        Raises ValueError/TypeError for a missing required field or a bad value.
+        """
+        parts = []
+        required = self._REQUIRED
+        for elem, name, kind in self._LAYOUT:
+            if kind < 0:
+                if kind == -1:
+                    parts.append(self._COMMAND_BYTES)
+                else:
+                    parts.append(_DATASET_PRESENT_BYTES if self.has_dataset else _NO_DATASET_BYTES)
+                continue
+            value = getattr(self, name)
+            if value is None or value == "":
+                if name in required:
+                    raise ValueError(f"{type(self).__name__}.{name} is required")
+                if value is None:
+                    continue
+            if kind == _US:
+                parts.append(_enc_us(elem, value))
+            else:
+                parts.append(_ENCODERS[kind](elem, value))
+        if self.extra:
+            return self._encode_with_extra(parts)
+        return _with_group_length(parts)
+
+    def _encode_with_extra(self, parts: list[bytes]) -> bytes:
+        by_elem = {_HDR.unpack_from(p, 0)[1]: p for p in parts}
+        for elem, value in self.extra.items():
+            if elem in self._ELEMENTS:
+                raise ValueError(f"extra[{elem:#06x}] duplicates a field of the message")
+            if not isinstance(elem, int) or not 0 < elem <= 0xFFFF:
+                raise ValueError(f"command elements are in group 0000: bad key {elem!r}")
+            if value is not None:
+                by_elem[elem] = _encode_element(elem, value)
+        return _with_group_length([by_elem[e] for e in sorted(by_elem)])
+
+    @classmethod
+    def _from_fields(cls, command: dict[int, Any]) -> DIMSEMessage:
+        kwargs: dict[str, Any] = {}
+        required = cls._REQUIRED
+        for elem, name, _kind in cls._LAYOUT:
+            if name:
+                # Absent optional fields become None, not the constructor's default, so
+                # that decode -> encode writes back exactly what was received.
+                value = kwargs[name] = command.pop(elem, None)
+                if name in required and (value is None or value == ""):
+                    raise DIMSEError(f"{cls.__name__}: required {_name(elem)} is missing")
+        del command[0x0000], command[0x0100]
+        dataset_type = command.pop(0x0800, None)
+        if dataset_type is None:
+            raise DIMSEError(f"{cls.__name__}: required (0000,0800) CommandDataSetType is missing")
+        kwargs["has_dataset"] = dataset_type != NO_DATASET
+        if command:
+            kwargs["extra"] = command
+        return cls(**kwargs)
+
+
+class _Response(DIMSEMessage):
+    __slots__ = ()
+    status: int
+
+    @property
+    def category(self) -> StatusCategory:
+        """The Status Class of :attr:`status` (PS3.7 Annex C)."""
+        return category(self.status)
+
+
+def _extra() -> Any:
+    return field(default_factory=dict, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CEchoRQ(
+    DIMSEMessage,
+    command_field=CommandField.C_ECHO_RQ,
+    required=("affected_sop_class_uid", "message_id"),
+    layout=(_F_SOP_CLASS, _F_COMMAND, _F_MSG_ID, _F_DATASET),
+):
+    """C-ECHO-RQ (PS3.7 9.3.5.1)."""
+
+    message_id: int
+    affected_sop_class_uid: str = "1.2.840.10008.1.1"
+    has_dataset: bool = False
+    extra: Mapping[int, Any] = _extra()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CEchoRSP(
+    _Response,
+    command_field=CommandField.C_ECHO_RSP,
+    required=("message_id_being_responded_to", "status"),
+    layout=_RSP_HEAD + _STATUS_FIELDS,
+):
+    """C-ECHO-RSP (PS3.7 9.3.5.2).
+
+    ``affected_sop_class_uid`` defaults to Verification when constructed; a decoded
+    response that lacks (0000,0002) has None there, so it re-encodes without it.
+    """
+
+    message_id_being_responded_to: int
+    status: int = 0x0000
+    affected_sop_class_uid: str | None = "1.2.840.10008.1.1"
+    offending_element: tuple[int, ...] | None = None
+    error_comment: str | None = None
+    error_id: int | None = None
+    has_dataset: bool = False
+    extra: Mapping[int, Any] = _extra()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CStoreRQ(
+    DIMSEMessage,
+    command_field=CommandField.C_STORE_RQ,
+    required=("affected_sop_class_uid", "message_id", "priority", "affected_sop_instance_uid"),
+    layout=(_F_SOP_CLASS, _F_COMMAND, _F_MSG_ID, _F_PRIORITY, _F_DATASET, _F_SOP_INSTANCE)
+    + _F_ORIGINATOR,
+):
+    """C-STORE-RQ (PS3.7 9.3.1.1)."""
+
+    message_id: int
+    affected_sop_class_uid: str
+    affected_sop_instance_uid: str
+    priority: int = Priority.MEDIUM
+    move_originator_ae_title: str | None = None
+    move_originator_message_id: int | None = None
+    has_dataset: bool = True
+    extra: Mapping[int, Any] = _extra()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CStoreRSP(
+    _Response,
+    command_field=CommandField.C_STORE_RSP,
+    required=("message_id_being_responded_to", "status"),
+    layout=_RSP_HEAD + _STATUS_FIELDS + (_F_SOP_INSTANCE,),
+):
+    """C-STORE-RSP (PS3.7 9.3.1.2)."""
+
+    message_id_being_responded_to: int
+    status: int = 0x0000
+    affected_sop_class_uid: str | None = None
+    affected_sop_instance_uid: str | None = None
+    offending_element: tuple[int, ...] | None = None
+    error_comment: str | None = None
+    error_id: int | None = None
+    has_dataset: bool = False
+    extra: Mapping[int, Any] = _extra()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CFindRQ(
+    DIMSEMessage,
+    command_field=CommandField.C_FIND_RQ,
+    required=("affected_sop_class_uid", "message_id", "priority"),
+    layout=(_F_SOP_CLASS, _F_COMMAND, _F_MSG_ID, _F_PRIORITY, _F_DATASET),
+):
+    """C-FIND-RQ (PS3.7 9.3.2.1); the identifier follows as the data set."""
+
+    message_id: int
+    affected_sop_class_uid: str
+    priority: int = Priority.MEDIUM
+    has_dataset: bool = True
+    extra: Mapping[int, Any] = _extra()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CFindRSP(
+    _Response,
+    command_field=CommandField.C_FIND_RSP,
+    required=("message_id_being_responded_to", "status"),
+    layout=_RSP_HEAD + _STATUS_FIELDS,
+):
+    """C-FIND-RSP (PS3.7 9.3.2.2); pending responses carry an identifier data set."""
+
+    message_id_being_responded_to: int
+    status: int
+    affected_sop_class_uid: str | None = None
+    offending_element: tuple[int, ...] | None = None
+    error_comment: str | None = None
+    error_id: int | None = None
+    has_dataset: bool = False
+    extra: Mapping[int, Any] = _extra()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CGetRQ(
+    DIMSEMessage,
+    command_field=CommandField.C_GET_RQ,
+    required=("affected_sop_class_uid", "message_id", "priority"),
+    layout=(_F_SOP_CLASS, _F_COMMAND, _F_MSG_ID, _F_PRIORITY, _F_DATASET),
+):
+    """C-GET-RQ (PS3.7 9.3.3.1); the identifier follows as the data set."""
+
+    message_id: int
+    affected_sop_class_uid: str
+    priority: int = Priority.MEDIUM
+    has_dataset: bool = True
+    extra: Mapping[int, Any] = _extra()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CGetRSP(
+    _Response,
+    command_field=CommandField.C_GET_RSP,
+    required=("message_id_being_responded_to", "status"),
+    layout=_RSP_HEAD + _STATUS_FIELDS + _F_SUBOPS,
+):
+    """C-GET-RSP (PS3.7 9.3.3.2) with the sub-operation counts (0000,1020-1023)."""
+
+    message_id_being_responded_to: int
+    status: int
+    affected_sop_class_uid: str | None = None
+    remaining_suboperations: int | None = None
+    completed_suboperations: int | None = None
+    failed_suboperations: int | None = None
+    warning_suboperations: int | None = None
+    offending_element: tuple[int, ...] | None = None
+    error_comment: str | None = None
+    error_id: int | None = None
+    has_dataset: bool = False
+    extra: Mapping[int, Any] = _extra()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CMoveRQ(
+    DIMSEMessage,
+    command_field=CommandField.C_MOVE_RQ,
+    required=("affected_sop_class_uid", "message_id", "priority", "move_destination"),
+    layout=(_F_SOP_CLASS, _F_COMMAND, _F_MSG_ID, _F_MOVE_DEST, _F_PRIORITY, _F_DATASET),
+):
+    """C-MOVE-RQ (PS3.7 9.3.4.1); the identifier follows as the data set."""
+
+    message_id: int
+    affected_sop_class_uid: str
+    move_destination: str
+    priority: int = Priority.MEDIUM
+    has_dataset: bool = True
+    extra: Mapping[int, Any] = _extra()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CMoveRSP(
+    _Response,
+    command_field=CommandField.C_MOVE_RSP,
+    required=("message_id_being_responded_to", "status"),
+    layout=_RSP_HEAD + _STATUS_FIELDS + _F_SUBOPS,
+):
+    """C-MOVE-RSP (PS3.7 9.3.4.2) with the sub-operation counts (0000,1020-1023)."""
+
+    message_id_being_responded_to: int
+    status: int
+    affected_sop_class_uid: str | None = None
+    remaining_suboperations: int | None = None
+    completed_suboperations: int | None = None
+    failed_suboperations: int | None = None
+    warning_suboperations: int | None = None
+    offending_element: tuple[int, ...] | None = None
+    error_comment: str | None = None
+    error_id: int | None = None
+    has_dataset: bool = False
+    extra: Mapping[int, Any] = _extra()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CCancelRQ(
+    DIMSEMessage,
+    command_field=CommandField.C_CANCEL_RQ,
+    required=("message_id_being_responded_to",),
+    layout=(_F_COMMAND, _F_RESP_TO, _F_DATASET),
+):
+    """C-CANCEL-RQ (PS3.7 9.3.2.3, 9.3.3.3, 9.3.4.3): cancels the request it names."""
+
+    message_id_being_responded_to: int
+    has_dataset: bool = False
+    extra: Mapping[int, Any] = _extra()
+
+
+_BY_COMMAND_FIELD: dict[int, type[DIMSEMessage]] = {
+    cls.command_field: cls
+    for cls in (
+        CEchoRQ,
+        CEchoRSP,
+        CStoreRQ,
+        CStoreRSP,
+        CFindRQ,
+        CFindRSP,
+        CGetRQ,
+        CGetRSP,
+        CMoveRQ,
+        CMoveRSP,
+        CCancelRQ,
+    )
+}
+MESSAGE_CLASSES: Mapping[int, type[DIMSEMessage]] = _BY_COMMAND_FIELD
+
+
+def decode_message(data: bytes | bytearray | memoryview) -> DIMSEMessage:
+    """Decode a command set into its message object, dispatching on (0000,0100).
+
+    Raises :class:`DIMSEError` for malformed bytes, a missing or unknown Command Field,
+    or a missing required field.
+    """
+    command = decode_command(data)
+    command_field = command.get(0x0100)
+    if command_field is None:
+        raise DIMSEError("required (0000,0100) CommandField is missing")
+    cls = _BY_COMMAND_FIELD.get(command_field)
+    if cls is None:
+        raise DIMSEError(f"unsupported Command Field 0x{command_field:04X}")
+    return cls._from_fields(command)
