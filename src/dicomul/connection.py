@@ -125,6 +125,10 @@ _REQUEST_EVENT: dict[type, int] = {
 _PROTOCOL_VERSION_BIT = 0x0001
 _FX_BITS = [1 << i for i in range(32) if (1 << i) & _fsm.FX_DO_MASK]
 _FX_SEND_PDATA, _FX_IND_PDATA = _fsm.FX_SEND_PDATA, _fsm.FX_IND_PDATA
+# The data transfer fast paths in send() and receive_data() assume these two cells:
+for _requestor in (False, True):
+    assert _fsm.step(6, 9, requestor=_requestor) == ("DT-1", 6, _FX_SEND_PDATA)
+    assert _fsm.step(6, 10, requestor=_requestor) == ("DT-2", 6, _FX_IND_PDATA)
 _STATES = (None, *State)  # state number -> State, without Enum.__call__ on the hot path
 _STEPS: dict[tuple[int, int, bool, bool, bool], tuple[int, int, tuple[int, ...]] | None] = {}
 
@@ -215,6 +219,13 @@ class Connection:
         Raises LocalProtocolError when Table 9-10 has no transition for it in this state,
         ValueError/TypeError for bad arguments; in both cases nothing changes.
         """
+        if type(request) is DataRequest and self.state is State.STA6:
+            # DT-1 in Sta6 (Table 9-10: send P-DATA-TF, stay in Sta6), checked at import
+            # against the table; the general path below gives the same result, slower.
+            self._check_request(request)
+            self._tick(now)
+            self._queue_message(request)
+            return
         event = _REQUEST_EVENT.get(type(request))
         if event is None:
             raise TypeError(f"not a request primitive: {request!r}")
@@ -296,7 +307,15 @@ class Connection:
         except ProtocolError:
             pdus = []
         for pdu in pdus:
-            if self.state is State.STA1:
+            state = self.state
+            if state is State.STA6 and type(pdu) is PDataTF:
+                # DT-2 in Sta6 (Table 9-10: P-DATA indication, stay in Sta6), checked at
+                # import against the table; _on_pdu gives the same result, slower.
+                messages = self._reassemble(pdu)
+                if messages:
+                    self._events.extend(messages)
+                continue
+            if state is State.STA1:
                 return
             self._on_pdu(pdu)
         exc = framer.error

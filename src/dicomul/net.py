@@ -512,13 +512,12 @@ class Net:
                 now = monotonic()
                 if wake_ready:
                     wake.drain()
-                if sock_ready:
-                    data = _recv(sock, rbuf)
-                    if data is not None:
-                        last_rx = now
-                        with lock:
-                            conn.receive_data(data, now=now)
                 with lock:
+                    if sock_ready:
+                        data = _recv(sock, rbuf)
+                        if data is not None:
+                            last_rx = now
+                            conn.receive_data(data, now=now)
                     dl = conn.timer_deadline()
                     if dl is not None and now >= dl:
                         conn.handle_timer(now)
@@ -542,6 +541,12 @@ class Net:
 
     def _dispatch(self, events: list[Event]) -> None:
         for ev in events:
+            if type(ev) is DataReceived:  # the hot path
+                try:
+                    self.on_receive_data(ev.context_id, ev.command, ev.dataset)
+                except Exception:  # noqa: BLE001 - a failing callback must not kill the loop
+                    log.exception("on_receive_data raised")
+                continue
             if isinstance(ev, (AssociationAccepted, AssociationRejectedEvent, Aborted)):
                 with self._cond:
                     self._outcome = ev
