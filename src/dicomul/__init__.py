@@ -13,6 +13,7 @@ from dicomul.associate import (
     UserIdentity,
     create_associate,
 )
+from dicomul.connection import Connection, Role, State
 from dicomul.constants import (
     APPLICATION_CONTEXT_NAME,
     EXPLICIT_VR_BIG_ENDIAN,
@@ -43,6 +44,8 @@ from dicomul.errors import (
     LocalProtocolError,
     ProtocolError,
 )
+from dicomul.negotiation import SupportedContexts, check_request, negotiate
+from dicomul.net import Net
 from dicomul.pdu import PDU, PDUReader, decode_pdu
 
 __version__ = "0.1.0"
@@ -65,11 +68,13 @@ __all__ = [
     "AssociationAborted",
     "AssociationRejected",
     "CommonExtended",
+    "Connection",
     "DicomError",
     "DIMSEError",
     "DicomULError",
     "ItemType",
     "LocalProtocolError",
+    "Net",
     "PDUReader",
     "PDUType",
     "PDataTF",
@@ -83,10 +88,15 @@ __all__ = [
     "RejectSource",
     "ReleaseRP",
     "ReleaseRQ",
+    "Role",
     "RoleSupport",
+    "State",
+    "SupportedContexts",
     "UserIdentity",
     "UserIdentityType",
     "__version__",
+    "check_request",
     "create_associate",
     "decode_pdu",
+    "negotiate",
 ]

@@ -1,0 +1,761 @@
+"""DICOM Part 10 files and data sets for the storage services (PS3.10, PS3.5, issue 4).
+
+Sending: :func:`read_part10` parses the preamble, "DICM" and the File Meta Information
+(group 0002, Explicit VR Little Endian) with a small parser of its own and never reads
+the data set, so it costs the same for a 1 KB and a 1 GB file. :func:`prepare_dataset`
+picks what goes on the wire for an accepted presentation context:
+
+* a Part 10 file whose transfer syntax is accepted is streamed as is
+  (:meth:`Part10File.open_dataset`, no decoding);
+* otherwise an uncompressed file (native or deflated) is decoded and re-encoded with
+  pydicom into the first accepted of Explicit VR LE, Implicit VR LE, Deflated Explicit VR
+  LE, Explicit VR BE (:data:`REENCODE_PREFERENCE`);
+* a compressed (encapsulated) file needs its own transfer syntax accepted, or
+  :class:`StorageError` says which syntax it has and what was accepted.
+
+Receiving: :class:`Part10Writer` writes preamble + "DICM" + group 0002 into a temporary
+file *in* the output directory, appends the data set bytes as they arrive (it is the
+writable a ``dataset_sink`` returns), and :meth:`~Part10Writer.commit` gives it its final
+name atomically. Final names come from :func:`safe_filename`, which cannot name anything
+outside the directory. An existing file is never overwritten: the new one gets a "-1",
+"-2", ... suffix. The rename is ``os.link`` + ``os.unlink`` (atomic and refusing to
+overwrite, so two associations storing the same SOP Instance UID at once both keep their
+file); on file systems without hard links it falls back to an existence check and
+``os.replace``.
+
+Transfer syntax classes: *native* = Implicit VR LE, Explicit VR LE, Explicit VR BE;
+*deflated* = Deflated Explicit VR LE (not native, but pydicom can decode and re-encode it);
+everything else is *compressed* (encapsulated pixel data, or at least nothing we may
+decode). pydicom is used for data sets and for the force-read fallback, never per PDV.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import itertools
+import os
+import re
+import struct
+import tempfile
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from dicomul.constants import (
+    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    EXPLICIT_VR_BIG_ENDIAN,
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION_NAME,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+)
+from dicomul.errors import DicomULError
+
+__all__ = [
+    "StorageError",
+    "FileMeta",
+    "Part10File",
+    "PreparedDataset",
+    "NATIVE_TRANSFER_SYNTAXES",
+    "REENCODE_PREFERENCE",
+    "is_compressed_syntax",
+    "read_part10",
+    "prepare_dataset",
+    "encode_dataset",
+    "decode_dataset",
+    "encode_file_meta",
+    "safe_filename",
+    "Part10Writer",
+    "DiscardWriter",
+]
+
+#: Uncompressed transfer syntaxes whose data set bytes pydicom reads and writes directly.
+NATIVE_TRANSFER_SYNTAXES = frozenset(
+    {IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN}
+)
+_UNCOMPRESSED = NATIVE_TRANSFER_SYNTAXES | {DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN}
+#: Order in which a re-encoding target is chosen among the accepted transfer syntaxes.
+REENCODE_PREFERENCE = (
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    EXPLICIT_VR_BIG_ENDIAN,
+)
+
+_PREAMBLE_LEN = 128
+_MAGIC = b"DICM"
+# Explicit VR with a 2-byte reserved field and a 4-byte length (PS3.5 Table 7.1-1).
+_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
+_TAG_VR = struct.Struct("<HH2s")
+_READ_CHUNK = 1 << 20
+
+
+class StorageError(DicomULError):
+    """A file or data set cannot be read, stored or sent as asked (the message says why)."""
+
+
+def is_compressed_syntax(transfer_syntax: str) -> bool:
+    """True unless ``transfer_syntax`` is native (Implicit/Explicit LE, Explicit BE) or
+    Deflated Explicit VR LE: i.e. pydicom could not re-encode it without a codec."""
+    return transfer_syntax not in _UNCOMPRESSED
+
+
+@dataclass(frozen=True, slots=True)
+class FileMeta:
+    """The File Meta Information that matters (PS3.10 7.1): (0002,0010) transfer syntax,
+    (0002,0002)/(0002,0003) media storage SOP class/instance, (0002,0012)/(0002,0013)
+    implementation class UID / version name, (0002,0016) source AE title."""
+
+    transfer_syntax: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    implementation_class_uid: str | None = None
+    implementation_version_name: str | None = None
+    source_ae_title: str | None = None
+
+
+# ---- reading Part 10 files --------------------------------------------------------------
+
+
+class _SliceReader(io.RawIOBase):
+    """A read-only raw file over bytes [offset, offset + length) of a file."""
+
+    def __init__(self, path: str | os.PathLike[str], offset: int, length: int) -> None:
+        super().__init__()
+        self._f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._start, self._end = offset, offset + length
+        self._pos = offset
+        self._f.seek(offset)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        mv = memoryview(b).cast("B")
+        n = min(len(mv), self._end - self._pos)
+        if n <= 0:
+            return 0
+        got = self._f.readinto(mv[:n]) or 0
+        self._pos += got
+        return got
+
+    def tell(self) -> int:
+        return self._pos - self._start
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: self._start, io.SEEK_CUR: self._pos, io.SEEK_END: self._end}
+        target = min(max(base[whence] + pos, self._start), self._end)
+        self._pos = self._f.seek(target)
+        return self._pos - self._start
+
+    def close(self) -> None:
+        if not self.closed:
+            self._f.close()
+        super().close()
+
+
+class Part10File:
+    """A parsed Part 10 file: ``meta``, and where the data set lies (``dataset_offset``,
+    ``dataset_length``: the rest of the file). ``forced`` is True when the file had no
+    preamble/"DICM" and was read with ``force=True``."""
+
+    __slots__ = ("path", "meta", "dataset_offset", "dataset_length", "forced")
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        meta: FileMeta,
+        dataset_offset: int,
+        dataset_length: int,
+        forced: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.meta = meta
+        self.dataset_offset = dataset_offset
+        self.dataset_length = dataset_length
+        self.forced = forced
+
+    @property
+    def is_compressed(self) -> bool:
+        """The transfer syntax is neither native nor deflated (see module doc)."""
+        return is_compressed_syntax(self.meta.transfer_syntax)
+
+    def open_dataset(self, buffer_size: int = 256 * 1024) -> BinaryIO:
+        """A read-only binary file positioned at the data set that ends where the data set
+        ends (read(n), readinto, seek/tell relative to the data set). Close it after use."""
+        raw = _SliceReader(self.path, self.dataset_offset, self.dataset_length)
+        return io.BufferedReader(raw, buffer_size)
+
+    def read_dataset_bytes(self) -> bytes:
+        """The whole data set as bytes (in memory: for small files and tests)."""
+        with self.open_dataset() as f:
+            return f.read()
+
+    def __repr__(self) -> str:
+        return (
+            f"Part10File({str(self.path)!r}, ts={self.meta.transfer_syntax}, "
+            f"offset={self.dataset_offset}, length={self.dataset_length})"
+        )
+
+
+def _read_exact(f: BinaryIO, n: int, path: Any) -> bytes:
+    b = f.read(n)
+    if len(b) != n:
+        raise StorageError(f"{path}: truncated File Meta Information")
+    return b
+
+
+def _text(value: bytes) -> str:
+    return value.decode("ascii", "replace").rstrip("\x00 ").lstrip(" ")
+
+
+def _parse_group2(f: BinaryIO, start: int, size: int, path: Any) -> tuple[dict[int, bytes], int]:
+    """Read group 0002 elements from ``start``; return ``({element: value}, end offset)``.
+
+    Stops at the first tag of another group, or exactly where (0002,0000) says the group
+    ends (so a deflated data set that happens to start with 02 00 is not misread)."""
+    elems: dict[int, bytes] = {}
+    pos = start
+    declared_end: int | None = None
+    f.seek(pos)
+    while pos + 8 <= size and pos != declared_end:
+        head = _read_exact(f, 8, path)
+        group, elem, vr = _TAG_VR.unpack_from(head)
+        if group != 2:
+            break
+        if vr in _LONG_VRS:
+            length = struct.unpack("<I", _read_exact(f, 4, path))[0]
+            hlen = 12
+        elif vr.isalpha() and vr.isupper():
+            length = struct.unpack_from("<H", head, 6)[0]
+            hlen = 8
+        else:  # a non-conformant Implicit VR group 0002
+            length = struct.unpack_from("<I", head, 4)[0]
+            hlen = 8
+        if length == 0xFFFFFFFF or pos + hlen + length > size:
+            raise StorageError(f"{path}: bad length {length} in (0002,{elem:04X})")
+        value = _read_exact(f, length, path) if length <= 1 << 24 else b""
+        if length > 1 << 24:
+            f.seek(pos + hlen + length)
+        elems[elem] = value
+        pos += hlen + length
+        if elem == 0 and length == 4 and declared_end is None:
+            declared_end = pos + struct.unpack("<I", value)[0]
+    return elems, pos
+
+
+def read_part10(path: str | os.PathLike[str], *, force: bool = False) -> Part10File:
+    """Parse a Part 10 file's header without reading its data set.
+
+    Raises :class:`StorageError` if the file has no "DICM" at byte 128 (unless
+    ``force``), or lacks (0002,0002), (0002,0003) or (0002,0010). With ``force=True`` a
+    file without preamble is accepted: group 0002 is parsed if the file starts with it,
+    else pydicom reads the data set (``stop_before_pixels``) for the SOP UIDs and the
+    encoding it detects (normally Implicit VR LE). OSError propagates.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(_PREAMBLE_LEN + 4)
+        if len(head) == _PREAMBLE_LEN + 4 and head[_PREAMBLE_LEN:] == _MAGIC:
+            start, forced = _PREAMBLE_LEN + 4, False
+        elif not force:
+            raise StorageError(
+                f"{path}: not a DICOM Part 10 file (no 'DICM' prefix at byte 128); "
+                "use force=True to read a data set without preamble"
+            )
+        elif head[:2] == b"\x02\x00":
+            start, forced = 0, True
+        else:
+            return _read_forced(path, size)
+        elems, end = _parse_group2(f, start, size, path)
+    missing = [f"(0002,{e:04X})" for e in (0x0002, 0x0003, 0x0010) if not elems.get(e)]
+    if missing:
+        raise StorageError(f"{path}: File Meta Information lacks {', '.join(missing)}")
+    opt = {k: (_text(elems[e]) if e in elems else None) for k, e in _OPTIONAL_META.items()}
+    meta = FileMeta(
+        transfer_syntax=_text(elems[0x0010]),
+        sop_class_uid=_text(elems[0x0002]),
+        sop_instance_uid=_text(elems[0x0003]),
+        **opt,
+    )
+    return Part10File(path, meta, end, size - end, forced)
+
+
+_OPTIONAL_META = {
+    "implementation_class_uid": 0x0012,
+    "implementation_version_name": 0x0013,
+    "source_ae_title": 0x0016,
+}
+
+
+def _read_forced(path: str | os.PathLike[str], size: int) -> Part10File:
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, force=True, stop_before_pixels=True)
+        cls, inst = ds.get("SOPClassUID"), ds.get("SOPInstanceUID")
+        implicit, little = ds.original_encoding
+    except Exception as exc:  # pydicom raises many kinds on garbage
+        raise StorageError(f"{path}: cannot read as a DICOM data set: {exc}") from exc
+    if not cls or not inst:
+        raise StorageError(f"{path}: data set without SOP Class/Instance UID")
+    if implicit is False:
+        ts = EXPLICIT_VR_LITTLE_ENDIAN if little else EXPLICIT_VR_BIG_ENDIAN
+    else:
+        ts = IMPLICIT_VR_LITTLE_ENDIAN
+    return Part10File(path, FileMeta(ts, str(cls), str(inst)), 0, size, True)
+
+
+# ---- encoding and decoding data sets (pydicom) -------------------------------------------
+
+_SWAP_WIDTH = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
+
+
+def _swap_words(ds: Any) -> None:
+    """Byte-swap the raw OW/OF/OL/OD/OV values of ``ds`` in place (recursively): pydicom
+    writes them as they are, so a change of endianness must swap them itself."""
+    for elem in ds:
+        if elem.VR == "SQ":
+            for item in elem.value or ():
+                _swap_words(item)
+        elif elem.VR in _SWAP_WIDTH and isinstance(elem.value, (bytes, bytearray)):
+            w = _SWAP_WIDTH[elem.VR]
+            v = bytearray(elem.value)
+            n = len(v) - len(v) % w
+            for i in range(w):  # reverse the bytes of each w-byte word
+                v[i:n:w] = elem.value[w - 1 - i : n : w]
+            elem.value = bytes(v)
+
+
+def _encoding_of(transfer_syntax: str) -> tuple[bool, bool]:
+    """(implicit_vr, little_endian) of a transfer syntax (encapsulated ones: Explicit LE)."""
+    if transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN:
+        return True, True
+    return False, transfer_syntax != EXPLICIT_VR_BIG_ENDIAN
+
+
+def _source_little_endian(ds: Any) -> bool | None:
+    ts = _dataset_syntax(ds)
+    if ts is not None:
+        return _encoding_of(ts)[1]
+    little: bool | None = ds.original_encoding[1]
+    return little
+
+
+def encode_dataset(ds: Any, transfer_syntax: str) -> bytes:
+    """Encode a pydicom Dataset (without its file meta) in ``transfer_syntax``.
+
+    Native syntaxes are written by pydicom (ambiguous VRs corrected, OW/OF... values
+    byte-swapped on a change of endianness); Deflated is Explicit VR LE + raw deflate;
+    any other syntax is written as Explicit VR LE, trusting that the pixel data is already
+    encapsulated in it. Group 0002 elements in the data set itself are left out. The
+    caller's dataset is not modified.
+    """
+    from pydicom.dataset import Dataset
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import correct_ambiguous_vr, write_dataset
+
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"expected a pydicom Dataset, not {type(ds).__name__}")
+    implicit, little = _encoding_of(transfer_syntax)
+    src_little = _source_little_endian(ds)
+    if any(tag.group == 2 for tag in ds.keys()):  # a new Dataset sharing the elements
+        clean = Dataset({t: ds.get_item(t) for t in ds.keys() if t.group != 2})
+        implicit0, little0 = ds.original_encoding
+        clean.set_original_encoding(implicit0, little0, ds.original_character_set)
+        ds = clean
+    if src_little is not None and src_little != little:
+        ds = copy.deepcopy(ds)
+        correct_ambiguous_vr(ds, src_little)  # resolve "OB or OW" before swapping
+        _swap_words(ds)
+    fp = DicomBytesIO()
+    fp.is_implicit_VR, fp.is_little_endian = implicit, little
+    write_dataset(fp, ds)
+    data = fp.getvalue()
+    if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+        comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+        data = comp.compress(data) + comp.flush()
+        if len(data) % 2:
+            data += b"\x00"  # PS3.5 A.5: padded to even length
+    return data
+
+
+def decode_dataset(data: Any, transfer_syntax: str) -> Any:
+    """Decode data set bytes (bytes-like or a readable binary file) encoded in
+    ``transfer_syntax`` into a pydicom Dataset whose ``file_meta.TransferSyntaxUID`` is
+    set, so :func:`prepare_dataset` knows its syntax. Raises StorageError on bad data."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.filereader import read_dataset
+    from pydicom.uid import UID
+
+    if hasattr(data, "read"):
+        data = data.read()
+    raw = bytes(data)
+    if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+        try:
+            raw = zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw)
+        except zlib.error:
+            try:  # some writers add a zlib header
+                raw = zlib.decompress(raw)
+            except zlib.error as exc:
+                raise StorageError(f"cannot inflate a deflated data set: {exc}") from exc
+    implicit, little = _encoding_of(transfer_syntax)
+    try:
+        ds = read_dataset(io.BytesIO(raw), implicit, little)
+    except Exception as exc:
+        raise StorageError(f"cannot decode data set in {transfer_syntax}: {exc}") from exc
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = UID(transfer_syntax)
+    return ds
+
+
+# ---- choosing what to send ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDataset:
+    """What to send in a C-STORE: the SOP class/instance for the command set, the transfer
+    syntax the data is encoded in (pick the presentation context by it), and ``data``:
+    bytes/memoryview, or a binary file to be closed by whoever sends it (``close()``)."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax: str
+    data: Any
+
+    def close(self) -> None:
+        """Close ``data`` if it is a file (safe to call more than once)."""
+        if hasattr(self.data, "close"):
+            self.data.close()
+
+
+def _dataset_syntax(ds: Any) -> str | None:
+    meta = getattr(ds, "file_meta", None)
+    ts = meta.get("TransferSyntaxUID") if meta is not None else None
+    return str(ts) if ts else None
+
+
+def _reencode_target(accepted: Sequence[str]) -> str | None:
+    return next((ts for ts in REENCODE_PREFERENCE if ts in accepted), None)
+
+
+def _no_match(what: str, ts: str, accepted: Sequence[str]) -> StorageError:
+    return StorageError(
+        f"{what} is compressed in transfer syntax {ts}, which the peer did not accept "
+        f"(accepted: {', '.join(accepted) or 'none'}); dicomul does not transcode "
+        "compressed pixel data: propose/accept that transfer syntax"
+    )
+
+
+def _prepare_pydicom(ds: Any, accepted: Sequence[str], what: str) -> PreparedDataset:
+    fm = getattr(ds, "file_meta", None) or {}
+    cls = ds.get("SOPClassUID") or fm.get("MediaStorageSOPClassUID")
+    inst = ds.get("SOPInstanceUID") or fm.get("MediaStorageSOPInstanceUID")
+    if not cls or not inst:
+        raise StorageError(f"{what} has no SOP Class UID / SOP Instance UID")
+    own = _dataset_syntax(ds)
+    pixels = any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+    if own is not None and is_compressed_syntax(own) and pixels:
+        if own not in accepted:
+            raise _no_match(what, own, accepted)
+        target: str | None = own
+    elif own in accepted:
+        target = own
+    else:  # accepted order, Explicit VR BE (retired, needs byte swapping) last
+        order = [ts for ts in accepted if ts in _UNCOMPRESSED and ts != EXPLICIT_VR_BIG_ENDIAN]
+        target = order[0] if order else _reencode_target(accepted)
+    if target is None:
+        raise StorageError(
+            f"{what}: no accepted uncompressed transfer syntax to encode it in "
+            f"(accepted: {', '.join(accepted) or 'none'})"
+        )
+    return PreparedDataset(str(cls), str(inst), target, encode_dataset(ds, target))
+
+
+def _prepare_encoded(
+    data: Any, ts: str, cls: str, inst: str, accepted: Sequence[str], what: str
+) -> PreparedDataset:
+    if ts in accepted:
+        return PreparedDataset(cls, inst, ts, data)
+    if is_compressed_syntax(ts):
+        raise _no_match(what, ts, accepted)
+    target = _reencode_target(accepted)
+    if target is None:
+        raise StorageError(
+            f"{what} is in {ts}; no accepted uncompressed transfer syntax to re-encode it "
+            f"in (accepted: {', '.join(accepted) or 'none'})"
+        )
+    return PreparedDataset(cls, inst, target, encode_dataset(decode_dataset(data, ts), target))
+
+
+def prepare_dataset(obj: Any, accepted_transfer_syntaxes: Sequence[str]) -> PreparedDataset:
+    """Choose the encoding of ``obj`` for a peer that accepted ``accepted_transfer_syntaxes``
+    (for its SOP class; in order of preference) and return it ready to send.
+
+    ``obj``: a pydicom Dataset, a :class:`Part10File`, a path (read with
+    :func:`read_part10`), or ``(data, transfer_syntax, sop_class_uid, sop_instance_uid)``
+    with already-encoded data set bytes. Rules (issue 4 item 2): a file (or encoded bytes)
+    whose syntax is accepted goes as is, a file opened with ``open_dataset()``; an
+    uncompressed one (native or deflated) otherwise is re-encoded into the first accepted
+    syntax of :data:`REENCODE_PREFERENCE`; a compressed one with no match raises
+    :class:`StorageError`. A Dataset goes in its own syntax (``file_meta``) if accepted,
+    else in the first accepted uncompressed syntax (Explicit VR BE last); a Dataset with
+    pixel data in a compressed syntax only in that syntax.
+    """
+    accepted = list(accepted_transfer_syntaxes)
+    if isinstance(obj, (str, os.PathLike)):
+        obj = read_part10(obj)
+    if isinstance(obj, Part10File):
+        meta, what = obj.meta, f"{obj.path}"
+        if meta.transfer_syntax in accepted:
+            return PreparedDataset(
+                meta.sop_class_uid, meta.sop_instance_uid, meta.transfer_syntax, obj.open_dataset()
+            )
+        with obj.open_dataset() as f:
+            return _prepare_encoded(
+                f, meta.transfer_syntax, meta.sop_class_uid, meta.sop_instance_uid, accepted, what
+            )
+    if isinstance(obj, tuple) and len(obj) == 4:
+        data, ts, cls, inst = obj
+        return _prepare_encoded(data, ts, cls, inst, accepted, f"data set {inst}")
+    from pydicom.dataset import Dataset
+
+    if isinstance(obj, Dataset):
+        return _prepare_pydicom(obj, accepted, f"data set {obj.get('SOPInstanceUID', '?')}")
+    raise TypeError(
+        "expected a pydicom Dataset, a Part10File, a path or "
+        f"(bytes, transfer_syntax, sop_class_uid, sop_instance_uid), not {type(obj).__name__}"
+    )
+
+
+# ---- receiving: file names and writers -----------------------------------------------------
+
+_UNSAFE = re.compile(r"[^0-9A-Za-z._-]")
+_DOTS = re.compile(r"\.{2,}")
+_MAX_NAME = 200
+_WINDOWS_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL"] + [f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)]
+)
+
+
+def safe_filename(sop_instance_uid: str, prefix: str = "") -> str:
+    """A file name for ``prefix + sop_instance_uid`` that cannot leave its directory.
+
+    Characters outside [0-9A-Za-z._-] become "_", runs of dots one dot, leading dots and
+    dashes go; if anything changed, a hash of the original is appended so that distinct
+    hostile UIDs stay distinct. An empty result becomes "uid-<hash>". At most 200
+    characters (longer names are cut and get the hash), then ".dcm". Windows device names
+    (CON, NUL, COM1...) get a leading "_". A valid UID comes back unchanged + ".dcm".
+    """
+    original = f"{prefix}{sop_instance_uid}"
+    digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    name = _DOTS.sub(".", _UNSAFE.sub("_", original)).lstrip(".-").rstrip(".")
+    if not name:
+        name = f"uid-{digest}"
+    elif name != original or len(name) > _MAX_NAME:
+        name = f"{name[: _MAX_NAME - len(digest) - 1]}_{digest}"
+    if name.split(".")[0].upper() in _WINDOWS_RESERVED:
+        name = f"_{name}"
+    return f"{name}.dcm"
+
+
+def _ui(value: str) -> bytes:
+    b = value.encode("ascii", "replace")
+    return b + b"\x00" if len(b) % 2 else b
+
+
+def _padded(value: str) -> bytes:
+    b = value.encode("ascii", "replace")
+    return b + b" " if len(b) % 2 else b
+
+
+def _short(elem: int, vr: bytes, value: bytes) -> bytes:
+    if len(value) > 0xFFFF:
+        raise StorageError(f"(0002,{elem:04X}) value too long: {len(value)} bytes")
+    return struct.pack("<HH2sH", 2, elem, vr, len(value)) + value
+
+
+def encode_file_meta(meta: FileMeta) -> bytes:
+    """Preamble (128 zero bytes), "DICM" and group 0002 in Explicit VR LE, with
+    (0002,0000) group length and (0002,0001) version 00 01. Implementation class UID and
+    version name are dicomul's unless ``meta`` gives them; the source AE title only if
+    given. Non-ASCII characters become "?"."""
+    body = [
+        struct.pack("<HH2sHI", 2, 1, b"OB", 0, 2) + b"\x00\x01",
+        _short(0x0002, b"UI", _ui(meta.sop_class_uid)),
+        _short(0x0003, b"UI", _ui(meta.sop_instance_uid)),
+        _short(0x0010, b"UI", _ui(meta.transfer_syntax)),
+        _short(0x0012, b"UI", _ui(meta.implementation_class_uid or IMPLEMENTATION_CLASS_UID)),
+        _short(
+            0x0013, b"SH", _padded(meta.implementation_version_name or IMPLEMENTATION_VERSION_NAME)
+        ),
+    ]
+    if meta.source_ae_title:
+        body.append(_short(0x0016, b"AE", _padded(meta.source_ae_title)))
+    group = b"".join(body)
+    length = struct.pack("<HH2sHI", 2, 0, b"UL", 4, len(group))
+    return bytes(_PREAMBLE_LEN) + _MAGIC + length + group
+
+
+def _fsync_dir(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class Part10Writer:
+    """Stream one received data set into a Part 10 file in ``directory``.
+
+    Creation opens ``.dicomul-*.part`` in ``directory`` and writes the file meta
+    (:func:`encode_file_meta`); :meth:`write` appends data set bytes (use it as the
+    ``dataset_sink`` writable); :meth:`commit` flushes, fsyncs if ``fsync`` (file, then
+    directory), and renames to ``filename`` or ``safe_filename(meta.sop_instance_uid)``,
+    never overwriting: if the name exists, "name-1.dcm", "name-2.dcm"... is used.
+    :meth:`abort` deletes the temporary file. As a context manager it aborts on an
+    exception (and also when leaving without commit). ``bytes_written`` counts data set
+    bytes (not the header). ``filename`` must be a plain name, not a path (ValueError).
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        meta: FileMeta,
+        *,
+        fsync: bool = False,
+        filename: str | None = None,
+    ) -> None:
+        if filename is not None and (
+            filename in ("", ".", "..") or any(c in filename for c in "/\\\x00")
+        ):
+            raise ValueError(f"filename must be a plain file name, not {filename!r}")
+        self.directory = os.path.realpath(directory)
+        self.meta = meta
+        self.fsync = fsync
+        self.filename = filename or safe_filename(meta.sop_instance_uid)
+        self.bytes_written = 0
+        self.path: Path | None = None  # the final path, after commit()
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".dicomul-", suffix=".part")
+        self.temp_path: Path | None = Path(tmp)
+        self._f: Any = open(fd, "wb", buffering=256 * 1024)  # noqa: SIM115
+        try:
+            self._f.write(encode_file_meta(meta))
+        except BaseException:
+            self.abort()
+            raise
+
+    def write(self, b: Any) -> int:
+        """Append data set bytes (any bytes-like); return the number of bytes written."""
+        if self._f is None:
+            raise ValueError("write() on a committed or aborted Part10Writer")
+        n = memoryview(b).nbytes
+        self._f.write(b)
+        self.bytes_written += n
+        return n
+
+    def _candidates(self) -> Iterator[str]:
+        stem, ext = os.path.splitext(self.filename)
+        yield self.filename
+        yield from (f"{stem}-{i}{ext}" for i in itertools.count(1))
+
+    def commit(self) -> Path:
+        """Finish the file and give it its final name (see the class doc); return it."""
+        if self._f is None or self.temp_path is None:
+            raise ValueError("commit() on a committed or aborted Part10Writer")
+        tmp = str(self.temp_path)
+        try:
+            self._f.flush()
+            if self.fsync:
+                os.fsync(self._f.fileno())
+            self._f.close()
+            self._f = None
+            for name in self._candidates():
+                final = os.path.join(self.directory, name)
+                if os.path.lexists(final):  # (also skips symlinks planted under the name)
+                    continue
+                if os.path.dirname(os.path.realpath(final)) != self.directory:
+                    raise StorageError(f"file name {name!r} escapes {self.directory}")
+                try:
+                    os.link(tmp, final)  # atomic and never overwrites
+                except FileExistsError:
+                    continue
+                except OSError:  # no hard links here: check, then replace
+                    if os.path.lexists(final):
+                        continue
+                    os.replace(tmp, final)
+                else:
+                    os.unlink(tmp)
+                break
+        except BaseException:
+            self.abort()
+            raise
+        self.temp_path = None
+        if self.fsync:
+            _fsync_dir(self.directory)
+        self.path = Path(final)
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the temporary file (no-op after commit or abort)."""
+        if self._f is not None:
+            try:
+                self._f.close()
+            except OSError:
+                pass
+            self._f = None
+        if self.temp_path is not None:
+            try:
+                os.unlink(self.temp_path)
+            except FileNotFoundError:
+                pass
+            self.temp_path = None
+
+    def __enter__(self) -> Part10Writer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.abort()
+
+    def __repr__(self) -> str:
+        return f"Part10Writer({self.directory!r}, {self.filename!r}, {self.bytes_written} bytes)"
+
+
+class DiscardWriter:
+    """A writable that counts and drops data set bytes (``storescp --ignore``); same
+    methods as :class:`Part10Writer`, ``commit()`` returns None."""
+
+    __slots__ = ("bytes_written",)
+
+    def __init__(self) -> None:
+        self.bytes_written = 0
+
+    def write(self, b: Any) -> int:
+        """Count ``b`` and drop it."""
+        n = memoryview(b).nbytes
+        self.bytes_written += n
+        return n
+
+    def commit(self) -> None:
+        """Nothing to do."""
+
+    def abort(self) -> None:
+        """Nothing to do."""
+
+    def __enter__(self) -> DiscardWriter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
