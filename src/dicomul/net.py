@@ -225,6 +225,7 @@ class Net:
             self.connections.append(child)
         child._start(sock, Role.ACCEPTOR, spawn=False)
         child._thread = threading.current_thread()
+        child._io_started = True  # this thread runs its loop: never start another
         self._local.child = child  # its I/O loop runs in this thread once on_accept returns
         return child
 
@@ -249,7 +250,8 @@ class Net:
         to accept the next one, then becomes the accepted connection's I/O thread, so that
         no thread start lies on a connection's critical path."""
         srv = self._server
-        if srv is None:
+        if srv is None:  # closed before this successor started
+            self._closed.set()
             return
         try:
             sock, _addr = srv.accept()
