@@ -364,3 +364,38 @@ def test_fragments(context_id: int, is_command: bool, data: bytes, max_len: int)
 def test_fragment_max_too_small(max_len: int) -> None:
     with pytest.raises(ValueError):
         _core.fragment(1, False, b"ab", max_len)
+
+
+def _feed_via_recv_buffer(
+    framer: _core.Framer, stream: bytes, cuts: list[int]
+) -> tuple[list[bytes], ProtocolError | None]:
+    """Like _feed, but the way a socket does it: recv_into(recv_buffer()), received(n)."""
+    got: list[bytes] = []
+    pos = 0
+    sizes = [c % 5000 + 1 for c in cuts] or [len(stream) or 1]
+    k = 0
+    while pos < len(stream):
+        buf = framer.recv_buffer(4096)
+        n = min(len(buf), sizes[k % len(sizes)], len(stream) - pos)
+        k += 1
+        buf[:n] = stream[pos : pos + n]
+        pos += n
+        try:
+            got.extend(bytes(p) for p in framer.received(n))
+        except ProtocolError as e:
+            return got, e
+    return got, framer.error
+
+
+@MANY
+@given(
+    st.lists(st.one_of(valid_pdus, mutated(), st.binary(max_size=20)), max_size=5).map(b"".join),
+    st.lists(st.integers(0, 20000), max_size=12),
+    MAXIMA,
+)
+def test_recv_buffer_path_matches_feed(stream: bytes, cuts: list[int], max_len: int) -> None:
+    """recv_buffer()/received() frame exactly as feed() does, including errors."""
+    want, want_err = _feed(_core.Framer(max_len), [stream])
+    got, err = _feed_via_recv_buffer(_core.Framer(max_len), stream, cuts)
+    assert got == want
+    assert (err is None) == (want_err is None)

@@ -733,6 +733,8 @@ cdef class Framer:
     cdef object _error
     cdef object _decode
     cdef bint _inline
+    cdef bytearray _scratch   # where recv_buffer() points between PDUs
+    cdef bint _into_pdu       # the last recv_buffer() was the PDU being filled
 
     def __init__(self, uint32_t max_pdu_length=DEFAULT_MAX_PDU_LENGTH, decode=None,
                  bint errors_inline=False):
@@ -744,6 +746,47 @@ cdef class Framer:
         self._pdu = None
         self._filled = 0
         self._error = None
+        self._scratch = None
+        self._into_pdu = False
+
+    def recv_buffer(self, Py_ssize_t size=262144):
+        """A writable buffer for ``socket.recv_into``; then call ``received(n)``.
+
+        While a PDU is being filled this is the rest of that PDU itself, so its bytes go
+        from the kernel straight to their place (no copy in user space); between PDUs it
+        is a reusable scratch buffer of ``size`` bytes."""
+        if self._pdu is not None:
+            self._into_pdu = True
+            return memoryview(self._pdu)[self._filled:]
+        self._into_pdu = False
+        if self._scratch is None or len(self._scratch) != size:
+            self._scratch = bytearray(size)
+        return memoryview(self._scratch)
+
+    def received(self, Py_ssize_t n):
+        """``n`` bytes were written into the last ``recv_buffer()``: return the PDUs they
+        complete, as ``feed()`` does."""
+        if self._error is not None:
+            raise self._error
+        cdef list out = []
+        if n <= 0:
+            return out
+        if self._into_pdu:
+            self._into_pdu = False
+            if self._pdu is None or n > len(self._pdu) - self._filled:
+                raise ValueError("received() does not match the last recv_buffer()")
+            self._filled += n
+            try:
+                self._complete(out)
+            except ProtocolError as e:
+                self._error = e
+                if not out:
+                    raise
+            return out
+        if self._scratch is None or n > len(self._scratch):
+            raise ValueError("received() does not match the last recv_buffer()")
+        # scratch is reused: whatever must outlive this call is copied out by _feed
+        return self.feed(memoryview(self._scratch)[:n])
 
     @property
     def buffered(self) -> int:

@@ -301,11 +301,35 @@ class Connection:
             # No transport from the state machine's view, or bytes after a framing error
             # (we are in Sta13 then): there is no PDU to act upon.
             return
-        framer = self._framer
         try:
-            pdus = framer.feed(data)
+            pdus = self._framer.feed(data)
         except ProtocolError:
             pdus = []
+        self._process(pdus)
+
+    def recv_buffer(self) -> memoryview:
+        """A writable buffer for ``socket.recv_into``, then call ``received(n)``: the same
+        as ``receive_data`` with the bytes received, minus a copy (a large PDU's bytes go
+        straight from the kernel into the PDU's own buffer)."""
+        return self._framer.recv_buffer()  # type: ignore[no-any-return]
+
+    def received(self, nbytes: int, *, now: float | None = None) -> None:
+        """``nbytes`` bytes were received into the last ``recv_buffer()``; 0 means the
+        transport closed (Evt17). Never raises for anything the peer sends."""
+        if nbytes == 0:
+            self.receive_data(b"", now=now)
+            return
+        self._tick(now)
+        if self.state in (State.STA1, State.STA4) or self._stream_failed:
+            return
+        try:
+            pdus = self._framer.received(nbytes)
+        except ProtocolError:
+            pdus = []
+        self._process(pdus)
+
+    def _process(self, pdus: list[Any]) -> None:
+        framer = self._framer
         for pdu in pdus:
             state = self.state
             if state is State.STA6 and type(pdu) is PDataTF:

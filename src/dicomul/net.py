@@ -497,7 +497,6 @@ class Net:
         poller = _Poller(sock, wake)
         lock, monotonic = self._lock, time.monotonic
         last_rx = monotonic()
-        rbuf = bytearray(_RECV_SIZE)
         error = 0
         try:
             while True:
@@ -515,11 +514,8 @@ class Net:
                 if wake_ready:
                     wake.drain()
                 with lock:
-                    if sock_ready:
-                        data = _recv(sock, rbuf)
-                        if data is not None:
-                            last_rx = now
-                            conn.receive_data(data, now=now)
+                    if sock_ready and _recv_into(sock, conn, now):
+                        last_rx = now
                     dl = conn.timer_deadline()
                     if dl is not None and now >= dl:
                         conn.handle_timer(now)
@@ -598,23 +594,26 @@ class Net:
             log.exception("on_close raised")
 
 
-def _recv(sock: socket.socket, buf: bytearray) -> bytes | None:
-    """One read; b"" when the peer closed or the connection broke, None for nothing yet.
-
-    Reads into ``buf`` (reused) and returns an immutable copy of what came: cheaper than
-    ``recv(large)``, which allocates and shrinks a large object for every read, and
-    immutable, so the framer may hand on views into it without copying again."""
+def _recv_into(sock: socket.socket, conn: Connection, now: float) -> bool:
+    """One read straight into the Connection's receive buffer, handed on at once.
+    False if nothing could be read yet (a TLS record not complete)."""
     try:
-        n = sock.recv_into(buf)
-        data = bytes(memoryview(buf)[:n]) if n else b""
-        if isinstance(sock, ssl.SSLSocket):
-            while data and sock.pending():  # decrypted bytes select() cannot see
-                data += sock.recv(sock.pending())
-        return data
-    except ssl.SSLWantReadError:
-        return None  # a TLS record not complete yet: nothing to hand on, not EOF
+        n = sock.recv_into(conn.recv_buffer())
+    except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
+        return False
     except OSError:
-        return b""
+        n = 0  # the connection broke: as closed
+    conn.received(n, now=now)
+    if n and isinstance(sock, ssl.SSLSocket):
+        while sock.pending():  # decrypted bytes that poll() cannot see
+            try:
+                m = sock.recv_into(conn.recv_buffer(), sock.pending())
+            except (ssl.SSLWantReadError, BlockingIOError):
+                break
+            conn.received(m, now=now)
+            if not m:
+                break
+    return True
 
 
 class _ThreadPool:
