@@ -1,15 +1,34 @@
-"""The dicomul command line: ``dicomul`` or ``python -m dicomul``.
+"""The dicomul command line: ``dicomul COMMAND ...`` or ``python -m dicomul COMMAND ...``.
 
-For now one command, ``dicomul demo`` (the default): builds a sample A-ASSOCIATE-RQ,
-encodes it, decodes the bytes again and prints both, so a fresh install shows the codec
-working end to end. Network commands (echo, store, storescp, ...) come with the DIMSE layer.
+Commands (flags modelled on DCMTK's tools where it makes sense):
+
+* ``echo HOST PORT [--repeat N]``                 C-ECHO (echoscu)
+* ``store HOST PORT PATH...``                     C-STORE files and directories (storescu)
+* ``storescp PORT --output-dir DIR [--ignore]``   a storage SCP (storescp)
+* ``find HOST PORT -k key=value ...``             C-FIND (findscu)
+* ``get HOST PORT -k key=value ... [-od DIR]``    C-GET (getscu)
+* ``move HOST PORT -k key=value ... --dest AE``   C-MOVE (movescu)
+* ``selftest``                                    all of the above against itself
+* ``demo``                                        encode and decode a sample association
+
+Exit status: 0 when every operation succeeded, 1 when any failed (a failure status, a
+file that could not be sent), 2 for usage errors, 3 when no association could be made
+(refused connection, rejected or aborted association, timeout).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
+import ssl
 import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import dicomul
 from dicomul.constants import (
@@ -18,7 +37,12 @@ from dicomul.constants import (
     VERIFICATION_SOP_CLASS,
 )
 
+log = logging.getLogger("dicomul")
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_ASSOCIATION = 0, 1, 2, 3
+
+
+# ---- demo ---------------------------------------------------------------------------------
 
 
 def sample_request() -> dicomul.Associate:
@@ -41,39 +65,520 @@ def cmd_demo(args: argparse.Namespace) -> int:
     wire = rq.encode()
     print(f"dicomul {dicomul.__version__}: a sample A-ASSOCIATE-RQ, {len(wire)} bytes on the wire")
     for off in range(0, len(wire), 32):
-        print(f"  {off:04x}  {wire[off:off + 32].hex(' ')}")
+        print(f"  {off:04x}  {wire[off : off + 32].hex(' ')}")
     decoded = dicomul.decode_pdu(wire)
     assert isinstance(decoded, dicomul.Associate)
     print("decoded again:")
-    print(f"  called {decoded.called!r}, calling {decoded.calling!r}, "
-          f"application context {decoded.application_context}")
-    print(f"  max length {decoded.max_length}, implementation {decoded.implementation_class_uid}"
-          f" / {decoded.implementation_version_name}")
+    print(
+        f"  called {decoded.called!r}, calling {decoded.calling!r}, "
+        f"application context {decoded.application_context}"
+    )
+    print(
+        f"  max length {decoded.max_length}, implementation {decoded.implementation_class_uid}"
+        f" / {decoded.implementation_version_name}"
+    )
     for pc in decoded.presentation_contexts:
-        print(f"  context {pc.id}: {pc.abstract_syntax} [{', '.join(pc.transfer_syntaxes)}]"
-              f" roles scu={pc.scu_role} scp={pc.scp_role}")
+        print(
+            f"  context {pc.id}: {pc.abstract_syntax} [{', '.join(pc.transfer_syntaxes)}]"
+            f" roles scu={pc.scu_role} scp={pc.scp_role}"
+        )
     print(f"  user identity {decoded.user_identity}")
     print("round trip:", "identical bytes" if decoded.encode() == wire else "MISMATCH")
-    return 0 if decoded == rq and decoded.encode() == wire else 1
+    return EXIT_OK if decoded == rq and decoded.encode() == wire else EXIT_FAILED
+
+
+# ---- shared options -------------------------------------------------------------------------
+
+
+def _ssl_context(args: argparse.Namespace, server: bool) -> ssl.SSLContext | None:
+    if not getattr(args, "tls", False):
+        return None
+    purpose = ssl.Purpose.CLIENT_AUTH if server else ssl.Purpose.SERVER_AUTH
+    ctx = ssl.create_default_context(purpose, cafile=args.tls_ca)
+    if args.tls_cert:
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    if args.tls_no_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    elif server and args.tls_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED  # clients must present a certificate
+    return ctx
+
+
+def _scu_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return dict(
+        calling_ae=args.aet,
+        called_ae=args.aec,
+        max_pdu=args.max_pdu,
+        connect_timeout=args.to,
+        acse_timeout=args.ta,
+        dimse_timeout=args.td,
+        ssl_context=_ssl_context(args, server=False),
+    )
+
+
+def _connect(args: argparse.Namespace, **extra: Any) -> Any:
+    """Association.connect with the common flags; exits 3 with a clear message on failure."""
+    from dicomul.services import Association
+
+    try:
+        return Association.connect(args.host, args.port, **_scu_kwargs(args), **extra)
+    except (OSError, TimeoutError, dicomul.DicomULError) as exc:
+        _fail(f"cannot associate with {args.host}:{args.port}: {_describe(exc)}")
+        raise SystemExit(EXIT_NO_ASSOCIATION) from None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return f"timed out ({exc})" if str(exc) else "timed out"
+    return str(exc) or type(exc).__name__
+
+
+def _fail(message: str) -> None:
+    print(f"dicomul: error: {message}", file=sys.stderr)
+
+
+def _status_text(status: int) -> str:
+    from dicomul.status import category
+
+    return f"0x{status:04X} ({category(status).name.lower()})"
+
+
+def _keys(pairs: Sequence[str], level: str | None) -> Any:
+    """A query identifier from -k key=value pairs (keyword or gggg,eeee)."""
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    if level:
+        ds.QueryRetrieveLevel = level
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        key = key.strip()
+        if "," in key or (len(key) == 8 and all(c in "0123456789abcdefABCDEF" for c in key)):
+            g, _, e = key.replace("(", "").replace(")", "").partition(",")
+            tag = int(g, 16) << 16 | int(e, 16) if e else int(key, 16)
+        else:
+            tag = tag_for_keyword(key)
+            if tag is None:
+                raise SystemExit(_usage(f"-k {pair!r}: unknown keyword {key!r}"))
+        vr = dictionary_VR(tag)
+        ds.add_new(tag, vr, value if value != "" else None)
+    return ds
+
+
+def _usage(message: str) -> int:
+    _fail(message)
+    return EXIT_USAGE
+
+
+# ---- echo ---------------------------------------------------------------------------------
+
+
+def cmd_echo(args: argparse.Namespace) -> int:
+    from dicomul.status import is_success
+
+    failures = 0
+    with _connect(args) as assoc:
+        t0 = time.perf_counter()
+        for _ in range(args.repeat):
+            status = assoc.echo()
+            if not is_success(status):
+                failures += 1
+                _fail(f"C-ECHO status {_status_text(status)}")
+        dt = time.perf_counter() - t0
+    print(
+        f"C-ECHO x{args.repeat} to {args.aec}@{args.host}:{args.port}: "
+        f"{args.repeat - failures} succeeded, {failures} failed "
+        f"({args.repeat / dt:.0f}/s)"
+        if dt
+        else ""
+    )
+    return EXIT_OK if failures == 0 else EXIT_FAILED
+
+
+# ---- store --------------------------------------------------------------------------------
+
+
+def _collect(paths: Sequence[str], recurse: bool) -> Iterator[Path]:
+    for p in map(Path, paths):
+        if p.is_dir():
+            walker = sorted(p.rglob("*") if recurse else p.iterdir())
+            yield from (f for f in walker if f.is_file())
+        else:
+            yield p
+
+
+class _Progress:
+    """Objects and MB/s on stderr, redrawn in place when stderr is a terminal."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled = total, enabled
+        self.done = self.failed = self.nbytes = 0
+        self.t0 = time.perf_counter()
+
+    def update(self, nbytes: int, ok: bool) -> None:
+        self.done += 1
+        self.failed += 0 if ok else 1
+        self.nbytes += nbytes
+        if self.enabled:
+            dt = max(time.perf_counter() - self.t0, 1e-9)
+            width = 30
+            fill = int(width * self.done / max(self.total, 1))
+            sys.stderr.write(
+                f"\r[{'#' * fill}{'.' * (width - fill)}] {self.done}/{self.total} objects "
+                f"{self.nbytes / 1e6:8.1f} MB {self.nbytes / 1e6 / dt:7.1f} MB/s"
+            )
+            sys.stderr.flush()
+
+    def finish(self) -> float:
+        if self.enabled:
+            sys.stderr.write("\n")
+        return time.perf_counter() - self.t0
+
+
+def cmd_store(args: argparse.Namespace) -> int:
+    from dicomul.services import contexts_for_files
+    from dicomul.status import is_success
+    from dicomul.storage import StorageError, read_part10
+
+    files: list[tuple[Path, Any]] = []
+    problems: list[str] = []
+    for path in _collect(args.paths, not args.no_recurse):
+        try:
+            files.append((path, read_part10(path)))
+        except (OSError, StorageError) as exc:
+            problems.append(f"{path}: {exc}")
+    for p in problems:
+        _fail(p)
+    if not files:
+        _fail("no DICOM files to send")
+        return EXIT_FAILED
+    # At most 128 presentation contexts per association: send in batches of contexts.
+    batches: list[list[tuple[Path, Any]]] = []
+    current: list[tuple[Path, Any]] = []
+    keys: set[tuple[str, str]] = set()
+    for path, p10 in files:
+        key = (p10.meta.sop_class_uid, p10.meta.transfer_syntax)
+        if key not in keys and len(keys) >= 60:  # each key may need 2 contexts
+            batches.append(current)
+            current, keys = [], set()
+        keys.add(key)
+        current.append((path, p10))
+    batches.append(current)
+    progress = _Progress(len(files), args.progress or sys.stderr.isatty())
+    failures: list[str] = [f"{p}: not sent" for p in problems]
+    for batch in batches:
+        contexts = contexts_for_files([p for p, _ in batch])
+        with _connect(args, contexts=contexts) as assoc:
+            for path, p10 in batch:
+                try:
+                    status = assoc.store(p10)
+                    ok = is_success(status) or (status & 0xF000) == 0xB000
+                    if not ok:
+                        failures.append(f"{path}: status {_status_text(status)}")
+                except (StorageError, dicomul.DicomULError, LookupError) as exc:
+                    ok = False
+                    failures.append(f"{path}: {exc}")
+                progress.update(p10.dataset_length, ok)
+    dt = progress.finish()
+    sent = progress.done - progress.failed
+    print(
+        f"C-STORE: {sent} of {len(files) + len(problems)} objects sent, "
+        f"{progress.nbytes / 1e6:.1f} MB in {dt:.2f} s ({progress.nbytes / 1e6 / dt:.1f} MB/s)"
+        f"; {len(failures)} failed"
+    )
+    for f in failures:
+        print(f"  failed: {f}", file=sys.stderr)
+    return EXIT_OK if not failures else EXIT_FAILED
+
+
+# ---- storescp -----------------------------------------------------------------------------
+
+
+def cmd_storescp(args: argparse.Namespace) -> int:
+    from dicomul.server import Server
+
+    if not args.ignore and not args.output_dir:
+        return _usage("storescp needs --output-dir DIR (or --ignore)")
+    server = Server(
+        args.aet,
+        accept_all_storage=True,
+        allowed_calling=args.allow_calling or None,
+        allowed_called=args.allow_called or None,
+        max_pdu=args.max_pdu,
+        store_dir=None if args.ignore else args.output_dir,
+        fsync=args.fsync,
+        ignore=args.ignore,
+        ssl_context=_ssl_context(args, server=True),
+        acse_timeout=args.ta or 30.0,
+        dimse_timeout=args.td,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.warning("signal %d: shutting down", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    port = server.start(args.bind, args.port)
+    print(
+        f"storescp {args.aet} listening on {args.bind}:{port}"
+        f"{' (--ignore)' if args.ignore else f', storing into {args.output_dir}'}",
+        flush=True,
+    )
+    while not stop.wait(3600):
+        pass
+    server.stop()
+    print("storescp stopped", flush=True)
+    return EXIT_OK
+
+
+# ---- find / get / move --------------------------------------------------------------------
+
+
+def _model(args: argparse.Namespace) -> str:
+    return (
+        "patient" if args.patient else "worklist" if getattr(args, "worklist", False) else "study"
+    )
+
+
+def cmd_find(args: argparse.Namespace) -> int:
+    from dicomul.services import qr_contexts
+    from dicomul.status import is_pending, is_success
+
+    model = _model(args)
+    level = None if model == "worklist" else args.level
+    identifier = _keys(args.key, level)
+    n = 0
+    with _connect(args, contexts=qr_contexts([model], ["find"])) as assoc:
+        final = 0xC000
+        for status, ds in assoc.find(identifier, model):
+            if is_pending(status) and ds is not None:
+                n += 1
+                print(f"# match {n}")
+                print(ds)
+            else:
+                final = status
+    print(f"C-FIND: {n} matches, final status {_status_text(final)}")
+    return EXIT_OK if is_success(final) else EXIT_FAILED
+
+
+def _retrieve_summary(name: str, final: Any) -> int:
+    from dicomul.status import is_success
+
+    status = getattr(final, "status", 0xC000)
+    counts = ", ".join(
+        f"{k} {getattr(final, f'{k}_suboperations', None)}"
+        for k in ("completed", "failed", "warning")
+        if getattr(final, f"{k}_suboperations", None) is not None
+    )
+    print(f"{name}: final status {_status_text(status)}{'; ' + counts if counts else ''}")
+    failed = getattr(final, "failed_suboperations", 0) or 0
+    return EXIT_OK if is_success(status) and not failed else EXIT_FAILED
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    from dicomul.services import qr_contexts, storage_contexts
+    from dicomul.sop import STORAGE_SOP_CLASSES
+
+    model = _model(args)
+    identifier = _keys(args.key, args.level)
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    # Storage contexts for what may come back (at most 128 contexts in all).
+    storage = storage_contexts(
+        sorted(STORAGE_SOP_CLASSES)[:120], [EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN]
+    )
+    final = None
+    with _connect(args, contexts=qr_contexts([model], ["get"]) + list(storage)) as assoc:
+        for _status, rsp in assoc.get(identifier, model, output_dir=str(out)):
+            final = rsp
+    return _retrieve_summary("C-GET", final)
+
+
+def cmd_move(args: argparse.Namespace) -> int:
+    from dicomul.services import qr_contexts
+
+    model = _model(args)
+    identifier = _keys(args.key, args.level)
+    receiver = None
+    if args.listen_port is not None:  # receive the sub-operations ourselves (movescu +P)
+        from dicomul.server import Server
+
+        out = args.output_dir or "."
+        receiver = Server(args.dest, accept_all_storage=True, store_dir=out)
+        receiver.start(args.bind, args.listen_port)
+    final = None
+    try:
+        with _connect(args, contexts=qr_contexts([model], ["move"])) as assoc:
+            for _status, rsp in assoc.move(identifier, args.dest, model):
+                final = rsp
+    finally:
+        if receiver is not None:
+            receiver.stop()
+    return _retrieve_summary("C-MOVE", final)
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from dicomul._selftest import run_selftest
+
+    return run_selftest(verbose=args.verbose)
+
+
+# ---- parser -------------------------------------------------------------------------------
+
+
+def _add_common(p: argparse.ArgumentParser, scu: bool) -> None:
+    p.add_argument(
+        "-aet",
+        "--aetitle",
+        dest="aet",
+        default="DICOMUL",
+        help="our AE title (calling AE title as SCU)",
+    )
+    if scu:
+        p.add_argument(
+            "-aec", "--call", dest="aec", default="ANY-SCP", help="called AE title of the peer"
+        )
+    p.add_argument(
+        "--max-pdu", "-pdu", type=int, default=16384, help="our maximum PDU length (0 = unlimited)"
+    )
+    p.add_argument(
+        "-to",
+        "--connect-timeout",
+        dest="to",
+        type=float,
+        default=30.0,
+        help="TCP connect timeout, seconds",
+    )
+    p.add_argument(
+        "-ta",
+        "--acse-timeout",
+        dest="ta",
+        type=float,
+        default=30.0,
+        help="association set-up/release timeout, seconds",
+    )
+    p.add_argument(
+        "-td",
+        "--dimse-timeout",
+        dest="td",
+        type=float,
+        default=None,
+        help="DIMSE response timeout, seconds (default: wait)",
+    )
+    p.add_argument("--tls", action="store_true", help="use TLS")
+    p.add_argument("--tls-ca", help="CA certificates (PEM) to verify the peer")
+    p.add_argument("--tls-cert", help="our certificate chain (PEM)")
+    p.add_argument("--tls-key", help="our private key (PEM)")
+    p.add_argument("--tls-no-verify", action="store_true", help="do not verify the peer")
+
+
+def _add_peer(p: argparse.ArgumentParser) -> None:
+    p.add_argument("host", help="peer host name or address")
+    p.add_argument("port", type=int, help="peer TCP port")
+
+
+def _add_query(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-k",
+        "--key",
+        action="append",
+        default=[],
+        help="query key: keyword=value or gggg,eeee=value (repeatable)",
+    )
+    p.add_argument("-P", "--patient", action="store_true", help="patient root model")
+    p.add_argument("-S", "--study", action="store_true", help="study root model (default)")
+    p.add_argument(
+        "--level", default="STUDY", help="QueryRetrieveLevel (PATIENT, STUDY, SERIES, IMAGE)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dicomul", description="DICOM Upper Layer tools")
+    parser = argparse.ArgumentParser(prog="dicomul", description="DICOM networking tools")
+    parser.add_argument("--version", action="version", version=f"dicomul {dicomul.__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     parser.add_argument("-d", "--debug", action="store_true", help="log at DEBUG level")
-    sub = parser.add_subparsers(dest="command")
-    demo = sub.add_parser("demo", help="encode and decode a sample association (default)")
-    demo.set_defaults(func=cmd_demo)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("echo", help="C-ECHO a peer")
+    _add_peer(p)
+    _add_common(p, scu=True)
+    p.add_argument("-r", "--repeat", type=int, default=1, help="C-ECHOs on one association")
+    p.set_defaults(func=cmd_echo)
+
+    p = sub.add_parser("store", help="C-STORE files and directories")
+    _add_peer(p)
+    p.add_argument("paths", nargs="+", help="files or directories (recursive)")
+    _add_common(p, scu=True)
+    p.add_argument("--no-recurse", action="store_true", help="do not descend into directories")
+    p.add_argument("--progress", action="store_true", help="show progress even if not a tty")
+    p.set_defaults(func=cmd_store)
+
+    p = sub.add_parser("storescp", help="run a storage SCP until interrupted")
+    p.add_argument("port", type=int, help="TCP port to listen on (0 = any free port)")
+    _add_common(p, scu=False)
+    p.add_argument("-od", "--output-dir", help="directory for received files")
+    p.add_argument("--ignore", action="store_true", help="receive and answer, store nothing")
+    p.add_argument("--fsync", action="store_true", help="fsync each file before answering")
+    p.add_argument("--bind", default="0.0.0.0", help="address to listen on")
+    p.add_argument("--allow-calling", action="append", help="accept only these calling AEs")
+    p.add_argument("--allow-called", action="append", help="accept only these called AEs")
+    p.set_defaults(func=cmd_storescp)
+
+    for name, func, helptext in (
+        ("find", cmd_find, "C-FIND query"),
+        ("get", cmd_get, "C-GET retrieve"),
+        ("move", cmd_move, "C-MOVE retrieve"),
+    ):
+        p = sub.add_parser(name, help=helptext, prefix_chars="-+")
+        _add_peer(p)
+        _add_common(p, scu=True)
+        _add_query(p)
+        if name == "find":
+            p.add_argument("-W", "--worklist", action="store_true", help="modality worklist")
+        if name in ("get", "move"):
+            p.add_argument("-od", "--output-dir", default=".", help="where retrieved files go")
+        if name == "move":
+            p.add_argument("--dest", "-aem", required=True, help="move destination AE title")
+            p.add_argument(
+                "+P",
+                "--listen-port",
+                type=int,
+                default=None,
+                help="also run a storage SCP on this port to receive the objects",
+            )
+            p.add_argument("--bind", default="0.0.0.0", help="address for --listen-port")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("selftest", help="run every service against an in-process SCP")
+    p.set_defaults(func=cmd_selftest)
+    p = sub.add_parser("demo", help="encode and decode a sample association")
+    p.set_defaults(func=cmd_demo)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dicomul`` command."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    func = getattr(args, "func", cmd_demo)
-    return int(func(args))
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(func(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. piped into head
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -1,0 +1,374 @@
+"""Helpers shared by the requestor (:mod:`dicomul.services`) and the acceptor
+(:mod:`dicomul.server`): presentation context lists, message IDs, the storage SCP
+machinery that both need (a C-GET requestor is a storage SCP too), and small adapters.
+
+Private: the public names are re-exported by :mod:`dicomul.services` and
+:mod:`dicomul.server`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from dicomul.associate import Associate
+from dicomul.constants import (
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION_NAME,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+)
+from dicomul.dimse import CStoreRQ, DIMSEMessage, decode_message
+from dicomul.errors import DicomULError
+from dicomul.sop import VERIFICATION, name_of
+from dicomul.status import (
+    CANNOT_UNDERSTAND,
+    OUT_OF_RESOURCES,
+    SOP_CLASS_NOT_SUPPORTED,
+    SUCCESS,
+)
+from dicomul.storage import (
+    DiscardWriter,
+    FileMeta,
+    Part10File,
+    Part10Writer,
+    StorageError,
+    read_part10,
+)
+
+__all__ = [
+    "AssociationInfo",
+    "ContextNotAccepted",
+    "Contexts",
+    "MAX_CONTEXTS",
+    "MessageIDs",
+    "StoreReceiver",
+    "verification_contexts",
+    "storage_contexts",
+    "contexts_for_files",
+    "contexts_for_objects",
+    "sop_class_of",
+    "file_chunks",
+    "send_form",
+    "store_response",
+    "decode_command_quietly",
+    "context_error",
+]
+
+log = logging.getLogger("dicomul")
+
+#: Proposed presentation contexts: (abstract syntax, transfer syntaxes) pairs.
+Contexts = list[tuple[str, list[str]]]
+#: Presentation context IDs are odd, 1..255: at most 128 contexts per association.
+MAX_CONTEXTS = 128
+_UNCOMPRESSED = (EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN)
+_CHUNK = 4 * 1024 * 1024
+
+
+class ContextNotAccepted(DicomULError, LookupError):
+    """No accepted presentation context can carry the requested operation."""
+
+
+@dataclass(frozen=True)
+class AssociationInfo:
+    """What a handler may want to know about the association a request came on."""
+
+    calling_ae: str
+    called_ae: str
+    peer_address: tuple[Any, ...] | None
+    request: Associate | None = None
+    contexts: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+
+class MessageIDs:
+    """Message IDs for one association: 1, 2, ... 65535, then 1 again (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._it = itertools.cycle(range(1, 0x10000))
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        """The next message ID."""
+        with self._lock:
+            return next(self._it)
+
+
+# ---- presentation contexts --------------------------------------------------------------
+
+
+def _dedup(items: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for x in items:
+        if x not in out:
+            out.append(x)
+    return out
+
+
+def _check_count(contexts: Contexts) -> Contexts:
+    if len(contexts) > MAX_CONTEXTS:
+        raise ValueError(
+            f"{len(contexts)} presentation contexts needed, more than the {MAX_CONTEXTS} one "
+            "association can carry (IDs are odd, 1..255): split the objects over several "
+            "associations"
+        )
+    return contexts
+
+
+def verification_contexts() -> Contexts:
+    """One context: Verification with Explicit and Implicit VR Little Endian."""
+    return [(VERIFICATION, list(_UNCOMPRESSED))]
+
+
+def storage_contexts(
+    sop_classes: Iterable[str], transfer_syntaxes: Sequence[str] = _UNCOMPRESSED
+) -> Contexts:
+    """One context per SOP class, each proposing ``transfer_syntaxes``. Raises
+    ValueError beyond 128 contexts."""
+    if isinstance(transfer_syntaxes, str):
+        raise TypeError("transfer_syntaxes must be a sequence of UIDs, not a str")
+    ts = _dedup(transfer_syntaxes)
+    return _check_count([(uid, list(ts)) for uid in _dedup(sop_classes)])
+
+
+def _pairs_to_contexts(pairs: Iterable[tuple[str, str | None]]) -> Contexts:
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    out: Contexts = []
+    for sop, ts in pairs:
+        syntaxes = tuple(_dedup(([ts] if ts else []) + list(_UNCOMPRESSED)))
+        if (sop, syntaxes) not in seen:
+            seen.add((sop, syntaxes))
+            out.append((sop, list(syntaxes)))
+    return _check_count(out)
+
+
+def contexts_for_files(paths: Iterable[str | os.PathLike[str]]) -> Contexts:
+    """Contexts to send these Part 10 files: per distinct (SOP class, transfer syntax),
+    the file's own transfer syntax first, then Explicit and Implicit VR Little Endian
+    (deduplicated). Only the file meta is read. Raises ValueError beyond 128 contexts,
+    StorageError for a file that is not Part 10."""
+    return _pairs_to_contexts(
+        (m.sop_class_uid, m.transfer_syntax) for m in (read_part10(p).meta for p in paths)
+    )
+
+
+def contexts_for_objects(objs: Iterable[Any]) -> Contexts:
+    """Like :func:`contexts_for_files` for anything ``storage.prepare_dataset`` takes
+    (pydicom Datasets, Part10File, paths, ``(bytes, ts, sop_class, sop_instance)``)."""
+    return _pairs_to_contexts(_sop_and_ts(o) for o in objs)
+
+
+def _sop_and_ts(obj: Any) -> tuple[str, str | None]:
+    if isinstance(obj, Part10File):
+        return obj.meta.sop_class_uid, obj.meta.transfer_syntax
+    if isinstance(obj, (str, os.PathLike)):
+        meta = read_part10(obj).meta
+        return meta.sop_class_uid, meta.transfer_syntax
+    if isinstance(obj, tuple):
+        return str(obj[2]), str(obj[1])
+    sop = getattr(obj, "SOPClassUID", None)
+    if sop is None:
+        raise StorageError("the data set has no SOP Class UID (0008,0016)")
+    fm = getattr(obj, "file_meta", None)
+    ts = getattr(fm, "TransferSyntaxUID", None) if fm is not None else None
+    return str(sop), (str(ts) if ts else None)
+
+
+def sop_class_of(obj: Any) -> str:
+    """The SOP class UID of anything ``storage.prepare_dataset`` takes."""
+    return _sop_and_ts(obj)[0]
+
+
+def file_chunks(f: BinaryIO, size: int = _CHUNK) -> Iterator[bytes]:
+    """Read ``f`` in chunks as the sender pulls them, and close it when done (or when the
+    generator is dropped, e.g. after an abort)."""
+    try:
+        while True:
+            chunk = f.read(size)
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        f.close()
+
+
+def send_form(data: Any) -> Any:
+    """What Net.send_data should get for a prepared data set: files are streamed."""
+    if hasattr(data, "read"):
+        return file_chunks(data)
+    return data
+
+
+# ---- the storage SCP side (server C-STORE and requestor C-GET) --------------------------
+
+
+class _Guard:
+    """Wraps a writer given to Net's dataset sink: a failing write must not raise in the
+    I/O thread (that would end the connection without a C-STORE-RSP), so the first error
+    is kept and later writes are dropped."""
+
+    __slots__ = ("writer", "meta", "error")
+
+    def __init__(self, writer: Any, meta: FileMeta) -> None:
+        self.writer = writer
+        self.meta = meta
+        self.error: BaseException | None = None
+
+    def write(self, data: Any) -> int:
+        if self.error is None:
+            try:
+                self.writer.write(data)
+            except Exception as exc:  # noqa: BLE001 - reported as a status
+                self.error = exc
+                log.warning("writing %s failed: %s", self.meta.sop_instance_uid, exc)
+        return len(data)
+
+
+#: ``deliver(meta, data) -> status``: data is the committed Path or the data set bytes.
+Deliver = Callable[[FileMeta, "bytes | Path"], int]
+
+
+class StoreReceiver:
+    """Receives C-STORE data sets: streamed into a Part 10 file in ``directory``, thrown
+    away (``ignore``), or kept in memory, then handed to ``deliver`` for a status.
+
+    ``sink(ts, command)`` is what Net's dataset_sink calls (returns the writer or None);
+    ``complete(rq, ts, dataset)`` commits and returns the status to answer with; the
+    success status is only returned once the file is committed (renamed into place,
+    fsync'ed if asked). ``abort_pending()`` drops a half-received file.
+    """
+
+    def __init__(
+        self,
+        *,
+        directory: str | os.PathLike[str] | None = None,
+        deliver: Deliver | None = None,
+        ignore: bool = False,
+        fsync: bool = False,
+        source_ae: str | None = None,
+    ) -> None:
+        self.directory = Path(directory) if directory is not None else None
+        self.deliver = deliver
+        self.ignore = ignore
+        self.fsync = fsync
+        self.source_ae = source_ae
+        self._pending: _Guard | None = None
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+
+    def meta(self, rq: CStoreRQ, ts: str) -> FileMeta:
+        """The file meta of a received data set."""
+        return FileMeta(
+            ts,
+            rq.affected_sop_class_uid,
+            rq.affected_sop_instance_uid,
+            implementation_class_uid=IMPLEMENTATION_CLASS_UID,
+            implementation_version_name=IMPLEMENTATION_VERSION_NAME,
+            source_ae_title=self.source_ae or None,
+        )
+
+    def sink(self, ts: str, command: bytes) -> _Guard | None:
+        """Choose where a C-STORE data set goes once its command set is known."""
+        if not self.ignore and self.directory is None:
+            return None
+        try:
+            msg = decode_message(command)
+        except DicomULError:
+            return None  # answered (or aborted) when the message completes
+        if not isinstance(msg, CStoreRQ):
+            return None
+        meta = self.meta(msg, ts)
+        try:
+            writer: Any = (
+                DiscardWriter()
+                if self.ignore
+                else Part10Writer(self.directory, meta, fsync=self.fsync)  # type: ignore[arg-type]
+            )
+        except Exception as exc:  # noqa: BLE001 - e.g. the directory went away
+            log.warning("cannot store %s: %s", msg.affected_sop_instance_uid, exc)
+            writer = DiscardWriter()
+            guard = _Guard(writer, meta)
+            guard.error = exc
+            return guard
+        self._pending = guard = _Guard(writer, meta)
+        return guard
+
+    def complete(self, rq: CStoreRQ, ts: str, dataset: Any) -> int:
+        """The status to answer the C-STORE-RQ with, after storing its data set."""
+        self._pending = None
+        if isinstance(dataset, _Guard):
+            if dataset.error is not None:
+                _abort(dataset.writer)
+                return OUT_OF_RESOURCES
+            try:
+                path = dataset.writer.commit()
+            except Exception as exc:  # noqa: BLE001 - disk full, rename failed...
+                log.warning("committing %s failed: %s", rq.affected_sop_instance_uid, exc)
+                _abort(dataset.writer)
+                return OUT_OF_RESOURCES
+            if self.ignore or self.deliver is None:
+                return SUCCESS
+            return self._call(dataset.meta, Path(path))
+        meta = self.meta(rq, ts)
+        if self.deliver is None:
+            return SOP_CLASS_NOT_SUPPORTED if not self.ignore else SUCCESS
+        return self._call(meta, bytes(dataset or b""))
+
+    def _call(self, meta: FileMeta, data: bytes | Path) -> int:
+        try:
+            status = self.deliver(meta, data)  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - a handler failure is a failure status
+            log.exception("store handler failed for %s", meta.sop_instance_uid)
+            return CANNOT_UNDERSTAND
+        return SUCCESS if status is None else int(status)
+
+    def abort_pending(self) -> None:
+        """Drop a data set being received (the association ended mid-transfer)."""
+        guard, self._pending = self._pending, None
+        if guard is not None:
+            _abort(guard.writer)
+
+
+def _abort(writer: Any) -> None:
+    try:
+        writer.abort()
+    except Exception:  # noqa: BLE001
+        log.debug("aborting a writer failed", exc_info=True)
+
+
+def decode_command_quietly(command: bytes) -> DIMSEMessage | None:
+    """decode_message, or None (logged) for a command set that does not decode."""
+    try:
+        return decode_message(command)
+    except DicomULError as exc:
+        log.warning("undecodable DIMSE command set: %s", exc)
+        return None
+
+
+def store_response(rq: CStoreRQ, status: int) -> bytes:
+    """The encoded C-STORE-RSP for ``rq``; the affected SOP class/instance are echoed when
+    they are valid UIDs (a hostile peer's are not, and must not stop the answer)."""
+    from dicomul.dimse import CStoreRSP
+
+    try:
+        return CStoreRSP(
+            message_id_being_responded_to=rq.message_id,
+            status=status,
+            affected_sop_class_uid=rq.affected_sop_class_uid,
+            affected_sop_instance_uid=rq.affected_sop_instance_uid,
+        ).encode()
+    except (TypeError, ValueError):
+        return CStoreRSP(message_id_being_responded_to=rq.message_id, status=status).encode()
+
+
+def context_error(sop_class: str, what: str) -> ContextNotAccepted:
+    """The error for an operation with no accepted context for its SOP class."""
+    return ContextNotAccepted(
+        f"no accepted presentation context for {name_of(sop_class)} ({sop_class}): "
+        f"propose it when connecting, or the peer does not support {what}"
+    )
