@@ -113,10 +113,13 @@ class Reassembler:
     ``accepted`` is the set of accepted presentation context IDs. ``sink`` (optional) is
     called as ``sink(context_id, command_bytes)`` when a command set that announces a data
     set is complete; it returns a writable binary object to stream the data set into, or
-    None to keep it in memory.
+    None to keep it in memory. A sink (or sink factory) that raises does not break the
+    association: the rest of that data set is discarded and the message is delivered with
+    the exception as its ``error`` (the DIMSE layer answers with a failure status). A sink
+    left unfinished when the association ends is aborted (``discard()``).
     """
 
-    __slots__ = ("accepted", "sink", "_ctx", "_cmd", "_cmd_done", "_parts", "_out")
+    __slots__ = ("accepted", "sink", "_ctx", "_cmd", "_cmd_done", "_parts", "_out", "_error")
 
     def __init__(
         self,
@@ -133,15 +136,25 @@ class Reassembler:
         self._cmd_done = False
         self._parts: list[Any] = []
         self._out: Any = None
+        self._error: BaseException | None = None
 
     @property
     def in_progress(self) -> bool:
         """A message has begun and is not complete."""
         return self._ctx is not None
 
-    def add(self, context_id: int, control: int, data: Any) -> tuple[int, bytes, Any] | None:
-        """Take one PDV; return ``(context_id, command, dataset)`` when it completes a
-        message, else None. Raises AnnexEViolation."""
+    def discard(self) -> None:
+        """Drop a message in progress; its sink, if any, is aborted (or closed)."""
+        out = self._out
+        self._reset()
+        if out is not None:
+            _finish_sink(out)
+
+    def add(
+        self, context_id: int, control: int, data: Any
+    ) -> tuple[int, bytes, Any, BaseException | None] | None:
+        """Take one PDV; return ``(context_id, command, dataset, error)`` when it completes
+        a message, else None. Raises AnnexEViolation."""
         if context_id not in self.accepted:
             raise AnnexEViolation(f"PDV on presentation context {context_id}, not accepted")
         is_command, is_last = control & 1, control & 2
@@ -164,18 +177,40 @@ class Reassembler:
             self._cmd = [command]
             if not command_has_dataset(command):
                 self._reset()
-                return context_id, command, None
-            self._out = self.sink(context_id, command) if self.sink is not None else None
+                return context_id, command, None, None
+            if self.sink is not None:
+                try:
+                    self._out = self.sink(context_id, command)
+                except Exception as exc:  # noqa: BLE001 - reported with the message
+                    self._error = exc
             return None
         if not self._cmd_done:
             raise AnnexEViolation("data set fragment before the last command fragment")
-        if self._out is not None:
-            self._out.write(data)
+        if self._error is not None:
+            pass  # the sink failed: the rest of this data set is discarded
+        elif self._out is not None:
+            try:
+                self._out.write(data)
+            except Exception as exc:  # noqa: BLE001 - e.g. disk full: reported, not fatal
+                self._error = exc
+                _finish_sink(self._out)
         else:
             self._parts.append(data)
         if not is_last:
             return None
-        command = self._cmd[0]
+        command, error = self._cmd[0], self._error
         dataset = self._out if self._out is not None else b"".join(self._parts)
         self._reset()
-        return context_id, command, dataset
+        return context_id, command, dataset, error
+
+
+def _finish_sink(out: Any) -> None:
+    """Abort (or else close) a sink whose data set will not be completed."""
+    for name in ("abort", "close"):
+        fn = getattr(out, name, None)
+        if callable(fn):
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - best effort clean-up
+                pass
+            return

@@ -494,6 +494,12 @@ class Connection:
             self._apply(bit, effects, event)
         was_open = self.state is not State.STA1
         self.state = _STATES[next_state]
+        if (
+            self._reassembler is not None
+            and self.state in (State.STA1, State.STA13)
+            and self._reassembler.in_progress
+        ):
+            self._reassembler.discard()  # a data set that will never complete: abort its sink
         if was_open and self.state is State.STA1:  # the transport is (to be) closed
             self.close_requested = True
             self._deadline = None
@@ -539,6 +545,10 @@ class Connection:
         elif bit == _fsm.FX_SEND_ABORT:
             # P-DATA not yet handed to the transport is dropped: the association is
             # gone, and whole PDUs only were handed out, so the stream stays well formed.
+            for item in self._out:
+                src = item[2]
+                if item[0] == 4 and not isinstance(src, list):
+                    src.close()  # a generator over the caller's data: stop reading it
             self._out = deque(item for item in self._out if item[0] != 4)
             if effects & _fsm.FX_SEND_ABORT_PROVIDER:  # AA-7, AA-8
                 ab = Abort(2, self._abort_reason if event == 19 else 2)

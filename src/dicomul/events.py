@@ -146,12 +146,14 @@ class DataReceived:
 
     ``command`` is the command set's bytes; ``dataset`` the data set's bytes, None when
     the message has none, or the sink object the dataset_sink hook chose (already
-    written to).
+    written to). ``error``: the exception the sink raised (the data set is then
+    incomplete and the sink was aborted), else None.
     """
 
     context_id: int
     command: bytes
     dataset: Any = None
+    error: BaseException | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -430,6 +430,11 @@ class Net:
         return self._conn.request if self._conn is not None else None
 
     @property
+    def accepted_contexts(self) -> dict[int, tuple[str | None, str]]:
+        """Accepted presentation contexts: ``{id: (abstract syntax, transfer syntax)}``."""
+        return self._conn.accepted_contexts if self._conn is not None else {}
+
+    @property
     def pending_sends(self) -> bool:
         """Whether anything queued has not been written yet."""
         return self._conn is not None and self._conn.pending_output
@@ -470,16 +475,22 @@ class Net:
         else:
             self._wake()  # the loop re-arms its timers and notices a close request
 
-    def _flush(self) -> None:
+    def _flush(self, blocking: bool = True) -> None:
+        """Write what is queued. The I/O thread does not block when another thread is
+        writing (a large data set from a user thread): it goes on reading, so that two
+        peers sending large messages at once cannot block each other, and the writer
+        wakes it if anything is left when it is done."""
         conn, sock = self._conn, self._sock
         if conn is None or sock is None:
             return
-        with self._wlock:
+        if not self._wlock.acquire(blocking):
+            return
+        try:
             while True:
                 with self._lock:
                     items = conn.take_outgoing(_WRITE_WINDOW)
                 if not items:
-                    return
+                    break
                 for pdu_type, nbytes, bufs in items:
                     error = 0
                     try:
@@ -489,6 +500,10 @@ class Net:
                     self.on_send(error, pdu_type, nbytes)
                     if error:
                         return
+        finally:
+            self._wlock.release()
+        if blocking and conn.pending_output:
+            self._wake()  # queued by the I/O thread while we held the lock
 
     def _io_loop(self) -> None:
         conn, sock, wake = self._conn, self._sock, self._waker
@@ -500,11 +515,13 @@ class Net:
         error = 0
         try:
             while True:
-                self._flush()
+                self._flush(blocking=False)
                 with lock:
-                    if conn.close_requested and not conn.pending_output:
-                        break
+                    closing = conn.close_requested and not conn.pending_output
                     deadline = conn.timer_deadline()
+                if closing:
+                    with self._wlock:  # let a user thread finish what it is writing
+                        break
                 if self.network_timeout is not None and conn.state is State.STA6:
                     idle = last_rx + self.network_timeout
                     deadline = idle if deadline is None else min(deadline, idle)
