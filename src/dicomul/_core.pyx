@@ -6,6 +6,7 @@ structs for one call, accepts any contiguous buffer, builds Python objects from 
 per call, and maps each C status to an exception in one place (_raise).
 """
 
+from cpython.bytearray cimport PyByteArray_FromStringAndSize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1
@@ -735,6 +736,7 @@ cdef class Framer:
     cdef bint _inline
     cdef bytearray _scratch   # where recv_buffer() points between PDUs
     cdef bint _into_pdu       # the last recv_buffer() was the PDU being filled
+    cdef bint _last_large     # the last PDU completed was large: read headers alone
 
     def __init__(self, uint32_t max_pdu_length=DEFAULT_MAX_PDU_LENGTH, decode=None,
                  bint errors_inline=False):
@@ -748,19 +750,24 @@ cdef class Framer:
         self._error = None
         self._scratch = None
         self._into_pdu = False
+        self._last_large = False
 
     def recv_buffer(self, Py_ssize_t size=262144):
         """A writable buffer for ``socket.recv_into``; then call ``received(n)``.
 
         While a PDU is being filled this is the rest of that PDU itself, so its bytes go
         from the kernel straight to their place (no copy in user space); between PDUs it
-        is a reusable scratch buffer of ``size`` bytes."""
+        is a reusable scratch buffer of ``size`` bytes, or only its first 6 bytes after a
+        large PDU (so that the next large PDU's body is not read into scratch and copied
+        out, but read straight into its own buffer)."""
         if self._pdu is not None:
             self._into_pdu = True
             return memoryview(self._pdu)[self._filled:]
         self._into_pdu = False
         if self._scratch is None or len(self._scratch) != size:
             self._scratch = bytearray(size)
+        if self._last_large and not len(self._head):
+            return memoryview(self._scratch)[:6]
         return memoryview(self._scratch)
 
     def received(self, Py_ssize_t n):
@@ -853,6 +860,7 @@ cdef class Framer:
             if total < 0:
                 _raise(<int>total, 0, "PDU stream")
             if total > 0:  # a whole PDU inside this chunk
+                self._last_large = total >= 32768
                 if total >= 1024 and type(data) is bytes:  # immutable: share, don't copy
                     if whole is None:
                         whole = memoryview(data)
@@ -873,6 +881,7 @@ cdef class Framer:
         if self._pdu is not None and self._filled == len(self._pdu):
             raw = self._pdu
             self._pdu = None
+            self._last_large = self._filled >= 32768
             self._emit_owned(out, raw)
         return 0
 
@@ -912,7 +921,9 @@ cdef class Framer:
 
     cdef int _start(self, const uint8_t *p, size_t avail, uint32_t length) except -1:
         """Allocates the whole PDU (its size already checked) and copies what is here."""
-        self._pdu = bytearray(6 + <size_t>length)
+        # PyByteArray_FromStringAndSize(NULL, n) does not zero the memory (bytearray(n)
+        # would, for every PDU): every byte is written before the PDU is handed on.
+        self._pdu = PyByteArray_FromStringAndSize(NULL, 6 + <Py_ssize_t>length)
         cdef unsigned char *dst = self._pdu
         memcpy(dst, p, avail)
         self._filled = avail

@@ -58,7 +58,7 @@ __all__ = ["Net"]
 
 log = logging.getLogger("dicomul")
 
-_RECV_SIZE = 256 * 1024
+_READ_BURST = 4 * 1024 * 1024  # most bytes read per I/O loop turn
 _WRITE_WINDOW = 4 * 1024 * 1024
 _IOV_MAX = 512
 _CALLBACKS = (
@@ -307,12 +307,15 @@ class Net:
 
     def _request(self, request: Any) -> None:
         with self._lock:
-            if self._conn is None:
+            conn = self._conn
+            if conn is None:
                 raise LocalProtocolError("not connected: call connect() first")
-            self._conn.send(request, now=time.monotonic())
+            before = (conn.state, conn.timer_deadline(), conn.close_requested)
+            conn.send(request, now=time.monotonic())
             if isinstance(request, AssociateRequest):
-                self._conn.connection_made(now=time.monotonic())
-        self._kick()
+                conn.connection_made(now=time.monotonic())
+            changed = before != (conn.state, conn.timer_deadline(), conn.close_requested)
+        self._kick(changed)
 
     def send_associate_request(self, assoc: Associate) -> None:
         """Queue the A-ASSOCIATE-RQ (after connect())."""
@@ -465,15 +468,17 @@ class Net:
         if w is not None:
             w.wake()
 
-    def _kick(self) -> None:
-        """Write what a send queued: in the I/O thread the loop does it; elsewhere now."""
+    def _kick(self, changed: bool = True) -> None:
+        """Write what a send queued: in the I/O thread the loop does it; elsewhere now.
+        The I/O thread is woken only when the state, the timer or a close request changed
+        (it must re-arm its timeout or notice the close); not for plain data."""
         if threading.current_thread() is self._thread:
             return
         self._flush()
         if self._thread is None:
             self._ensure_thread()
-        else:
-            self._wake()  # the loop re-arms its timers and notices a close request
+        elif changed:
+            self._wake()
 
     def _flush(self, blocking: bool = True) -> None:
         """Write what is queued. The I/O thread does not block when another thread is
@@ -612,25 +617,35 @@ class Net:
 
 
 def _recv_into(sock: socket.socket, conn: Connection, now: float) -> bool:
-    """One read straight into the Connection's receive buffer, handed on at once.
-    False if nothing could be read yet (a TLS record not complete)."""
-    try:
-        n = sock.recv_into(conn.recv_buffer())
-    except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
-        return False
-    except OSError:
-        n = 0  # the connection broke: as closed
-    conn.received(n, now=now)
-    if n and isinstance(sock, ssl.SSLSocket):
-        while sock.pending():  # decrypted bytes that poll() cannot see
-            try:
-                m = sock.recv_into(conn.recv_buffer(), sock.pending())
-            except (ssl.SSLWantReadError, BlockingIOError):
-                break
-            conn.received(m, now=now)
-            if not m:
-                break
-    return True
+    """Read what is there straight into the Connection's receive buffers, handing each
+    read on at once. After the first read (poll said the socket is readable), reads go on
+    without waiting (MSG_DONTWAIT) while they fill their buffer, up to a few MiB, so a
+    stream of large PDUs costs no poll per read. False if nothing could be read yet (a
+    TLS record not complete)."""
+    tls = isinstance(sock, ssl.SSLSocket)
+    total = 0
+    while True:
+        buf = conn.recv_buffer()
+        want = len(buf)
+        try:
+            if total == 0 or tls:
+                n = sock.recv_into(buf)
+            else:
+                n = sock.recv_into(buf, 0, socket.MSG_DONTWAIT)
+        except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
+            return total > 0
+        except OSError:
+            n = 0  # the connection broke: as closed
+        conn.received(n, now=now)
+        total += n
+        if n == 0:
+            return True
+        if tls:
+            if not sock.pending():
+                return True
+            continue  # decrypted bytes that poll() cannot see
+        if n < want or total >= _READ_BURST or conn.state is State.STA1:
+            return True
 
 
 class _ThreadPool:
