@@ -9,7 +9,7 @@ dicomul and pydicom.
 
 from __future__ import annotations
 
-import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -255,4 +255,4 @@ def _same_objects(sources: list[Path], received: list[Path]) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(run_selftest(verbose="-v" in os.sys.argv))
+    raise SystemExit(run_selftest(verbose="-v" in sys.argv))

@@ -12,8 +12,9 @@ Commands (flags modelled on DCMTK's tools where it makes sense):
 * ``demo``                                        encode and decode a sample association
 
 Exit status: 0 when every operation succeeded, 1 when any failed (a failure status, a
-file that could not be sent), 2 for usage errors, 3 when no association could be made
-(refused connection, rejected or aborted association, timeout).
+file that could not be sent, a service the peer did not accept), 2 for usage errors, 3
+when no association could be made or it was lost (refused connection, rejected or aborted
+association, timeout).
 """
 
 from __future__ import annotations
@@ -140,10 +141,26 @@ def _fail(message: str) -> None:
     print(f"dicomul: error: {message}", file=sys.stderr)
 
 
+def _operation_failed(what: str, exc: BaseException) -> int:
+    """An echo/find/get/move that raised on an established association: say what
+    happened; 1 if the peer did not accept the service, 3 if the association was lost
+    (aborted, or no DIMSE response within -td)."""
+    from dicomul.services import ContextNotAccepted
+
+    _fail(f"{what} failed: {_describe(exc)}")
+    return EXIT_FAILED if isinstance(exc, ContextNotAccepted) else EXIT_NO_ASSOCIATION
+
+
+_OPERATION_ERRORS = (OSError, dicomul.DicomULError)  # OSError includes TimeoutError
+
+
 def _status_text(status: int) -> str:
     from dicomul.status import category
 
     return f"0x{status:04X} ({category(status).name.lower()})"
+
+
+_BINARY_NUMBER_VRS = ("US", "SS", "UL", "SL", "UV", "SV", "FL", "FD")
 
 
 def _keys(pairs: Sequence[str], level: str | None) -> Any:
@@ -157,15 +174,34 @@ def _keys(pairs: Sequence[str], level: str | None) -> Any:
     for pair in pairs:
         key, _, value = pair.partition("=")
         key = key.strip()
+        tag: int | None
         if "," in key or (len(key) == 8 and all(c in "0123456789abcdefABCDEF" for c in key)):
             g, _, e = key.replace("(", "").replace(")", "").partition(",")
-            tag = int(g, 16) << 16 | int(e, 16) if e else int(key, 16)
+            try:
+                tag = int(g, 16) << 16 | int(e, 16) if e else int(key, 16)
+            except ValueError:
+                raise SystemExit(_usage(f"-k {pair!r}: not a tag gggg,eeee")) from None
         else:
             tag = tag_for_keyword(key)
             if tag is None:
                 raise SystemExit(_usage(f"-k {pair!r}: unknown keyword {key!r}"))
-        vr = dictionary_VR(tag)
-        ds.add_new(tag, vr, value if value != "" else None)
+        try:
+            vr = dictionary_VR(tag)
+        except KeyError:
+            raise SystemExit(_usage(f"-k {pair!r}: tag not in the DICOM dictionary")) from None
+        vr = vr.split(" or ")[0]  # "US or SS" and the like: the first
+        if value == "":
+            ds.add_new(tag, vr, None)
+            continue
+        item: Any = value
+        if vr in _BINARY_NUMBER_VRS:  # binary numbers: pydicom cannot encode a str
+            try:
+                convert = float if vr in ("FL", "FD") else int
+                numbers = [convert(v) for v in value.split("\\")]
+            except ValueError:
+                raise SystemExit(_usage(f"-k {pair!r}: {vr} needs numbers")) from None
+            item = numbers[0] if len(numbers) == 1 else numbers
+        ds.add_new(tag, vr, item)
     return ds
 
 
@@ -183,11 +219,14 @@ def cmd_echo(args: argparse.Namespace) -> int:
     failures = 0
     with _connect(args) as assoc:
         t0 = time.perf_counter()
-        for _ in range(args.repeat):
-            status = assoc.echo()
-            if not is_success(status):
-                failures += 1
-                _fail(f"C-ECHO status {_status_text(status)}")
+        try:
+            for _ in range(args.repeat):
+                status = assoc.echo()
+                if not is_success(status):
+                    failures += 1
+                    _fail(f"C-ECHO status {_status_text(status)}")
+        except _OPERATION_ERRORS as exc:
+            return _operation_failed("C-ECHO", exc)
         dt = time.perf_counter() - t0
     print(
         f"C-ECHO x{args.repeat} to {args.aec}@{args.host}:{args.port}: "
@@ -249,8 +288,11 @@ def cmd_store(args: argparse.Namespace) -> int:
     for path in _collect(args.paths, not args.no_recurse):
         try:
             files.append((path, read_part10(path)))
-        except (OSError, StorageError) as exc:
-            problems.append(f"{path}: {exc}")
+        except OSError as exc:
+            problems.append(f"{path}: {exc.strerror or exc}")
+        except StorageError as exc:  # its message names the file already
+            text = str(exc)
+            problems.append(text if text.startswith(str(path)) else f"{path}: {text}")
     for p in problems:
         _fail(p)
     if not files:
@@ -279,9 +321,9 @@ def cmd_store(args: argparse.Namespace) -> int:
                     ok = is_success(status) or (status & 0xF000) == 0xB000
                     if not ok:
                         failures.append(f"{path}: status {_status_text(status)}")
-                except (StorageError, dicomul.DicomULError, LookupError) as exc:
-                    ok = False
-                    failures.append(f"{path}: {exc}")
+                except (StorageError, LookupError, *_OPERATION_ERRORS) as exc:
+                    ok = False  # (after a timeout or abort, the rest of the batch fails too)
+                    failures.append(f"{path}: {_describe(exc)}")
                 progress.update(p10.dataset_length, ok)
     dt = progress.finish()
     sent = progress.done - progress.failed
@@ -303,19 +345,23 @@ def cmd_storescp(args: argparse.Namespace) -> int:
 
     if not args.ignore and not args.output_dir:
         return _usage("storescp needs --output-dir DIR (or --ignore)")
-    server = Server(
-        args.aet,
-        accept_all_storage=True,
-        allowed_calling=args.allow_calling or None,
-        allowed_called=args.allow_called or None,
-        max_pdu=args.max_pdu,
-        store_dir=None if args.ignore else args.output_dir,
-        fsync=args.fsync,
-        ignore=args.ignore,
-        ssl_context=_ssl_context(args, server=True),
-        acse_timeout=args.ta or 30.0,
-        dimse_timeout=args.td,
-    )
+    try:
+        server = Server(
+            args.aet,
+            accept_all_storage=True,
+            allowed_calling=args.allow_calling or None,
+            allowed_called=args.allow_called or None,
+            max_pdu=args.max_pdu,
+            store_dir=None if args.ignore else args.output_dir,
+            fsync=args.fsync,
+            ignore=args.ignore,
+            ssl_context=_ssl_context(args, server=True),
+            acse_timeout=args.ta or 30.0,
+            dimse_timeout=args.td,
+        )
+    except OSError as exc:  # the output directory cannot be made, a TLS file not read
+        _fail(f"storescp: {exc}")
+        return EXIT_FAILED
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -324,7 +370,11 @@ def cmd_storescp(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    port = server.start(args.bind, args.port)
+    try:
+        port = server.start(args.bind, args.port)
+    except OSError as exc:
+        _fail(f"storescp cannot listen on {args.bind}:{args.port}: {exc.strerror or exc}")
+        return EXIT_FAILED
     print(
         f"storescp {args.aet} listening on {args.bind}:{port}"
         f"{' (--ignore)' if args.ignore else f', storing into {args.output_dir}'}",
@@ -356,13 +406,16 @@ def cmd_find(args: argparse.Namespace) -> int:
     n = 0
     with _connect(args, contexts=qr_contexts([model], ["find"])) as assoc:
         final = 0xC000
-        for status, ds in assoc.find(identifier, model):
-            if is_pending(status) and ds is not None:
-                n += 1
-                print(f"# match {n}")
-                print(ds)
-            else:
-                final = status
+        try:
+            for status, ds in assoc.find(identifier, model):
+                if is_pending(status) and ds is not None:
+                    n += 1
+                    print(f"# match {n}")
+                    print(ds)
+                else:
+                    final = status
+        except _OPERATION_ERRORS as exc:
+            return _operation_failed(f"C-FIND (after {n} matches)", exc)
     print(f"C-FIND: {n} matches, final status {_status_text(final)}")
     return EXIT_OK if is_success(final) else EXIT_FAILED
 
@@ -395,8 +448,11 @@ def cmd_get(args: argparse.Namespace) -> int:
     )
     final = None
     with _connect(args, contexts=qr_contexts([model], ["get"]) + list(storage)) as assoc:
-        for _status, rsp in assoc.get(identifier, model, output_dir=str(out)):
-            final = rsp
+        try:
+            for _status, rsp in assoc.get(identifier, model, output_dir=str(out)):
+                final = rsp
+        except _OPERATION_ERRORS as exc:
+            return _operation_failed("C-GET", exc)
     return _retrieve_summary("C-GET", final)
 
 
@@ -411,12 +467,19 @@ def cmd_move(args: argparse.Namespace) -> int:
 
         out = args.output_dir or "."
         receiver = Server(args.dest, accept_all_storage=True, store_dir=out)
-        receiver.start(args.bind, args.listen_port)
+        try:
+            receiver.start(args.bind, args.listen_port)
+        except OSError as exc:
+            _fail(f"cannot listen on {args.bind}:{args.listen_port}: {exc.strerror or exc}")
+            return EXIT_FAILED
     final = None
     try:
         with _connect(args, contexts=qr_contexts([model], ["move"])) as assoc:
-            for _status, rsp in assoc.move(identifier, args.dest, model):
-                final = rsp
+            try:
+                for _status, rsp in assoc.move(identifier, args.dest, model):
+                    final = rsp
+            except _OPERATION_ERRORS as exc:
+                return _operation_failed("C-MOVE", exc)
     finally:
         if receiver is not None:
             receiver.stop()
