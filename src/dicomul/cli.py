@@ -436,15 +436,16 @@ def _retrieve_summary(name: str, final: Any) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     from dicomul.services import qr_contexts, storage_contexts
-    from dicomul.sop import STORAGE_SOP_CLASSES
+    from dicomul.sop import common_storage_classes
 
     model = _model(args)
     identifier = _keys(args.key, args.level)
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    # Storage contexts for what may come back (at most 128 contexts in all).
+    # Storage contexts for what may come back: the most common classes, so that the
+    # total stays within 128 presentation contexts.
     storage = storage_contexts(
-        sorted(STORAGE_SOP_CLASSES)[:120], [EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN]
+        common_storage_classes(127), [EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN]
     )
     final = None
     with _connect(args, contexts=qr_contexts([model], ["get"]) + list(storage)) as assoc:

@@ -37,6 +37,7 @@ __all__ = [
     "FIND_SOP_CLASSES",
     "GET_SOP_CLASSES",
     "MOVE_SOP_CLASSES",
+    "common_storage_classes",
     "is_storage",
     "model_uid",
     "name_of",
@@ -128,3 +129,51 @@ def name_of(uid: str) -> str:
     """The dictionary name of a UID, or the UID itself when pydicom does not know it."""
     entry = _UIDS.get(uid)
     return entry[0] if entry else uid
+
+
+# Name fragments of the storage SOP classes a retrieving SCU is most likely to receive,
+# most common first (CT, MR, projection X-ray, US, SC, NM/PET, RT, SR and key objects,
+# presentation states, encapsulated documents, ...). Used to choose which classes to
+# propose when there is room for fewer than all of them (128 contexts per association).
+_COMMON = (
+    "CT Image",
+    "MR Image",
+    "Computed Radiography",
+    "Digital X-Ray",
+    "Digital Mammography",
+    "Ultrasound",
+    "Secondary Capture",
+    "Nuclear Medicine",
+    "Positron Emission",
+    "RT ",
+    "SR Storage",
+    "Key Object",
+    "Presentation State",
+    "Encapsulated",
+    "X-Ray Angiographic",
+    "X-Ray Radiofluoroscopic",
+    "Segmentation",
+    "Registration",
+    "ECG",
+    "Waveform",
+    "VL ",
+    "Raw Data",
+    "Ophthalmic",
+    "Breast",
+    "Enhanced",
+    "Legacy Converted",
+)
+
+
+def common_storage_classes(limit: int = 127) -> list[str]:
+    """At most ``limit`` storage SOP class UIDs, the most commonly exchanged first:
+    current classes matching :data:`_COMMON` in that order, then the other current
+    ones, then retired ones (by UID)."""
+
+    def rank(uid: str) -> tuple[int, int, str]:
+        name = STORAGE_SOP_CLASSES[uid]
+        retired = int("Retired" in _UIDS.get(uid, ("", "", "", ""))[3])
+        first = next((i for i, frag in enumerate(_COMMON) if frag in name), len(_COMMON))
+        return retired, first, uid
+
+    return sorted(STORAGE_SOP_CLASSES, key=rank)[:limit]
