@@ -136,7 +136,7 @@ class Server:
     configured: ``store_dir``, ``on_store``, ``ignore``, ``on_get``) every storage SOP
     class in Explicit and Implicit VR Little Endian. ``accept_all_storage``: every storage
     SOP class with every transfer syntax offered, compressed ones included, the
-    requestor's first choice winning (storescp +xa). ``allowed_calling`` /
+    requestor's first choice winning (storescp +xa takes its own order instead). ``allowed_calling`` /
     ``allowed_called``: AE title allow-lists (None = anyone). ``max_pdu``: our maximum
     PDU length. ``store_dir``: received data sets are streamed into Part 10 files there
     (``fsync`` to sync each before answering); ``ignore``: receive and answer success,
@@ -362,7 +362,7 @@ class _ServerNet(Net):
                 roles=roles,
                 max_length=srv.max_pdu,
                 ae_title=srv.ae_title,
-                # accept_all_storage: the requestor's first choice wins (storescp +xa), so
+                # accept_all_storage: the requestor's first choice wins (storescp +xa differs), so
                 # two contexts of one SOP class in different syntaxes both get theirs
                 prefer="requestor" if srv.accept_all_storage else srv.prefer,
             )
