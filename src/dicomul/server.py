@@ -138,7 +138,8 @@ class Server:
     SOP class with every transfer syntax offered, compressed ones included, the
     requestor's first choice winning (storescp +xa uses its own order instead).
     ``allowed_calling`` / ``allowed_called``: AE title allow-lists (None = anyone).
-    ``max_pdu``: our maximum PDU length. ``store_dir``: received data sets are streamed into Part 10 files there
+    ``max_pdu``: our maximum PDU length. ``store_dir``: received data sets are streamed
+    into Part 10 files there
     (``fsync`` to sync each before answering); ``ignore``: receive and answer success,
     store nothing. ``dimse_timeout``: how long a C-GET/C-MOVE waits for a sub-operation
     response.
