@@ -9,8 +9,9 @@ skipped until Net exists (NET_FUNCTIONS below).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

@@ -64,7 +64,8 @@ def test_create_and_default_associate() -> None:
     assert a.default_associate() is a
     assert a.get_version() == 1
     assert a.get_application() == "1.2.840.10008.3.1.1.1"
-    assert a.get_implement_class() == C.IMPLEMENTATION_CLASS_UID == "2.25.196782911307077230955355943077318147496"
+    assert a.get_implement_class() == C.IMPLEMENTATION_CLASS_UID
+    assert C.IMPLEMENTATION_CLASS_UID == "2.25.196782911307077230955355943077318147496"
     assert a.get_implement_version() == C.IMPLEMENTATION_VERSION_NAME == "DICOMUL_010"
     assert a.get_max_length() == 16384 == C.DEFAULT_MAX_LENGTH
     assert not a.is_async_operations() and a.get_presentation_count() == 0

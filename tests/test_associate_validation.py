@@ -5,7 +5,8 @@ Needs no compiled module: nothing here encodes or decodes.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 

@@ -36,10 +36,10 @@ def _transcribed_table() -> dict[tuple[int, int], str]:
     assert header.split() == [f"Sta{s}" for s in STATES]
     assert [row.split()[0] for row in rows] == [f"Evt{e}" for e in EVENTS]
     cells: dict[tuple[int, int], str] = {}
-    for event, row in zip(EVENTS, rows):
+    for event, row in zip(EVENTS, rows, strict=True):
         names = row.split()[1:]
         assert len(names) == 13, row
-        for state, name in zip(STATES, names):
+        for state, name in zip(STATES, names, strict=True):
             cells[(state, event)] = "" if name == "." else name
     return cells
 

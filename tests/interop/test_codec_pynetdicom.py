@@ -425,7 +425,7 @@ def test_pdata_both_ways(pdvs):
     assert [(p.context_id, p.control, bytes(p.data)) for p in got.pdvs] == \
            [(it.context_id, it.presentation_data_value[0], it.presentation_data_value[1:])
             for it in pn.presentation_data_value_items]
-    for p, (cid, value) in zip(got.pdvs, pdvs):
+    for p, (cid, value) in zip(got.pdvs, pdvs, strict=True):
         assert p.is_command == bool(value[0] & 1) and p.is_last == bool(value[0] & 2)
         assert p.context_id == cid
     ours = _core.encode_pdata([(cid, value[0], value[1:]) for cid, value in pdvs])
