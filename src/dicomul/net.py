@@ -86,6 +86,9 @@ class Net:
     receiving anything while associated before an A-ABORT (None = no limit),
     ``max_pdu_length`` the largest PDU accepted before an association sets it,
     ``dataset_sink(context_id, command) -> writable | None`` to stream received data sets.
+    ``io_thread=False``: no I/O thread; the caller drives the connection with
+    :meth:`process` (the blocking conveniences do it while they wait), and callbacks run
+    in the caller's thread. One thread fewer per round trip: what a blocking SCU wants.
     """
 
     def __init__(
@@ -98,7 +101,9 @@ class Net:
         network_timeout: float | None = None,
         max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH,
         dataset_sink: Callable[[int, bytes], Any] | None = None,
+        io_thread: bool = True,
     ) -> None:
+        self.io_thread = io_thread
         self.ssl_context = ssl_context
         self.server_hostname = server_hostname
         self.connect_timeout = connect_timeout
@@ -114,6 +119,9 @@ class Net:
         self._thread: threading.Thread | None = None
         self._waker: _Waker | None = None
         self._io_started = False
+        self._poller: _Poller | None = None
+        self._last_rx = 0.0
+        self._pump = threading.RLock()  # one pumping thread at a time (io_thread=False)
         self._local = threading.local()  # per accept thread: the connection being offered
         self._closed = threading.Event()
         self._cond = threading.Condition(self._lock)
@@ -298,6 +306,8 @@ class Net:
             self._ensure_thread()
 
     def _ensure_thread(self) -> None:
+        if not self.io_thread:
+            return  # pumped: process() drives the connection
         with self._lock:
             if self._thread is None and self._conn is not None and not self._io_started:
                 self._io_started = True
@@ -363,6 +373,8 @@ class Net:
             except OSError:
                 pass
             self._ensure_thread()  # the I/O thread sees the end and reports on_close
+            if not self.io_thread:
+                self._pump_until(self._closed.is_set, 5.0)  # see the end here instead
         self._wake()
 
     # ---- blocking conveniences for scripts ------------------------------------------
@@ -392,10 +404,16 @@ class Net:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the connection (or listener) is closed; True if it is."""
+        if not self.io_thread and self._conn is not None:
+            return self._pump_until(self._closed.is_set, timeout)
         self._ensure_thread()
         return self._closed.wait(timeout)
 
     def _wait_for(self, predicate: Callable[[], bool], timeout: float | None) -> Event | None:
+        if not self.io_thread and self._conn is not None:
+            if not self._pump_until(predicate, timeout):
+                raise TimeoutError("no answer from the peer in time")
+            return self._outcome
         self._ensure_thread()
         with self._cond:
             if not self._cond.wait_for(predicate, timeout):
@@ -511,53 +529,100 @@ class Net:
             self._wake()  # queued by the I/O thread while we held the lock
 
     def _io_loop(self) -> None:
-        conn, sock, wake = self._conn, self._sock, self._waker
-        assert conn is not None and sock is not None and wake is not None
         self._thread = threading.current_thread()
-        poller = _Poller(sock, wake)
-        lock, monotonic = self._lock, time.monotonic
-        last_rx = monotonic()
+        self._loop_begin()
         error = 0
         try:
-            while True:
-                self._flush(blocking=False)
-                with lock:
-                    closing = conn.close_requested and not conn.pending_output
-                    deadline = conn.timer_deadline()
-                if closing:
-                    with self._wlock:  # let a user thread finish what it is writing
-                        break
-                if self.network_timeout is not None and conn.state is State.STA6:
-                    idle = last_rx + self.network_timeout
-                    deadline = idle if deadline is None else min(deadline, idle)
-                timeout = None if deadline is None else max(0.0, deadline - monotonic())
-                sock_ready, wake_ready = poller.wait(timeout)
-                now = monotonic()
-                if wake_ready:
-                    wake.drain()
-                with lock:
-                    if sock_ready and _recv_into(sock, conn, now):
-                        last_rx = now
-                    dl = conn.timer_deadline()
-                    if dl is not None and now >= dl:
-                        conn.handle_timer(now)
-                    if (
-                        self.network_timeout is not None
-                        and conn.state is State.STA6
-                        and now - last_rx >= self.network_timeout
-                    ):
-                        log.info("network timeout: no data for %ss, aborting", self.network_timeout)
-                        conn.send(AbortRequest(0, 0), now=now)
-                        self._outcome = Aborted(0, 0, provider=True, local=True, message="timeout")
-                    events = conn.events()
-                if events:
-                    self._dispatch(events)
+            while self._turn(None):
+                pass
         except Exception as exc:  # noqa: BLE001 - report, then close
             log.exception("I/O thread failed")
             error = getattr(exc, "errno", None) or errno.EIO
-        finally:
-            poller.close()
-            self._shutdown(error)
+        self._loop_end(error)
+
+    def process(self, timeout: float | None = None) -> bool:
+        """Drive the connection from this thread for one turn: write what is queued, wait
+        up to ``timeout`` seconds for bytes (or a timer), read them and run the
+        callbacks. For ``io_thread=False`` Nets; returns False once the connection has
+        ended (True otherwise). With an I/O thread, it just waits up to ``timeout``."""
+        if self.io_thread:
+            return not self._closed.wait(timeout)
+        with self._pump:
+            if self._closed.is_set() or self._conn is None:
+                return False
+            if self._poller is None:
+                self._loop_begin()
+            error = 0
+            try:
+                if self._turn(timeout):
+                    return True
+            except Exception as exc:  # noqa: BLE001 - report, then close
+                log.exception("processing the connection failed")
+                error = getattr(exc, "errno", None) or errno.EIO
+            self._loop_end(error)
+            return False
+
+    def _pump_until(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
+        """Process (pumped Nets) until predicate() holds or timeout passes."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while not predicate():
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            if not self.process(left) and not predicate():
+                return predicate()
+        return True
+
+    def _loop_begin(self) -> None:
+        assert self._sock is not None and self._waker is not None
+        self._poller = _Poller(self._sock, self._waker)
+        self._last_rx = time.monotonic()
+
+    def _loop_end(self, error: int) -> None:
+        if self._poller is not None:
+            self._poller.close()
+        self._shutdown(error)
+
+    def _turn(self, max_wait: float | None) -> bool:
+        """One turn of the I/O loop; False when the connection is to be closed."""
+        conn, sock, wake, poller = self._conn, self._sock, self._waker, self._poller
+        assert conn is not None and sock is not None and wake is not None and poller
+        lock, monotonic = self._lock, time.monotonic
+        self._flush(blocking=False)
+        with lock:
+            closing = conn.close_requested and not conn.pending_output
+            deadline = conn.timer_deadline()
+        if closing:
+            with self._wlock:  # let a user thread finish what it is writing
+                return False
+        if self.network_timeout is not None and conn.state is State.STA6:
+            idle = self._last_rx + self.network_timeout
+            deadline = idle if deadline is None else min(deadline, idle)
+        timeout = None if deadline is None else max(0.0, deadline - monotonic())
+        if max_wait is not None:
+            timeout = max_wait if timeout is None else min(timeout, max_wait)
+        sock_ready, wake_ready = poller.wait(timeout)
+        now = monotonic()
+        if wake_ready:
+            wake.drain()
+        with lock:
+            if sock_ready and _recv_into(sock, conn, now):
+                self._last_rx = now
+            dl = conn.timer_deadline()
+            if dl is not None and now >= dl:
+                conn.handle_timer(now)
+            if (
+                self.network_timeout is not None
+                and conn.state is State.STA6
+                and now - self._last_rx >= self.network_timeout
+            ):
+                log.info("network timeout: no data for %ss, aborting", self.network_timeout)
+                conn.send(AbortRequest(0, 0), now=now)
+                self._outcome = Aborted(0, 0, provider=True, local=True, message="timeout")
+            events = conn.events()
+        if events:
+            self._dispatch(events)
+        return True
 
     def _dispatch(self, events: list[Event]) -> None:
         for ev in events:

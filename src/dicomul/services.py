@@ -132,6 +132,11 @@ class _RequestorNet(Net):
     """The Net of an Association: routes every callback to its owner."""
 
     def __init__(self, owner: Association, **kw: Any) -> None:
+        # No I/O thread: the caller's thread drives the connection while it waits for a
+        # response (Net.process), as DCMTK's SCUs do, one thread hand-off fewer per
+        # message. Everything the peer sends meanwhile (C-GET sub-operations, A-ABORT)
+        # is handled in that thread.
+        kw.setdefault("io_thread", False)
         super().__init__(dataset_sink=owner._sink, **kw)
         self._owner = owner
 
@@ -485,7 +490,12 @@ class Association:
 
     def _wait(self, q: queue.SimpleQueue[Any], msg_id: int) -> tuple[Any, int, Any]:
         try:
-            item = q.get(timeout=self.dimse_timeout)
+            if self.net.io_thread:
+                item = q.get(timeout=self.dimse_timeout)
+            else:  # drive the connection in this thread until the response is there
+                if not self.net._pump_until(lambda: not q.empty(), self.dimse_timeout):
+                    raise queue.Empty
+                item = q.get_nowait()
         except queue.Empty:
             self._unregister(msg_id)
             self.abort()

@@ -1,0 +1,72 @@
+"""A Net without an I/O thread (io_thread=False): the caller drives it with process(), the
+blocking conveniences pump while they wait, callbacks run in the caller's thread."""
+
+from __future__ import annotations
+
+import threading
+
+import dicomul
+from dicomul.net import Net
+
+TIMEOUT = 10.0
+
+
+class EchoBack(Net):
+    def on_receive_associate_request(self, rq: dicomul.Associate) -> None:
+        supported = dicomul.SupportedContexts().verification([dicomul.IMPLICIT_VR_LITTLE_ENDIAN])
+        self.send_associate_accept(dicomul.negotiate(rq, supported))
+
+    def on_receive_data(self, pc_id: int, command: bytes, dataset: object) -> None:
+        self.send_data(pc_id, command)  # echo the message back
+
+    def on_receive_release_request(self) -> None:
+        self.send_release_response()
+
+
+def _rq() -> dicomul.Associate:
+    rq = dicomul.Associate(request=True).default_associate()
+    rq.called, rq.calling = "SCP", "SCU"
+    rq.add_presentation(1, dicomul.VERIFICATION_SOP_CLASS)
+    rq.add_transfer(1, dicomul.IMPLICIT_VR_LITTLE_ENDIAN)
+    return rq
+
+
+def test_pumped_requestor_runs_callbacks_in_the_callers_thread() -> None:
+    server = EchoBack()
+    port = server.listen("127.0.0.1", 0)
+    got: list[tuple[bytes, int]] = []
+    try:
+        net = Net(io_thread=False)
+        net.on_receive_data = lambda pc, cmd, ds: got.append((cmd, threading.get_ident()))
+        ac = net.associate("127.0.0.1", port, _rq(), timeout=TIMEOUT)
+        assert ac.get_result(1) == 0
+        cmd = b"\x00\x00\x00\x08\x02\x00\x00\x00\x01\x01"  # (0000,0800) = 0101H: no data set
+        for _ in range(3):
+            net.send_data(1, cmd)
+        while len(got) < 3:  # nothing happens unless this thread drives the connection
+            assert net.process(TIMEOUT)
+        assert [c for c, _ in got] == [cmd] * 3
+        assert {t for _, t in got} == {threading.get_ident()}
+        net.release(timeout=TIMEOUT)
+        assert net.wait(TIMEOUT) and not net.process(0)
+    finally:
+        server.close()
+
+
+def test_pumped_requestor_sees_an_abort_while_waiting() -> None:
+    class Aborter(EchoBack):
+        def on_receive_data(self, pc_id: int, command: bytes, dataset: object) -> None:
+            self.send_abort(0, 0)
+
+    server = Aborter()
+    port = server.listen("127.0.0.1", 0)
+    aborts: list[tuple[int, int]] = []
+    try:
+        net = Net(io_thread=False)
+        net.on_receive_abort = lambda s, r: aborts.append((s, r))
+        net.associate("127.0.0.1", port, _rq(), timeout=TIMEOUT)
+        net.send_data(1, b"\x00\x00\x00\x08\x02\x00\x00\x00\x01\x01")
+        assert net.wait(TIMEOUT)
+        assert aborts == [(0, 0)] and not net.is_connected
+    finally:
+        server.close()
