@@ -390,6 +390,18 @@ class Connection:
             total += size
         return got
 
+    def discard_output(self) -> None:
+        """Drop everything queued for sending (the transport can no longer be written)."""
+        self._drop_pdata()
+        self._out.clear()
+
+    def _drop_pdata(self) -> None:
+        for item in self._out:
+            src = item[2]
+            if item[0] == 4 and not isinstance(src, list):
+                src.close()  # a generator over the caller's data: stop reading it
+        self._out = deque(item for item in self._out if item[0] != 4)
+
     @property
     def pending_output(self) -> bool:
         """Whether anything is queued for data_to_send()."""
@@ -501,6 +513,8 @@ class Connection:
         ):
             self._reassembler.discard()  # a data set that will never complete: abort its sink
         if was_open and self.state is State.STA1:  # the transport is (to be) closed
+            if event == 17:
+                self._drop_pdata()  # the peer is gone: nothing more can be sent
             self.close_requested = True
             self._deadline = None
             self._events.append(TransportClosed())
@@ -545,11 +559,7 @@ class Connection:
         elif bit == _fsm.FX_SEND_ABORT:
             # P-DATA not yet handed to the transport is dropped: the association is
             # gone, and whole PDUs only were handed out, so the stream stays well formed.
-            for item in self._out:
-                src = item[2]
-                if item[0] == 4 and not isinstance(src, list):
-                    src.close()  # a generator over the caller's data: stop reading it
-            self._out = deque(item for item in self._out if item[0] != 4)
+            self._drop_pdata()
             if effects & _fsm.FX_SEND_ABORT_PROVIDER:  # AA-7, AA-8
                 ab = Abort(2, self._abort_reason if event == 19 else 2)
             elif isinstance(p, AbortRequest):

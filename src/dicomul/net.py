@@ -122,6 +122,7 @@ class Net:
         self._poller: _Poller | None = None
         self._last_rx = 0.0
         self._pump = threading.RLock()  # one pumping thread at a time (io_thread=False)
+        self._writer = 0  # ident of the thread holding _wlock, 0 when none
         self._local = threading.local()  # per accept thread: the connection being offered
         self._closed = threading.Event()
         self._cond = threading.Condition(self._lock)
@@ -286,6 +287,10 @@ class Net:
         """Set up the Connection for a connected socket. The I/O thread starts now
         (``spawn``), or is supplied by the caller (an accept thread), or, for a requestor,
         starts with its first send, so that it is not on the critical path."""
+        # Reads happen only when poll() says so (or with MSG_DONTWAIT); the timeout
+        # bounds writes: a peer that stops reading for network_timeout seconds ends the
+        # connection instead of blocking a writer forever.
+        sock.settimeout(self.network_timeout)
         self._sock = sock
         self._peer = sock.getpeername()
         self._waker = _Waker()
@@ -391,6 +396,10 @@ class Net:
         )
         if isinstance(outcome, AssociationAccepted):
             return outcome.associate
+        # Rejected or aborted: the connection is closing (AE-4, AA-3); see it through so
+        # that nothing is left open when the caller gets the exception.
+        self.close()
+        self.wait(5.0)
         self._raise_for(outcome)
         raise AssertionError("unreachable")
 
@@ -502,12 +511,20 @@ class Net:
         """Write what is queued. The I/O thread does not block when another thread is
         writing (a large data set from a user thread): it goes on reading, so that two
         peers sending large messages at once cannot block each other, and the writer
-        wakes it if anything is left when it is done."""
+        wakes it if anything is left when it is done. A user thread waits a moment at most
+        (a writer stuck on a peer that does not read must not block an abort or a close:
+        what it queued is written by the writer, or dropped when the connection ends)."""
         conn, sock = self._conn, self._sock
         if conn is None or sock is None:
             return
-        if not self._wlock.acquire(blocking):
+        me = threading.get_ident()
+        if self._writer == me:
+            return  # a send from inside on_send: the writing loop below picks it up
+        if not self._wlock.acquire(blocking, 0.2 if blocking else -1):
+            if blocking:
+                self._wake()
             return
+        self._writer = me
         try:
             while True:
                 with self._lock:
@@ -515,18 +532,36 @@ class Net:
                 if not items:
                     break
                 for pdu_type, nbytes, bufs in items:
-                    error = 0
+                    failure: OSError | None = None
                     try:
                         _write_all(sock, bufs, nbytes)
-                    except OSError as exc:
-                        error = exc.errno or errno.EPIPE
+                    except OSError as exc:  # TimeoutError: the peer did not read in time
+                        failure = exc
+                    error = (failure.errno or errno.EPIPE) if failure is not None else 0
                     self.on_send(error, pdu_type, nbytes)
-                    if error:
+                    if failure is not None:
+                        self._write_failed(failure)
                         return
         finally:
+            self._writer = 0
             self._wlock.release()
         if blocking and conn.pending_output:
             self._wake()  # queued by the I/O thread while we held the lock
+
+    def _write_failed(self, exc: BaseException) -> None:
+        """The peer cannot be written to (gone, or not reading within network_timeout):
+        drop what is queued and shut the socket down; the I/O loop then sees the end."""
+        log.info("write to %s failed: %s", self._peer, exc)
+        with self._lock:
+            if self._conn is not None:
+                self._conn.discard_output()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._wake()
 
     def _io_loop(self) -> None:
         self._thread = threading.current_thread()

@@ -106,6 +106,8 @@ log = logging.getLogger("dicomul")
 
 _UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
 _local = threading.local()
+#: Connections accepted beyond max_associations (to answer them with A-ASSOCIATE-RJ).
+_ACCEPT_SLACK = 16
 
 
 @dataclass
@@ -138,9 +140,10 @@ class Server:
     SOP class with every transfer syntax offered, compressed ones included, the
     requestor's first choice winning (storescp +xa uses its own order instead).
     ``allowed_calling`` / ``allowed_called``: AE title allow-lists (None = anyone).
-    ``max_pdu``: our maximum PDU length. ``store_dir``: received data sets are streamed
-    into Part 10 files there
-    (``fsync`` to sync each before answering); ``ignore``: receive and answer success,
+    ``max_pdu``: our maximum PDU length. ``max_associations``: more concurrent
+    associations than this are rejected (transient, local limit exceeded).
+    ``store_dir``: received data sets are streamed into Part 10 files there (``fsync`` to
+    sync each before answering); ``ignore``: receive and answer success,
     store nothing. ``dimse_timeout``: how long a C-GET/C-MOVE waits for a sub-operation
     response.
     """
@@ -154,6 +157,7 @@ class Server:
         allowed_calling: Collection[str] | None = None,
         allowed_called: Collection[str] | None = None,
         max_pdu: int = 16384,
+        max_associations: int = 64,
         store_dir: str | os.PathLike[str] | None = None,
         fsync: bool = False,
         ignore: bool = False,
@@ -175,6 +179,7 @@ class Server:
         self.allowed_calling = allowed_calling
         self.allowed_called = allowed_called
         self.max_pdu = max_pdu
+        self.max_associations = max_associations
         self.store_dir = Path(store_dir) if store_dir is not None else None
         self.fsync = fsync
         self.ignore = ignore
@@ -194,6 +199,7 @@ class Server:
         self._lock = threading.Lock()
         self._live: set[_ServerNet] = set()
         self._stopped = threading.Event()
+        self._stopping = False
         self._base_cache: tuple[Any, SupportedContexts] | None = None
         if self.store_dir is not None:
             self.store_dir.mkdir(parents=True, exist_ok=True)
@@ -207,6 +213,7 @@ class Server:
         listener = Net(ssl_context=self.ssl_context, artim_timeout=self.acse_timeout)
         listener.on_accept = self._on_accept  # type: ignore[method-assign]
         self._stopped.clear()
+        self._stopping = False
         self.port = listener.listen(host, port)
         self._listener = listener
         log.info("%s listening on %s:%d", self.ae_title, host, self.port)
@@ -221,15 +228,16 @@ class Server:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop listening, abort the live associations and wait (up to ``timeout``
         seconds each) for their connections to close."""
-        listener, self._listener = self._listener, None
+        with self._lock:
+            self._stopping = True
+            listener, self._listener = self._listener, None
+            live = list(self._live)
         if listener is not None:
             listener.close()
-        with self._lock:
-            live = list(self._live)
         for net in live:
             try:
                 if net.is_connected:
-                    net.send_abort(0, 0)
+                    net.send_abort(0, 0)  # queued at once even if a writer is stuck
             except DicomULError:
                 pass
             net.close()
@@ -254,9 +262,16 @@ class Server:
         if error or listener is None:
             return
         child = _ServerNet(self)
-        listener.accept(into=child)
         with self._lock:
+            if self._stopping:  # stop() has begun: refuse (the socket is closed for us)
+                return
+            if len(self._live) >= self.max_associations + _ACCEPT_SLACK:
+                # Connections that have not sent an A-ASSOCIATE-RQ yet (each holds a
+                # thread until ARTIM) are bounded too: beyond this, refuse the connection.
+                log.warning("refusing a connection: %d open already", len(self._live))
+                return
             self._live.add(child)
+        listener.accept(into=child)
 
     def _forget(self, net: _ServerNet) -> None:
         with self._lock:
@@ -349,6 +364,16 @@ class _ServerNet(Net):
 
     def on_receive_associate_request(self, assoc: Associate) -> None:
         srv = self.server
+        with srv._lock:
+            busy = len(srv._live) > srv.max_associations  # this one is counted already
+        if busy:
+            log.warning(
+                "rejecting %r: %d associations at once", assoc.calling, srv.max_associations
+            )
+            # PS3.8 Table 9-21: rejected-transient, service-provider (presentation),
+            # local-limit-exceeded
+            self.send_associate_reject(2, 3, 2)
+            return
         rj = check_request(assoc, srv.allowed_called, srv.allowed_calling)
         if rj is not None:
             log.info("rejecting %r -> %r: reason %d", assoc.calling, assoc.called, rj.reason)

@@ -157,7 +157,10 @@ class _RequestorNet(Net):
 
 
 class Association:
-    """A DIMSE requestor on one association. Make it with :meth:`connect`."""
+    """A DIMSE requestor on one association. Make it with :meth:`connect`.
+
+    Not thread-safe: use an Association from one thread at a time (the thread that waits
+    for a response also drives the connection)."""
 
     def __init__(
         self,

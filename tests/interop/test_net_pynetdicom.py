@@ -102,8 +102,9 @@ def test_pynetdicom_sees_contexts_as_negotiated(acceptor, assocs):
 
 @pytest.mark.parametrize("codes", [(1, 1, 7), (1, 1, 3), (2, 3, 1), (1, 2, 2)])
 def test_pynetdicom_sees_reject(acceptor, assocs, codes):
+    # ARTIM bounds Sta13 on our side should pynetdicom be slow to close after the RJ
     scp = acceptor(on_receive_associate_request=lambda net, rq:
-                   net.send_associate_reject(*codes))
+                   net.send_associate_reject(*codes), artim_timeout=3.0)
     ae = _ae()
     ae.add_requested_context(VERIFICATION_SOP_CLASS)
     a = _associate(assocs, ae, scp.port)

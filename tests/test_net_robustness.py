@@ -1,0 +1,186 @@
+"""Peers that stop reading, sends from inside on_send, limits: nothing blocks forever,
+nothing leaks (regressions found in review)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pydicom.dataset import Dataset
+
+import dicomul
+from dicomul.errors import AssociationAborted, AssociationRejected
+from dicomul.negotiation import negotiate
+from dicomul.net import Net
+from dicomul.server import Server
+from dicomul.services import Association, qr_contexts, verification_contexts
+
+TIMEOUT = 10.0
+
+
+def _bounded(fn: Callable[[], Any], timeout: float) -> tuple[bool, dict[str, Any]]:
+    """Run fn in a thread; (finished within timeout, {"r": result} or {"e": exception})."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["r"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            out["e"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    return not t.is_alive(), out
+
+
+def _recv_pdu(s: socket.socket) -> bytes:
+    head = b""
+    while len(head) < 6:
+        head += s.recv(6 - len(head))
+    (n,) = struct.unpack(">I", head[2:])
+    body = b""
+    while len(body) < n:
+        body += s.recv(n - len(body))
+    return head + body
+
+
+def _big_match() -> Dataset:
+    ds = Dataset()
+    ds.PatientName = "X"
+    ds.add_new(0x00420011, "OB", b"\0" * (1 << 20))
+    return ds
+
+
+def test_stop_returns_while_a_writer_is_stuck_on_a_peer_that_does_not_read() -> None:
+    srv = Server("SCP", on_find=lambda ident, sop: ((0xFF00, _big_match()) for _ in range(64)))
+    port = srv.start("127.0.0.1", 0)
+    a = Association.connect(
+        "127.0.0.1", port, called_ae="SCP", contexts=qr_contexts(operations=("find",))
+    )
+    try:
+        q = Dataset()
+        q.PatientName, q.QueryRetrieveLevel = "*", "STUDY"
+        a.find(q)  # sent; this side now reads nothing, so the server's writer blocks
+        deadline = time.monotonic() + TIMEOUT  # wait until the server is stuck writing
+        while time.monotonic() < deadline:
+            nets = list(srv._live)
+            if nets and nets[0]._writer:
+                break
+            threading.Event().wait(0.05)  # ok-sleep: polling a private flag, bounded
+        done, out = _bounded(lambda: srv.stop(timeout=2.0), 8.0)
+        assert done, "Server.stop() blocked behind a stuck writer"
+    finally:
+        a.net.close()
+        srv.stop(timeout=2.0)
+
+
+def test_network_timeout_bounds_a_write_to_a_peer_that_does_not_read() -> None:
+    ls = socket.create_server(("127.0.0.1", 0))
+    port = ls.getsockname()[1]
+    conn: list[socket.socket] = []
+
+    def raw_scp() -> None:  # accepts the association, then never reads again
+        c, _ = ls.accept()
+        conn.append(c)
+        rq = dicomul.Associate.decode(_recv_pdu(c))
+        sup = {pc.abstract_syntax: list(pc.transfer_syntaxes) for pc in rq.presentation_contexts}
+        c.sendall(negotiate(rq, sup).encode())
+
+    t = threading.Thread(target=raw_scp, daemon=True)
+    t.start()
+    sc = "1.2.840.10008.5.1.4.1.1.7"
+    try:
+        a = Association.connect(
+            "127.0.0.1",
+            port,
+            called_ae="RAW",
+            network_timeout=1.0,
+            dimse_timeout=2.0,
+            contexts=[(sc, ["1.2.840.10008.1.2.1"])],
+        )
+        data = (bytes(64 << 20), "1.2.840.10008.1.2.1", sc, "1.2.3.4")
+        done, out = _bounded(lambda: a.store(data), 15.0)
+        assert done, "store() to a peer that does not read never returned"
+        assert isinstance(out.get("e"), (AssociationAborted, TimeoutError))
+    finally:
+        for c in conn:
+            c.close()
+        ls.close()
+
+
+@pytest.mark.parametrize("io_thread", [True, False])
+def test_send_from_inside_on_send_does_not_deadlock(io_thread: bool) -> None:
+    class Echo(Net):
+        def on_receive_associate_request(self, rq: dicomul.Associate) -> None:
+            sup = dicomul.SupportedContexts().verification([dicomul.IMPLICIT_VR_LITTLE_ENDIAN])
+            self.send_associate_accept(negotiate(rq, sup))
+
+    server = Echo()
+    port = server.listen("127.0.0.1", 0)
+    try:
+        rq = dicomul.Associate(True).default_associate()
+        rq.called, rq.calling = "SCP", "SCU"
+        rq.add_presentation(1, dicomul.VERIFICATION_SOP_CLASS)
+        rq.add_transfer(1, dicomul.IMPLICIT_VR_LITTLE_ENDIAN)
+        net = Net(io_thread=io_thread)
+        net.associate("127.0.0.1", port, rq, timeout=TIMEOUT)
+        sent: list[int] = []
+        cmd = b"\x00\x00\x00\x08\x02\x00\x00\x00\x01\x01"
+
+        def on_send(error: int, pdu_type: int, nbytes: int) -> None:
+            sent.append(pdu_type)
+            if len(sent) == 1:
+                net.send_data(1, cmd)  # from inside on_send
+
+        net.on_send = on_send  # type: ignore[method-assign]
+        done, out = _bounded(lambda: net.send_data(1, cmd), 5.0)
+        assert done and "e" not in out
+        if not io_thread:
+            net.process(0.5)
+        deadline = time.monotonic() + TIMEOUT
+        while len(sent) < 2 and time.monotonic() < deadline:
+            net.process(0.1)
+        assert sent[:2] == [4, 4]
+        net.send_abort()
+    finally:
+        server.close()
+
+
+def test_max_associations_rejects_with_local_limit_exceeded() -> None:
+    srv = Server("SCP", max_associations=1)
+    port = srv.start("127.0.0.1", 0)
+    try:
+        first = Association.connect(
+            "127.0.0.1", port, called_ae="SCP", contexts=verification_contexts()
+        )
+        with pytest.raises(AssociationRejected) as info:
+            Association.connect(
+                "127.0.0.1", port, called_ae="SCP", contexts=verification_contexts()
+            )
+        assert (info.value.result, info.value.source, info.value.reason) == (2, 3, 2)
+        first.release()
+    finally:
+        srv.stop()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_rejected_associations_leave_no_file_descriptors() -> None:
+    srv = Server("SCP", allowed_calling=["SOMEONE-ELSE"])
+    port = srv.start("127.0.0.1", 0)
+    try:
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(50):
+            with pytest.raises(AssociationRejected):
+                Association.connect(
+                    "127.0.0.1", port, called_ae="SCP", contexts=verification_contexts()
+                )
+        assert len(os.listdir("/proc/self/fd")) <= before + 2
+    finally:
+        srv.stop()
