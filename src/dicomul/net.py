@@ -623,7 +623,8 @@ class Net:
         conn, sock, wake, poller = self._conn, self._sock, self._waker, self._poller
         assert conn is not None and sock is not None and wake is not None and poller
         lock, monotonic = self._lock, time.monotonic
-        self._flush(blocking=False)
+        if conn.pending_output:  # (unlocked peek: whoever queues later flushes or wakes us)
+            self._flush(blocking=False)
         with lock:
             closing = conn.close_requested and not conn.pending_output
             deadline = conn.timer_deadline()
