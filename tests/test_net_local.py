@@ -568,7 +568,7 @@ def test_bad_pdu_in_sta6_gets_aa8(acceptor, requestor, name):
 # ---- Net life cycle ------------------------------------------------------------------------
 
 def test_listener_wait_true_after_close_when_successor_starts_late(monkeypatch):
-    gate, loops, real_run = threading.Event(), [], net_mod._POOL.run
+    gate, loops, real_run = threading.Event(), [], net_mod.POOL.run
 
     def run(fn):  # hold the successor of the first accept until close() has run
         if getattr(fn, "__name__", "") == "_accept_loop":
@@ -577,7 +577,7 @@ def test_listener_wait_true_after_close_when_successor_starts_late(monkeypatch):
                 return real_run(lambda: (gate.wait(TIMEOUT), fn()))
         return real_run(fn)
 
-    monkeypatch.setattr(net_mod._POOL, "run", run)
+    monkeypatch.setattr(net_mod.POOL, "run", run)
     lsn = Net()
     lsn.on_accept = lambda error: None  # not taken: the connection is refused
     raw = raw_connect(lsn.listen("127.0.0.1", 0))
@@ -599,7 +599,7 @@ def test_close_after_end_starts_no_second_io_loop(acceptor, requestor, monkeypat
     c.net.release(timeout=TIMEOUT)
     assert s.closed()
     scheduled = []
-    monkeypatch.setattr(net_mod._POOL, "run", scheduled.append)  # record, do not run
+    monkeypatch.setattr(net_mod.POOL, "run", scheduled.append)  # record, do not run
     s.net.close()
     assert s.net.wait(1)
     assert scheduled == []

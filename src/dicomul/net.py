@@ -19,10 +19,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
-import queue
-import select
-import selectors
 import socket
 import ssl
 import threading
@@ -31,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dicomul._core import DEFAULT_MAX_PDU_LENGTH
+from dicomul._netio import POOL, WRITE_WINDOW, Poller, Waker, recv_into, write_all
 from dicomul.associate import Associate
 from dicomul.connection import DEFAULT_ARTIM_TIMEOUT, Connection, Role, State
 from dicomul.errors import AssociationAborted, AssociationRejected, LocalProtocolError
@@ -58,9 +55,6 @@ __all__ = ["Net"]
 
 log = logging.getLogger("dicomul")
 
-_READ_BURST = 4 * 1024 * 1024  # most bytes read per I/O loop turn
-_WRITE_WINDOW = 4 * 1024 * 1024
-_IOV_MAX = 512
 _CALLBACKS = (
     "on_connect",
     "on_accept",
@@ -117,9 +111,9 @@ class Net:
         self._sock: socket.socket | None = None
         self._server: socket.socket | None = None
         self._thread: threading.Thread | None = None
-        self._waker: _Waker | None = None
+        self._waker: Waker | None = None
         self._io_started = False
-        self._poller: _Poller | None = None
+        self._poller: Poller | None = None
         self._last_rx = 0.0
         self._pump = threading.RLock()  # one pumping thread at a time (io_thread=False)
         self._writer = 0  # ident of the thread holding _wlock, 0 when none
@@ -207,7 +201,7 @@ class Net:
         srv = socket.create_server((host, port), backlog=backlog, reuse_port=False)
         self._server = srv
         self._closed.clear()
-        _POOL.run(self._accept_loop)
+        POOL.run(self._accept_loop)
         return int(srv.getsockname()[1])
 
     def accept(self, into: Net | None = None) -> Net:
@@ -267,7 +261,7 @@ class Net:
         except OSError:  # the listener was closed
             self._closed.set()
             return
-        _POOL.run(self._accept_loop)  # the successor, while this thread serves
+        POOL.run(self._accept_loop)  # the successor, while this thread serves
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         local = self._local
         local.sock, local.child = sock, None
@@ -293,7 +287,7 @@ class Net:
         sock.settimeout(self.network_timeout)
         self._sock = sock
         self._peer = sock.getpeername()
-        self._waker = _Waker()
+        self._waker = Waker()
         raw = type(self).on_receive is not Net.on_receive or "on_receive" in self.__dict__
         self._conn = Connection(
             role,
@@ -316,7 +310,7 @@ class Net:
         with self._lock:
             if self._thread is None and self._conn is not None and not self._io_started:
                 self._io_started = True
-                _POOL.run(self._io_loop)
+                POOL.run(self._io_loop)
 
     # ---- sends (queue and return; safe inside callbacks) ----------------------------
 
@@ -528,13 +522,13 @@ class Net:
         try:
             while True:
                 with self._lock:
-                    items = conn.take_outgoing(_WRITE_WINDOW)
+                    items = conn.take_outgoing(WRITE_WINDOW)
                 if not items:
                     break
                 for pdu_type, nbytes, bufs in items:
                     failure: OSError | None = None
                     try:
-                        _write_all(sock, bufs, nbytes)
+                        write_all(sock, bufs, nbytes)
                     except OSError as exc:  # TimeoutError: the peer did not read in time
                         failure = exc
                     error = (failure.errno or errno.EPIPE) if failure is not None else 0
@@ -610,7 +604,7 @@ class Net:
 
     def _loop_begin(self) -> None:
         assert self._sock is not None and self._waker is not None
-        self._poller = _Poller(self._sock, self._waker)
+        self._poller = Poller(self._sock, self._waker)
         self._last_rx = time.monotonic()
 
     def _loop_end(self, error: int) -> None:
@@ -642,7 +636,7 @@ class Net:
         if wake_ready:
             wake.drain()
         with lock:
-            if sock_ready and _recv_into(sock, conn, now):
+            if sock_ready and recv_into(sock, conn, now):
                 self._last_rx = now
             dl = conn.timer_deadline()
             if dl is not None and now >= dl:
@@ -715,202 +709,3 @@ class Net:
             self._call("on_close", error, self)
         except Exception:  # noqa: BLE001
             log.exception("on_close raised")
-
-
-def _recv_into(sock: socket.socket, conn: Connection, now: float) -> bool:
-    """Read what is there straight into the Connection's receive buffers, handing each
-    read on at once. After the first read (poll said the socket is readable), reads go on
-    without waiting (MSG_DONTWAIT) while they fill their buffer, up to a few MiB, so a
-    stream of large PDUs costs no poll per read. False if nothing could be read yet (a
-    TLS record not complete)."""
-    tls = isinstance(sock, ssl.SSLSocket)
-    total = 0
-    while True:
-        buf = conn.recv_buffer()
-        want = len(buf)
-        try:
-            if total == 0 or tls:
-                n = sock.recv_into(buf)
-            else:
-                n = sock.recv_into(buf, 0, socket.MSG_DONTWAIT)
-        except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
-            return total > 0
-        except OSError:
-            n = 0  # the connection broke: as closed
-        conn.received(n, now=now)
-        total += n
-        if n == 0:
-            return True
-        if tls:
-            if not sock.pending():
-                return True
-            continue  # decrypted bytes that poll() cannot see
-        if n < want or total >= _READ_BURST or conn.state is State.STA1:
-            return True
-
-
-class _ThreadPool:
-    """Threads for I/O loops, kept when their connection ends and reused for the next
-    one: starting a thread costs tens of microseconds, with a long tail, on every
-    association otherwise. Each running connection still has a thread of its own; at most
-    ``max_idle`` threads wait for work, each for at most ``idle_timeout`` seconds."""
-
-    def __init__(self, max_idle: int = 32, idle_timeout: float = 30.0) -> None:
-        self.max_idle = max_idle
-        self.idle_timeout = idle_timeout
-        self._lock = threading.Lock()
-        self._idle: list[queue.SimpleQueue[Callable[[], None] | None]] = []
-
-    def run(self, fn: Callable[[], None]) -> None:
-        """Run fn in a pooled thread (an idle one if any, else a new one)."""
-        with self._lock:
-            if self._idle:
-                self._idle.pop().put(fn)
-                return
-        inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        inbox.put(fn)
-        threading.Thread(target=self._worker, args=(inbox,), name="dicomul-io", daemon=True).start()
-
-    def _worker(self, inbox: queue.SimpleQueue[Callable[[], None] | None]) -> None:
-        while True:
-            try:
-                fn = inbox.get(timeout=self.idle_timeout)
-            except queue.Empty:
-                with self._lock:
-                    if inbox in self._idle:
-                        self._idle.remove(inbox)
-                        return
-                continue  # work was handed over just as we timed out
-            if fn is None:
-                return
-            try:
-                fn()
-            except Exception:  # noqa: BLE001 - the loops report their own errors
-                log.exception("I/O thread task failed")
-            with self._lock:
-                if len(self._idle) >= self.max_idle:
-                    return
-                self._idle.append(inbox)
-
-
-_POOL = _ThreadPool()
-
-
-class _Waker:
-    """Wakes the I/O thread from another thread: an eventfd where there is one (one fd,
-    one syscall to make), else a socket pair."""
-
-    def __init__(self) -> None:
-        self._efd = -1
-        self._pair: tuple[socket.socket, socket.socket] | None = None
-        if hasattr(os, "eventfd"):
-            self._efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        else:  # pragma: no cover - not Linux
-            r, w = socket.socketpair()
-            r.setblocking(False)
-            w.setblocking(False)
-            self._pair = (r, w)
-
-    def fileno(self) -> int:
-        return self._efd if self._pair is None else self._pair[0].fileno()
-
-    def wake(self) -> None:
-        try:
-            if self._pair is None:
-                os.eventfd_write(self._efd, 1)
-            else:
-                self._pair[1].send(b"\0")
-        except OSError:
-            pass
-
-    def drain(self) -> None:
-        try:
-            if self._pair is None:
-                os.eventfd_read(self._efd)
-            else:
-                while self._pair[0].recv(4096):
-                    pass
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        if self._pair is None:
-            if self._efd >= 0:
-                os.close(self._efd)
-                self._efd = -1
-        else:
-            for s in self._pair:
-                s.close()
-
-
-def _write_all(sock: socket.socket, bufs: list[Any], nbytes: int | None = None) -> None:
-    """Write every buffer, in order, without joining them (sendmsg where possible)."""
-    if isinstance(sock, ssl.SSLSocket) or not hasattr(sock, "sendmsg"):
-        small: list[Any] = []
-        for b in bufs:  # TLS: no sendmsg; join small pieces, send big ones as they are
-            if len(b) < 65536:
-                small.append(b)
-                continue
-            if small:
-                sock.sendall(b"".join(small))
-                small = []
-            sock.sendall(b)
-        if small:
-            sock.sendall(b"".join(small))
-        return
-    if nbytes is not None and len(bufs) <= _IOV_MAX:  # the usual case: one call
-        sent = sock.sendmsg(bufs)
-        if sent == nbytes:
-            return
-    else:
-        sent = 0
-    views = [memoryview(b).cast("B") for b in bufs]
-    i = 0
-    while i < len(views):  # skip what was sent, keep the rest of a partial buffer
-        v = views[i]
-        if sent >= len(v):
-            sent -= len(v)
-            i += 1
-            continue
-        if sent:
-            views[i] = v[sent:]
-        sent = sock.sendmsg(views[i : i + _IOV_MAX])
-
-
-class _Poller:
-    """Waits for the socket or the wake-up pipe to be readable (poll, else selectors)."""
-
-    def __init__(self, sock: socket.socket, wake: _Waker) -> None:
-        self._sfd, self._wfd = sock.fileno(), wake.fileno()
-        if hasattr(select, "poll"):
-            self._poll: Any = select.poll()
-            self._poll.register(self._sfd, select.POLLIN)
-            self._poll.register(self._wfd, select.POLLIN)
-            self._sel = None
-        else:  # pragma: no cover - Windows
-            self._poll = None
-            self._sel = selectors.DefaultSelector()
-            self._sel.register(sock, selectors.EVENT_READ, self._sfd)
-            self._sel.register(self._wfd, selectors.EVENT_READ, self._wfd)
-
-    def wait(self, timeout: float | None) -> tuple[bool, bool]:
-        """(socket readable, wake-up pipe readable); both False on timeout."""
-        s = w = False
-        if self._poll is not None:
-            ms = None if timeout is None else int(timeout * 1000) + 1
-            for fd, _ev in self._poll.poll(ms):
-                if fd == self._sfd:
-                    s = True
-                else:
-                    w = True
-            return s, w
-        for key, _ in self._sel.select(timeout):
-            if key.data == self._sfd:
-                s = True
-            else:
-                w = True
-        return s, w
-
-    def close(self) -> None:
-        if self._sel is not None:
-            self._sel.close()

@@ -107,8 +107,16 @@ def test_pynetdicom_sees_reject(acceptor, assocs, codes):
                    net.send_associate_reject(*codes), artim_timeout=3.0)
     ae = _ae()
     ae.add_requested_context(VERIFICATION_SOP_CLASS)
-    a = _associate(assocs, ae, scp.port)
-    assert a.is_rejected and not a.is_established
+    for _attempt in range(3):
+        a = _associate(assocs, ae, scp.port)
+        # Under load pynetdicom sometimes reports an abort with no primitive although our
+        # side wrote the RJ and then waited in Sta13 for it to close (its own race
+        # between reading the RJ and the transport closing): try again, at most twice.
+        if not (a.is_aborted and a.acceptor.primitive is None):
+            break
+    assert a.is_rejected and not a.is_established, (
+        f"aborted={a.is_aborted} established={a.is_established} "
+        f"primitive={a.acceptor.primitive!r}")
     rsp = a.acceptor.primitive
     assert (rsp.result, rsp.result_source, rsp.diagnostic) == codes
     assert scp.next().closed()

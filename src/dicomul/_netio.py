@@ -1,0 +1,226 @@
+"""The socket-level pieces under Net: reading into the Connection, writing buffer lists,
+waiting for readiness, waking the I/O thread, and the pool of I/O threads.
+
+Nothing here knows PS3.8: these are the few hundred lines of transport that DESIGN.md
+section 1 keeps apart from the protocol core.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import select
+import selectors
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from dicomul.connection import Connection, State
+
+log = logging.getLogger("dicomul")
+
+READ_BURST = 4 * 1024 * 1024  # most bytes read per I/O loop turn
+WRITE_WINDOW = 4 * 1024 * 1024  # most bytes taken from the Connection per write
+IOV_MAX = 512  # buffers per sendmsg call
+
+
+def recv_into(sock: socket.socket, conn: Connection, now: float) -> bool:
+    """Read what is there straight into the Connection's receive buffers, handing each
+    read on at once. After the first read (poll said the socket is readable), reads go on
+    without waiting (MSG_DONTWAIT) while they fill their buffer, up to a few MiB, so a
+    stream of large PDUs costs no poll per read. False if nothing could be read yet (a
+    TLS record not complete)."""
+    tls = isinstance(sock, ssl.SSLSocket)
+    total = 0
+    while True:
+        buf = conn.recv_buffer()
+        want = len(buf)
+        try:
+            if total == 0 or tls:
+                n = sock.recv_into(buf)
+            else:
+                n = sock.recv_into(buf, 0, socket.MSG_DONTWAIT)
+        except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
+            return total > 0
+        except OSError:
+            n = 0  # the connection broke: as closed
+        conn.received(n, now=now)
+        total += n
+        if n == 0:
+            return True
+        if tls:
+            if not sock.pending():
+                return True
+            continue  # decrypted bytes that poll() cannot see
+        if n < want or total >= READ_BURST or conn.state is State.STA1:
+            return True
+
+
+class ThreadPool:
+    """Threads for I/O loops, kept when their connection ends and reused for the next
+    one: starting a thread costs tens of microseconds, with a long tail, on every
+    association otherwise. Each running connection still has a thread of its own; at most
+    ``max_idle`` threads wait for work, each for at most ``idle_timeout`` seconds."""
+
+    def __init__(self, max_idle: int = 32, idle_timeout: float = 30.0) -> None:
+        self.max_idle = max_idle
+        self.idle_timeout = idle_timeout
+        self._lock = threading.Lock()
+        self._idle: list[queue.SimpleQueue[Callable[[], None] | None]] = []
+
+    def run(self, fn: Callable[[], None]) -> None:
+        """Run fn in a pooled thread (an idle one if any, else a new one)."""
+        with self._lock:
+            if self._idle:
+                self._idle.pop().put(fn)
+                return
+        inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        inbox.put(fn)
+        threading.Thread(target=self._worker, args=(inbox,), name="dicomul-io", daemon=True).start()
+
+    def _worker(self, inbox: queue.SimpleQueue[Callable[[], None] | None]) -> None:
+        while True:
+            try:
+                fn = inbox.get(timeout=self.idle_timeout)
+            except queue.Empty:
+                with self._lock:
+                    if inbox in self._idle:
+                        self._idle.remove(inbox)
+                        return
+                continue  # work was handed over just as we timed out
+            if fn is None:
+                return
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - the loops report their own errors
+                log.exception("I/O thread task failed")
+            with self._lock:
+                if len(self._idle) >= self.max_idle:
+                    return
+                self._idle.append(inbox)
+
+
+POOL = ThreadPool()
+
+
+class Waker:
+    """Wakes the I/O thread from another thread: an eventfd where there is one (one fd,
+    one syscall to make), else a socket pair."""
+
+    def __init__(self) -> None:
+        self._efd = -1
+        self._pair: tuple[socket.socket, socket.socket] | None = None
+        if hasattr(os, "eventfd"):
+            self._efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        else:  # pragma: no cover - not Linux
+            r, w = socket.socketpair()
+            r.setblocking(False)
+            w.setblocking(False)
+            self._pair = (r, w)
+
+    def fileno(self) -> int:
+        return self._efd if self._pair is None else self._pair[0].fileno()
+
+    def wake(self) -> None:
+        try:
+            if self._pair is None:
+                os.eventfd_write(self._efd, 1)
+            else:
+                self._pair[1].send(b"\0")
+        except OSError:
+            pass
+
+    def drain(self) -> None:
+        try:
+            if self._pair is None:
+                os.eventfd_read(self._efd)
+            else:
+                while self._pair[0].recv(4096):
+                    pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if self._pair is None:
+            if self._efd >= 0:
+                os.close(self._efd)
+                self._efd = -1
+        else:
+            for s in self._pair:
+                s.close()
+
+
+def write_all(sock: socket.socket, bufs: list[Any], nbytes: int | None = None) -> None:
+    """Write every buffer, in order, without joining them (sendmsg where possible)."""
+    if isinstance(sock, ssl.SSLSocket) or not hasattr(sock, "sendmsg"):
+        small: list[Any] = []
+        for b in bufs:  # TLS: no sendmsg; join small pieces, send big ones as they are
+            if len(b) < 65536:
+                small.append(b)
+                continue
+            if small:
+                sock.sendall(b"".join(small))
+                small = []
+            sock.sendall(b)
+        if small:
+            sock.sendall(b"".join(small))
+        return
+    if nbytes is not None and len(bufs) <= IOV_MAX:  # the usual case: one call
+        sent = sock.sendmsg(bufs)
+        if sent == nbytes:
+            return
+    else:
+        sent = 0
+    views = [memoryview(b).cast("B") for b in bufs]
+    i = 0
+    while i < len(views):  # skip what was sent, keep the rest of a partial buffer
+        v = views[i]
+        if sent >= len(v):
+            sent -= len(v)
+            i += 1
+            continue
+        if sent:
+            views[i] = v[sent:]
+        sent = sock.sendmsg(views[i : i + IOV_MAX])
+
+
+class Poller:
+    """Waits for the socket or the wake-up pipe to be readable (poll, else selectors)."""
+
+    def __init__(self, sock: socket.socket, wake: Waker) -> None:
+        self._sfd, self._wfd = sock.fileno(), wake.fileno()
+        if hasattr(select, "poll"):
+            self._poll: Any = select.poll()
+            self._poll.register(self._sfd, select.POLLIN)
+            self._poll.register(self._wfd, select.POLLIN)
+            self._sel = None
+        else:  # pragma: no cover - Windows
+            self._poll = None
+            self._sel = selectors.DefaultSelector()
+            self._sel.register(sock, selectors.EVENT_READ, self._sfd)
+            self._sel.register(self._wfd, selectors.EVENT_READ, self._wfd)
+
+    def wait(self, timeout: float | None) -> tuple[bool, bool]:
+        """(socket readable, wake-up pipe readable); both False on timeout."""
+        s = w = False
+        if self._poll is not None:
+            ms = None if timeout is None else int(timeout * 1000) + 1
+            for fd, _ev in self._poll.poll(ms):
+                if fd == self._sfd:
+                    s = True
+                else:
+                    w = True
+            return s, w
+        for key, _ in self._sel.select(timeout):
+            if key.data == self._sfd:
+                s = True
+            else:
+                w = True
+        return s, w
+
+    def close(self) -> None:
+        if self._sel is not None:
+            self._sel.close()
