@@ -374,13 +374,9 @@ class CGetRQ(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CGetRSP(
-    _Response,
-    command_field=CommandField.C_GET_RSP,
-    required=("message_id_being_responded_to", "status"),
-    layout=_RSP_HEAD + _STATUS_FIELDS + _F_SUBOPS,
-):
-    """C-GET-RSP (PS3.7 9.3.3.2) with the sub-operation counts (0000,1020-1023)."""
+class _RetrieveRSP(_Response):
+    """The fields C-GET-RSP and C-MOVE-RSP share (PS3.7 9.3.3.2, 9.3.4.2), with the
+    sub-operation counts (0000,1020-1023)."""
 
     message_id_being_responded_to: int
     status: int
@@ -394,6 +390,16 @@ class CGetRSP(
     error_id: int | None = None
     has_dataset: bool = False
     extra: Mapping[int, Any] = _extra()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CGetRSP(
+    _RetrieveRSP,
+    command_field=CommandField.C_GET_RSP,
+    required=("message_id_being_responded_to", "status"),
+    layout=_RSP_HEAD + _STATUS_FIELDS + _F_SUBOPS,
+):
+    """C-GET-RSP (PS3.7 9.3.3.2) with the sub-operation counts (0000,1020-1023)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -415,25 +421,12 @@ class CMoveRQ(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CMoveRSP(
-    _Response,
+    _RetrieveRSP,
     command_field=CommandField.C_MOVE_RSP,
     required=("message_id_being_responded_to", "status"),
     layout=_RSP_HEAD + _STATUS_FIELDS + _F_SUBOPS,
 ):
     """C-MOVE-RSP (PS3.7 9.3.4.2) with the sub-operation counts (0000,1020-1023)."""
-
-    message_id_being_responded_to: int
-    status: int
-    affected_sop_class_uid: str | None = None
-    remaining_suboperations: int | None = None
-    completed_suboperations: int | None = None
-    failed_suboperations: int | None = None
-    warning_suboperations: int | None = None
-    offending_element: tuple[int, ...] | None = None
-    error_comment: str | None = None
-    error_id: int | None = None
-    has_dataset: bool = False
-    extra: Mapping[int, Any] = _extra()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
