@@ -27,6 +27,15 @@ WRITE_WINDOW = 4 * 1024 * 1024  # most bytes taken from the Connection per write
 IOV_MAX = 512  # buffers per sendmsg call
 
 
+def shutdown_quietly(sock: socket.socket) -> None:
+    """Shut a socket down both ways (waking a blocked accept() or recv() on Linux),
+    ignoring that it may be closed or not connected already."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 def recv_into(sock: socket.socket, conn: Connection, now: float) -> bool:
     """Read what is there straight into the Connection's receive buffers, handing each
     read on at once. After the first read (poll said the socket is readable), reads go on

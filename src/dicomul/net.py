@@ -27,7 +27,15 @@ from collections.abc import Callable
 from typing import Any
 
 from dicomul._core import DEFAULT_MAX_PDU_LENGTH
-from dicomul._netio import POOL, WRITE_WINDOW, Poller, Waker, recv_into, write_all
+from dicomul._netio import (
+    POOL,
+    WRITE_WINDOW,
+    Poller,
+    Waker,
+    recv_into,
+    shutdown_quietly,
+    write_all,
+)
 from dicomul.associate import Associate
 from dicomul.connection import DEFAULT_ARTIM_TIMEOUT, Connection, Role, State
 from dicomul.errors import AssociationAborted, AssociationRejected, LocalProtocolError
@@ -360,17 +368,11 @@ class Net:
         srv = self._server
         if srv is not None:
             self._server = None
-            try:
-                srv.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept() on Linux
-            except OSError:
-                pass
+            shutdown_quietly(srv)  # wakes a blocked accept() on Linux
             srv.close()
         sock = self._sock
         if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            shutdown_quietly(sock)
             self._ensure_thread()  # the I/O thread sees the end and reports on_close
             if not self.io_thread:
                 self._pump_until(self._closed.is_set, 5.0)  # see the end here instead
@@ -549,12 +551,8 @@ class Net:
         with self._lock:
             if self._conn is not None:
                 self._conn.discard_output()
-        sock = self._sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        if self._sock is not None:
+            shutdown_quietly(self._sock)
         self._wake()
 
     def _io_loop(self) -> None:
