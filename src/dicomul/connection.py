@@ -46,8 +46,6 @@ from dicomul._core import (
     PDataTF,
     ReleaseRP,
     ReleaseRQ,
-    decode_pdata,
-    decode_short,
     fragment,
     fragment_size,
 )
@@ -74,6 +72,7 @@ from dicomul.events import (
     Request,
     TransportClosed,
 )
+from dicomul.pdu import decode_pdu
 
 __all__ = ["Connection", "Role", "State", "DEFAULT_ARTIM_TIMEOUT"]
 
@@ -446,7 +445,7 @@ class Connection:
             raw = bytes(pdu)
             self._events.append(PDUReceived(raw[0], raw))
             try:
-                pdu = _decode(raw)
+                pdu = decode_pdu(raw)
             except ProtocolError as exc:
                 self._invalid_pdu(exc.abort_reason, str(exc))
                 return
@@ -643,14 +642,6 @@ class Connection:
             return
         batches = message_batches(req.context_id, req.command, req.dataset, peer)
         self._out.append((4, 0, batches))
-
-
-def _decode(raw: Any) -> Any:
-    if raw[0] in (1, 2):
-        return Associate.decode(raw)
-    if raw[0] == 4:
-        return decode_pdata(raw)
-    return decode_short(raw)
 
 
 def _echo_titles(ac: bytes, rq: Associate | None) -> bytes:
