@@ -36,13 +36,12 @@ def shutdown_quietly(sock: socket.socket) -> None:
         pass
 
 
-def recv_into(sock: socket.socket, conn: Connection, now: float) -> bool:
+def recv_into(sock: socket.socket, conn: Connection, now: float, tls: bool) -> bool:
     """Read what is there straight into the Connection's receive buffers, handing each
     read on at once. After the first read (poll said the socket is readable), reads go on
     without waiting (MSG_DONTWAIT) while they fill their buffer, up to a few MiB, so a
     stream of large PDUs costs no poll per read. False if nothing could be read yet (a
-    TLS record not complete)."""
-    tls = isinstance(sock, ssl.SSLSocket)
+    TLS record not complete). ``tls``: sock is an ssl.SSLSocket."""
     total = 0
     while True:
         buf = conn.recv_buffer()
@@ -162,6 +161,17 @@ class Waker:
                 s.close()
 
 
+def write_plain(sock: socket.socket, bufs: list[Any], nbytes: int) -> None:
+    """write_all() for a socket known to have sendmsg and no TLS: the hot path of small
+    messages is one call."""
+    if len(bufs) > IOV_MAX:
+        _write_rest(sock, bufs, 0)
+        return
+    sent = sock.sendmsg(bufs)
+    if sent != nbytes:
+        _write_rest(sock, bufs, sent)
+
+
 def write_all(sock: socket.socket, bufs: list[Any], nbytes: int | None = None) -> None:
     """Write every buffer, in order, without joining them (sendmsg where possible)."""
     if isinstance(sock, ssl.SSLSocket) or not hasattr(sock, "sendmsg"):
@@ -183,6 +193,11 @@ def write_all(sock: socket.socket, bufs: list[Any], nbytes: int | None = None) -
             return
     else:
         sent = 0
+    _write_rest(sock, bufs, sent)
+
+
+def _write_rest(sock: socket.socket, bufs: list[Any], sent: int) -> None:
+    """Write bufs with sendmsg, the first ``sent`` bytes of which are written already."""
     views = [memoryview(b).cast("B") for b in bufs]
     i = 0
     while i < len(views):  # skip what was sent, keep the rest of a partial buffer

@@ -222,7 +222,8 @@ class Connection:
             # DT-1 in Sta6 (Table 9-10: send P-DATA-TF, stay in Sta6), checked at import
             # against the table; the general path below gives the same result, slower.
             self._check_request(request)
-            self._tick(now)
+            if now is not None:
+                self._now = now
             self._queue_message(request)
             return
         event = _REQUEST_EVENT.get(type(request))
@@ -371,6 +372,9 @@ class Connection:
     def take_outgoing(self, limit: int | None = None) -> list[tuple[int, int, list[Any]]]:
         """Like data_to_send(), grouped: ``(pdu_type, nbytes, buffers)`` per queued item
         (a P-DATA item may be one window of a long message)."""
+        out = self._out
+        if len(out) == 1 and isinstance(out[0][2], list):  # one ready PDU: the usual case
+            return [out.popleft()]
         got: list[tuple[int, int, list[Any]]] = []
         total = 0
         while self._out and (limit is None or total < limit):
@@ -478,12 +482,20 @@ class Connection:
             if limit and size > limit:
                 self._invalid_pdu(6, f"P-DATA-TF of {size} bytes exceeds our maximum {limit}")
                 return None
-        if self._reassembler is None:
-            self._reassembler = Reassembler(set(self.accepted_contexts), self.dataset_sink)
+        reassembler = self._reassembler
+        if reassembler is None:
+            reassembler = Reassembler(set(self.accepted_contexts), self.dataset_sink)
+            self._reassembler = reassembler
+        pdvs = pdu.pdvs
+        if len(pdvs) == 1:  # the usual small message (C-ECHO, responses): one step
+            pdv = pdvs[0]
+            command = reassembler.whole_command(pdv.context_id, pdv.control, pdv.data)
+            if command is not None:
+                return [DataReceived(pdv.context_id, command)]
         done: list[DataReceived] = []
         try:
-            for pdv in pdu.pdvs:
-                msg = self._reassembler.add(pdv.context_id, pdv.control, pdv.data)
+            for pdv in pdvs:
+                msg = reassembler.add(pdv.context_id, pdv.control, pdv.data)
                 if msg is not None:
                     done.append(DataReceived(*msg))
         except AnnexEViolation as exc:
@@ -638,7 +650,7 @@ class Connection:
         peer = self._peer_limit()
         if req.dataset is None:  # the common small message: one ready list, no generator
             bufs = fragment(req.context_id, True, req.command, peer)
-            self._out.append((4, sum(len(b) for b in bufs), bufs))
+            self._out.append((4, sum(map(len, bufs)), bufs))
             return
         batches = message_batches(req.context_id, req.command, req.dataset, peer)
         self._out.append((4, 0, batches))

@@ -35,6 +35,7 @@ from dicomul._netio import (
     recv_into,
     shutdown_quietly,
     write_all,
+    write_plain,
 )
 from dicomul.associate import Associate
 from dicomul.connection import DEFAULT_ARTIM_TIMEOUT, Connection, Role, State
@@ -119,12 +120,15 @@ class Net:
         self._sock: socket.socket | None = None
         self._server: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self._io_ident = 0  # threading.get_ident() of the I/O thread while it runs
         self._waker: Waker | None = None
         self._io_started = False
         self._poller: Poller | None = None
         self._last_rx = 0.0
         self._pump = threading.RLock()  # one pumping thread at a time (io_thread=False)
         self._writer = 0  # ident of the thread holding _wlock, 0 when none
+        self._tls = False
+        self._write: Callable[[socket.socket, list[Any], int], None] = write_all
         self._local = threading.local()  # per accept thread: the connection being offered
         self._closed = threading.Event()
         self._cond = threading.Condition(self._lock)
@@ -294,6 +298,9 @@ class Net:
         # connection instead of blocking a writer forever.
         sock.settimeout(self.network_timeout)
         self._sock = sock
+        plain = hasattr(sock, "sendmsg") and not isinstance(sock, ssl.SSLSocket)
+        self._write = write_plain if plain else write_all
+        self._tls = isinstance(sock, ssl.SSLSocket)
         self._peer = sock.getpeername()
         self._waker = Waker()
         raw = type(self).on_receive is not Net.on_receive or "on_receive" in self.__dict__
@@ -349,7 +356,16 @@ class Net:
     def send_data(self, pc_id: int, command: Any, dataset: Any = None) -> None:
         """Queue one DIMSE message on an accepted presentation context: the encoded
         command set and an optional data set (bytes-like, binary file or buffers)."""
-        self._request(DataRequest(pc_id, command, dataset))
+        request = DataRequest(pc_id, command, dataset)
+        with self._lock:
+            conn = self._conn
+            fast = conn is not None and conn.state is State.STA6
+            if fast:  # DT-1: the state, the timer and a close request stay as they are
+                conn.send(request)  # type: ignore[union-attr]
+        if not fast:
+            self._request(request)
+        elif threading.get_ident() != self._io_ident:
+            self._kick(False)
 
     def send_release_request(self) -> None:
         """Queue an A-RELEASE-RQ."""
@@ -495,7 +511,7 @@ class Net:
         """Write what a send queued: in the I/O thread the loop does it; elsewhere now.
         The I/O thread is woken only when the state, the timer or a close request changed
         (it must re-arm its timeout or notice the close); not for plain data."""
-        if threading.current_thread() is self._thread:
+        if threading.get_ident() == self._io_ident:
             return
         self._flush()
         if self._thread is None:
@@ -516,31 +532,32 @@ class Net:
         me = threading.get_ident()
         if self._writer == me:
             return  # a send from inside on_send: the writing loop below picks it up
-        if not self._wlock.acquire(blocking, 0.2 if blocking else -1):
-            if blocking:
+        wlock = self._wlock
+        if not wlock.acquire(False):
+            if not blocking:
+                return
+            if not wlock.acquire(True, 0.2):
                 self._wake()
-            return
+                return
         self._writer = me
+        lock, take, write, on_send = self._lock, conn.take_outgoing, self._write, self.on_send
         try:
             while True:
-                with self._lock:
-                    items = conn.take_outgoing(WRITE_WINDOW)
+                with lock:
+                    items = take(WRITE_WINDOW)
                 if not items:
                     break
                 for pdu_type, nbytes, bufs in items:
-                    failure: OSError | None = None
                     try:
-                        write_all(sock, bufs, nbytes)
+                        write(sock, bufs, nbytes)
                     except OSError as exc:  # TimeoutError: the peer did not read in time
-                        failure = exc
-                    error = (failure.errno or errno.EPIPE) if failure is not None else 0
-                    self.on_send(error, pdu_type, nbytes)
-                    if failure is not None:
-                        self._write_failed(failure)
+                        on_send(exc.errno or errno.EPIPE, pdu_type, nbytes)
+                        self._write_failed(exc)
                         return
+                    on_send(0, pdu_type, nbytes)
         finally:
             self._writer = 0
-            self._wlock.release()
+            wlock.release()
         if blocking and conn.pending_output:
             self._wake()  # queued by the I/O thread while we held the lock
 
@@ -557,6 +574,7 @@ class Net:
 
     def _io_loop(self) -> None:
         self._thread = threading.current_thread()
+        self._io_ident = threading.get_ident()
         self._loop_begin()
         error = 0
         try:
@@ -612,8 +630,8 @@ class Net:
 
     def _turn(self, max_wait: float | None) -> bool:
         """One turn of the I/O loop; False when the connection is to be closed."""
-        conn, sock, wake, poller = self._conn, self._sock, self._waker, self._poller
-        assert conn is not None and sock is not None and wake is not None and poller
+        conn, sock, poller = self._conn, self._sock, self._poller
+        assert conn is not None and sock is not None and poller is not None
         lock, monotonic = self._lock, time.monotonic
         if conn.pending_output:  # (unlocked peek: whoever queues later flushes or wakes us)
             self._flush(blocking=False)
@@ -623,30 +641,37 @@ class Net:
         if closing:
             with self._wlock:  # let a user thread finish what it is writing
                 return False
-        if self.network_timeout is not None and conn.state is State.STA6:
-            idle = self._last_rx + self.network_timeout
+        idle_limit = self.network_timeout
+        if idle_limit is not None and conn.state is State.STA6:
+            idle = self._last_rx + idle_limit
             deadline = idle if deadline is None else min(deadline, idle)
-        timeout = None if deadline is None else max(0.0, deadline - monotonic())
-        if max_wait is not None:
-            timeout = max_wait if timeout is None else min(timeout, max_wait)
+        else:
+            idle_limit = None
+        if deadline is None:
+            timeout = max_wait
+        else:
+            timeout = max(0.0, deadline - monotonic())
+            if max_wait is not None and max_wait < timeout:
+                timeout = max_wait
         sock_ready, wake_ready = poller.wait(timeout)
-        now = monotonic()
         if wake_ready:
-            wake.drain()
+            self._waker.drain()  # type: ignore[union-attr]
+        now = monotonic()
         with lock:
-            if sock_ready and recv_into(sock, conn, now):
+            if sock_ready and recv_into(sock, conn, now, self._tls):
                 self._last_rx = now
-            dl = conn.timer_deadline()
-            if dl is not None and now >= dl:
-                conn.handle_timer(now)
-            if (
-                self.network_timeout is not None
-                and conn.state is State.STA6
-                and now - self._last_rx >= self.network_timeout
-            ):
-                log.info("network timeout: no data for %ss, aborting", self.network_timeout)
-                conn.send(AbortRequest(0, 0), now=now)
-                self._outcome = Aborted(0, 0, provider=True, local=True, message="timeout")
+            if deadline is not None:
+                dl = conn.timer_deadline()
+                if dl is not None and now >= dl:
+                    conn.handle_timer(now)
+                if (
+                    idle_limit is not None
+                    and conn.state is State.STA6
+                    and now - self._last_rx >= idle_limit
+                ):
+                    log.info("network timeout: no data for %ss, aborting", idle_limit)
+                    conn.send(AbortRequest(0, 0), now=now)
+                    self._outcome = Aborted(0, 0, provider=True, local=True, message="timeout")
             events = conn.events()
         if events:
             self._dispatch(events)
@@ -697,6 +722,7 @@ class Net:
             except OSError:
                 pass
         self._thread = None  # the (pooled) thread goes on to other work
+        self._io_ident = 0
         waker, self._waker = self._waker, None
         if waker is not None:
             waker.close()
