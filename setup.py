@@ -9,7 +9,11 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 # Each extension module and the C files it links; DICOMUL_ONLY=name builds just that one.
-MODULES = {"_core": ["csrc/ul_pdu.c"], "_fsm": ["csrc/ul_fsm.c"]}
+MODULES = {
+    "_core": ["csrc/ul_pdu.c"],
+    "_fsm": ["csrc/ul_fsm.c"],
+    "_cmdset": ["csrc/ul_cmd.c"],
+}
 cflags = ["-std=c11"] if os.name != "nt" else []
 ldflags: list[str] = []
 if os.environ.get("DICOMUL_DEBUG"):

@@ -723,3 +723,62 @@ def test_describe_by_service() -> None:
     assert S.describe(0xC123, "storage") == "Failure (0xC123)"
     with pytest.raises(ValueError):
         S.describe(0, "nope")
+
+
+# ---- the compiled encoder's faults: each one, with its exception type and message ------
+
+
+@pytest.mark.parametrize(
+    ("make", "exc", "match"),
+    [
+        (lambda: CEchoRQ(message_id="1"), TypeError, r"\(0000,0110\) MessageID is US: expected int, got str"),
+        (lambda: CEchoRQ(message_id=70000), ValueError, r"is US: 70000 is outside 0\.\.65535"),
+        (lambda: CEchoRQ(message_id=-1), ValueError, r"is US: -1 is outside"),
+        (lambda: CEchoRQ(message_id=None), ValueError, r"CEchoRQ\.message_id is required"),
+        (lambda: CEchoRQ(message_id=1, affected_sop_class_uid="1.2.x"), ValueError, "is not a UID"),
+        (lambda: CEchoRQ(message_id=1, affected_sop_class_uid="1." * 33), ValueError, "is not a UID"),
+        (lambda: CEchoRQ(message_id=1, affected_sop_class_uid=b"1.2"), TypeError, "expected str, got bytes"),
+        (lambda: CMoveRQ(message_id=1, affected_sop_class_uid=CT, move_destination="A" * 17),
+         ValueError, r"MoveDestination: 'A{17}' is not a valid AE value .*<= 16 characters"),
+        (lambda: CMoveRQ(message_id=1, affected_sop_class_uid=CT, move_destination="A\\B"),
+         ValueError, "not a valid AE value"),
+        (lambda: CMoveRQ(message_id=1, affected_sop_class_uid=CT, move_destination="\u00e9"),
+         ValueError, "not a valid AE value"),
+        (lambda: CStoreRSP(message_id_being_responded_to=1, status=0xC000, error_comment="x" * 65),
+         ValueError, r"ErrorComment: .* not a valid LO value .*<= 64 characters"),
+        (lambda: CStoreRSP(message_id_being_responded_to=1, status=0xC000, offending_element=(1 << 32,)),
+         ValueError, r"OffendingElement is AT: 4294967296 is not a 32-bit tag"),
+    ],
+)  # fmt: skip
+def test_encoder_faults(make, exc, match) -> None:
+    with pytest.raises(exc, match=match):
+        make().encode()
+
+
+@pytest.mark.parametrize(
+    ("fields", "exc", "match"),
+    [
+        ({0x0000: 0, 0x0110: 1 << 16}, ValueError, "outside 0..65535"),
+        ({0x0001: 5}, TypeError, r"\(0000,0001\) CommandLengthToEnd is retired or unknown"),
+        ({0x7777: b"abc"}, ValueError, r"\(0000,7777\): raw value has odd length 3"),
+        ({0x0120: 1.0}, TypeError, "expected int, got float"),
+        ({0x10000: 1}, ValueError, "bad key"),
+    ],
+)
+def test_encode_command_faults(fields, exc, match) -> None:
+    with pytest.raises(exc, match=match):
+        encode_command(fields)
+
+
+def test_encoder_pads_text_and_writes_raw_and_tags_exactly() -> None:
+    got = encode_command(
+        {0x0002: "1.2.3", 0x0600: "ABC", 0x0901: (0x00100010, 0x7FE00010), 0x7777: b"ab"}
+    )
+    body = (
+        struct.pack("<HHI", 0, 0x0002, 6) + b"1.2.3\0"
+        + struct.pack("<HHI", 0, 0x0600, 4) + b"ABC "
+        + struct.pack("<HHI", 0, 0x0901, 8) + struct.pack("<4H", 0x0010, 0x0010, 0x7FE0, 0x0010)
+        + struct.pack("<HHI", 0, 0x7777, 2) + b"ab"
+    )  # fmt: skip
+    assert got == struct.pack("<HHII", 0, 0, 4, len(body)) + body
+    assert decode_command(got)[0x0901] == (0x00100010, 0x7FE00010)

@@ -7,9 +7,10 @@ for the rules this codec enforces.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from dicomul._cmdset import encode_command_set, scan_command
 from dicomul.errors import DIMSEError
 
 __all__ = [
@@ -89,12 +90,7 @@ RETIRED_COMMAND_ELEMENTS: Mapping[int, tuple[str, str]] = {
 
 _KIND: dict[int, int] = {e: _KIND_OF_VR[vr] for e, (_kw, vr) in COMMAND_ELEMENTS.items()}
 
-_HDR = struct.Struct("<HHI")
-_US_ELEM = struct.Struct("<HHIH")
-_UL_ELEM = struct.Struct("<HHII")
 _U32 = struct.Struct("<I")
-_GROUP_LENGTH_HDR = _HDR.pack(0, 0, 4)
-_UI_DELETE = b"0123456789."
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -103,94 +99,34 @@ def _name(elem: int) -> str:
     return f"(0000,{elem:04X}) {entry[0]}" if entry else f"(0000,{elem:04X})"
 
 
-def _enc_us(elem: int, value: int) -> bytes:
-    if type(value) is not int and not isinstance(value, int):
-        raise TypeError(f"{_name(elem)} is US: expected int, got {type(value).__name__}")
-    if not 0 <= value <= 0xFFFF:
-        raise ValueError(f"{_name(elem)} is US: {value} is outside 0..65535")
-    return _US_ELEM.pack(0, elem, 2, value)
+_VR_OF_KIND = {_US: "US", _UL: "UL", _UI: "UI", _AE: "AE", _LO: "LO", _AT: "AT"}
+_TEXT_LIMIT = {_AE: 16, _LO: 64}
 
 
-def _enc_ul(elem: int, value: int) -> bytes:
-    if not isinstance(value, int):
-        raise TypeError(f"{_name(elem)} is UL: expected int, got {type(value).__name__}")
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise ValueError(f"{_name(elem)} is UL: {value} is outside 0..2**32-1")
-    return _UL_ELEM.pack(0, elem, 4, value)
-
-
-def _enc_ui(elem: int, value: str) -> bytes:
-    if not isinstance(value, str):
-        raise TypeError(f"{_name(elem)} is UI: expected str, got {type(value).__name__}")
-    raw = value.encode("ascii", "replace")
-    if len(raw) > 64 or raw.translate(None, _UI_DELETE):
-        raise ValueError(f"{_name(elem)}: {value!r} is not a UID (digits and dots, <= 64)")
-    if len(raw) & 1:
-        raw += b"\0"
-    return _HDR.pack(0, elem, len(raw)) + raw
-
-
-def _enc_text(elem: int, value: str, limit: int, vr: str) -> bytes:
-    if not isinstance(value, str):
-        raise TypeError(f"{_name(elem)} is {vr}: expected str, got {type(value).__name__}")
-    if len(value) > limit or "\\" in value or not value.isprintable() or not value.isascii():
-        raise ValueError(
-            f"{_name(elem)}: {value!r} is not a valid {vr} value "
-            f"(printable ASCII without backslash, <= {limit} characters)"
+def encode_fault(elem: int, kind: int, code: int, detail: Any) -> Exception:
+    """The exception for a fault tuple of the compiled encoder (see _cmdset.pyx)."""
+    name = _name(elem)
+    vr = _VR_OF_KIND.get(kind if kind >= 0 else _US, "")
+    if code == 1:  # E_TYPE
+        expected = "int" if kind in (_US, _UL, -1) else "str"
+        return TypeError(f"{name} is {vr}: expected {expected}, got {detail}")
+    if code == 2:  # E_RANGE
+        top = "65535" if kind != _UL else "2**32-1"
+        return ValueError(f"{name} is {vr}: {detail} is outside 0..{top}")
+    if code == 3:  # E_UID
+        return ValueError(f"{name}: {detail!r} is not a UID (digits and dots, <= 64)")
+    if code == 4:  # E_TEXT
+        return ValueError(
+            f"{name}: {detail!r} is not a valid {vr} value "
+            f"(printable ASCII without backslash, <= {_TEXT_LIMIT[kind]} characters)"
         )
-    raw = value.encode("ascii")
-    if len(raw) & 1:
-        raw += b" "
-    return _HDR.pack(0, elem, len(raw)) + raw
-
-
-def _enc_ae(elem: int, value: str) -> bytes:
-    return _enc_text(elem, value, 16, "AE")
-
-
-def _enc_lo(elem: int, value: str) -> bytes:
-    return _enc_text(elem, value, 64, "LO")
-
-
-def _enc_at(elem: int, value: int | Iterable[int]) -> bytes:
-    tags = (value,) if isinstance(value, int) else tuple(value)
-    out = bytearray(_HDR.pack(0, elem, 4 * len(tags)))
-    for tag in tags:
-        if not isinstance(tag, int) or not 0 <= tag <= 0xFFFFFFFF:
-            raise ValueError(f"{_name(elem)} is AT: {tag!r} is not a 32-bit tag")
-        out += struct.pack("<HH", tag >> 16, tag & 0xFFFF)
-    return bytes(out)
-
-
-def _enc_raw(elem: int, value: bytes | bytearray | memoryview) -> bytes:
-    raw = bytes(value)
-    if len(raw) & 1:
-        raise ValueError(f"{_name(elem)}: raw value has odd length {len(raw)}")
-    return _HDR.pack(0, elem, len(raw)) + raw
-
-
-_ENCODERS: dict[int, Callable[[int, Any], bytes]] = {
-    _US: _enc_us,
-    _UL: _enc_ul,
-    _UI: _enc_ui,
-    _AE: _enc_ae,
-    _LO: _enc_lo,
-    _AT: _enc_at,
-}
-
-
-def _encode_element(elem: int, value: Any) -> bytes:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return _enc_raw(elem, value)
-    kind = _KIND.get(elem, _RAW)
-    if kind == _RAW:
-        raise TypeError(f"{_name(elem)} is retired or unknown: give its value as bytes")
-    return _ENCODERS[kind](elem, value)
-
-
-def _with_group_length(parts: list[bytes]) -> bytes:
-    body = b"".join(parts)
-    return _GROUP_LENGTH_HDR + _U32.pack(len(body)) + body
+    if code == 5:  # E_TAG
+        return ValueError(f"{name} is AT: {detail!r} is not a 32-bit tag")
+    if code == 6:  # E_ODD_RAW
+        return ValueError(f"{name}: raw value has odd length {detail}")
+    if code == 7:  # E_RETIRED
+        return TypeError(f"{name} is retired or unknown: give its value as bytes")
+    return ValueError(f"{name} is required")  # E_REQUIRED (callers word their own)
 
 
 def encode_command(fields: Mapping[int, Any]) -> bytes:
@@ -199,24 +135,32 @@ def encode_command(fields: Mapping[int, Any]) -> bytes:
     Keys are element numbers of group 0000 (``0x0100`` or, equally, the full tag
     ``0x00000100``). (0000,0000) is ignored if given: Command Group Length is always
     computed and written first. Elements are written in ascending order; a value of
-    ``None`` omits the element. Raises TypeError/ValueError for bad keys or values.
+    ``None`` omits the element; a bytes-like value is written as it is. Raises
+    TypeError/ValueError for bad keys or values.
     """
-    parts = []
+    elems = []
     for elem in sorted(fields):
         if not isinstance(elem, int) or not 0 <= elem <= 0xFFFF:
             raise ValueError(f"command elements are in group 0000: bad key {elem!r}")
-        value = fields[elem]
-        if elem and value is not None:
-            parts.append(_encode_element(elem, value))
-    return _with_group_length(parts)
+        if elem:
+            elems.append(elem)
+    kinds = [_KIND.get(e, _RAW) for e in elems]
+    values = [fields[e] for e in elems]
+    out = encode_command_set(elems, kinds, values, _NOT_REQUIRED * len(elems), True)
+    if type(out) is bytes:
+        return out
+    i, code, detail = out
+    raise encode_fault(elems[i], kinds[i], code, detail)
+
+
+_NOT_REQUIRED = (False,)
 
 
 # ----------------------------------------------------------------------------- decoding
-def _text(data: bytes, start: int, end: int, elem: int) -> str:
-    try:
-        return data[start:end].decode("ascii")
-    except UnicodeDecodeError:
-        raise DIMSEError(f"{_name(elem)}: value is not ASCII", offset=start) from None
+_DECODE_FAULTS = {
+    -2: "a command set must start with (0000,0000) UL, length 4",
+    -5: "truncated element header",
+}
 
 
 def decode_command(data: bytes | bytearray | memoryview) -> dict[int, Any]:
@@ -228,66 +172,41 @@ def decode_command(data: bytes | bytearray | memoryview) -> dict[int, Any]:
     """
     if type(data) is not bytes:
         data = bytes(data)
+    out = scan_command(data, _KIND)
+    if type(out) is dict:
+        return out
+    raise _decode_fault(data, *out)
+
+
+def _decode_fault(data: bytes, code: int, off: int, g: int, e: int, prev: int,
+                  length: int) -> DIMSEError:  # fmt: skip
+    """The DIMSEError for a fault tuple of the compiled decoder (see _cmdset.pyx)."""
     n = len(data)
-    if n < 12:
-        raise DIMSEError(f"command set of {n} bytes is shorter than its group length element")
-    g, e, length = _HDR.unpack_from(data, 0)
-    if g or e or length != 4:
-        raise DIMSEError("a command set must start with (0000,0000) UL, length 4", offset=0)
-    group_length = _U32.unpack_from(data, 8)[0]
-    if group_length & 1:
-        raise DIMSEError(f"odd Command Group Length {group_length}", offset=8)
-    if group_length != n - 12:
-        raise DIMSEError(
-            f"Command Group Length {group_length} does not match the {n - 12} bytes that follow",
+    if code == -1:
+        return DIMSEError(f"command set of {n} bytes is shorter than its group length element")
+    if code in _DECODE_FAULTS:
+        return DIMSEError(_DECODE_FAULTS[code], offset=off)
+    if code in (-3, -4):
+        gl = _U32.unpack_from(data, 8)[0]
+        if code == -3:
+            return DIMSEError(f"odd Command Group Length {gl}", offset=8)
+        return DIMSEError(
+            f"Command Group Length {gl} does not match the {n - 12} bytes that follow",
             offset=8,
         )
-    out: dict[int, Any] = {0: group_length}
-    kinds = _KIND
-    unpack = _HDR.unpack_from
-    off = 12
-    prev = 0
-    while off < n:
-        if off + 8 > n:
-            raise DIMSEError("truncated element header", offset=off)
-        g, e, length = unpack(data, off)
-        if g:
-            raise DIMSEError(f"element ({g:04X},{e:04X}) is not in group 0000", offset=off)
-        if e <= prev:
-            raise DIMSEError(
-                f"(0000,{e:04X}) follows (0000,{prev:04X}): elements must be unique and "
-                "in ascending order",
-                offset=off,
-            )
-        start = off + 8
-        end = start + length
-        if end > n:
-            raise DIMSEError(f"{_name(e)}: length {length} runs past the end", offset=off)
-        if length & 1:
-            raise DIMSEError(f"{_name(e)}: odd value length {length}", offset=off)
-        kind = kinds.get(e, _RAW)
-        if kind == _US:
-            if length != 2:
-                raise DIMSEError(f"{_name(e)} is US but has length {length}", offset=off)
-            value: Any = data[start] | data[start + 1] << 8
-        elif kind == _UI:
-            value = _text(data, start, end, e).rstrip("\0 ")
-        elif kind == _AE or kind == _LO:
-            value = _text(data, start, end, e).strip(" \0")
-        elif kind == _AT:
-            if length & 3:
-                raise DIMSEError(f"{_name(e)} is AT but has length {length}", offset=off)
-            value = tuple(
-                (data[i] | data[i + 1] << 8) << 16 | data[i + 2] | data[i + 3] << 8
-                for i in range(start, end, 4)
-            )
-        elif kind == _UL:
-            if length != 4:
-                raise DIMSEError(f"{_name(e)} is UL but has length {length}", offset=off)
-            value = _U32.unpack_from(data, start)[0]
-        else:
-            value = data[start:end]
-        out[e] = value
-        prev = e
-        off = end
-    return out
+    if code == -6:
+        return DIMSEError(f"element ({g:04X},{e:04X}) is not in group 0000", offset=off)
+    if code == -7:
+        return DIMSEError(
+            f"(0000,{e:04X}) follows (0000,{prev:04X}): elements must be unique and "
+            "in ascending order",
+            offset=off,
+        )
+    if code == -8:
+        return DIMSEError(f"{_name(e)}: length {length} runs past the end", offset=off)
+    if code == -9:
+        return DIMSEError(f"{_name(e)}: odd value length {length}", offset=off)
+    if code == 4:
+        return DIMSEError(f"{_name(e)}: value is not ASCII", offset=off)
+    vr = {1: "US", 2: "UL", 3: "AT"}[code]
+    return DIMSEError(f"{_name(e)} is {vr} but has length {length}", offset=off)

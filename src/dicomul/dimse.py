@@ -36,28 +36,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from operator import attrgetter
 from typing import Any, ClassVar
 
+from dicomul._cmdset import encode_command_set
 from dicomul._dimse_codec import (
     _AE,
     _AT,
-    _ENCODERS,
-    _HDR,
     _LO,
     _UI,
     _US,
-    _US_ELEM,
     COMMAND_ELEMENTS,
     DATASET_PRESENT,
     NO_DATASET,
     RETIRED_COMMAND_ELEMENTS,
     DIMSEError,
-    _enc_us,
-    _encode_element,
     _name,
-    _with_group_length,
     decode_command,
     encode_command,
+    encode_fault,
 )
 from dicomul.status import StatusCategory, category
 
@@ -137,8 +134,6 @@ _F_ORIGINATOR = (
 )
 _STATUS_FIELDS = (_F_STATUS, _F_OFFENDING, _F_COMMENT, _F_ERROR_ID)
 _RSP_HEAD = (_F_SOP_CLASS, _F_COMMAND, _F_RESP_TO, _F_DATASET)
-_DATASET_PRESENT_BYTES = _US_ELEM.pack(0, 0x0800, 2, DATASET_PRESENT)
-_NO_DATASET_BYTES = _US_ELEM.pack(0, 0x0800, 2, NO_DATASET)
 
 
 class DIMSEMessage:
@@ -148,8 +143,11 @@ class DIMSEMessage:
     command_field: ClassVar[int]
     _LAYOUT: ClassVar[tuple[tuple[int, str, int], ...]]
     _REQUIRED: ClassVar[frozenset[str]]
-    _COMMAND_BYTES: ClassVar[bytes]
     _ELEMENTS: ClassVar[frozenset[int]]
+    _ENC_ELEMS: ClassVar[tuple[int, ...]]
+    _ENC_KINDS: ClassVar[tuple[int, ...]]
+    _ENC_REQUIRED: ClassVar[tuple[bool, ...]]
+    _ENC_GET: ClassVar[attrgetter[Any]]
     has_dataset: bool
     extra: Mapping[int, Any]
 
@@ -167,47 +165,52 @@ class DIMSEMessage:
         cls.command_field = command_field
         cls._LAYOUT = layout
         cls._REQUIRED = frozenset(required)
-        cls._COMMAND_BYTES = _US_ELEM.pack(0, 0x0100, 2, command_field)
         cls._ELEMENTS = frozenset(e for e, _n, _k in layout) | {0x0000}
+        # For the compiled encoder: parallel tuples, and one attrgetter for all values
+        # (the Command Field is the class constant, the Data Set Type from has_dataset).
+        cls._ENC_ELEMS = tuple(e for e, _n, _k in layout)
+        cls._ENC_KINDS = tuple(k for _e, _n, k in layout)
+        cls._ENC_REQUIRED = tuple(n in cls._REQUIRED for _e, n, _k in layout)
+        cls._ENC_GET = attrgetter(
+            *(n or ("command_field" if k == -1 else "has_dataset") for _e, n, k in layout)
+        )
 
     def encode(self) -> bytes:
         """The command set of this message (Implicit VR LE, group length first).
 
         Raises ValueError/TypeError for a missing required field or a bad value.
         """
-        parts = []
-        required = self._REQUIRED
-        for elem, name, kind in self._LAYOUT:
-            if kind < 0:
-                if kind == -1:
-                    parts.append(self._COMMAND_BYTES)
-                else:
-                    parts.append(_DATASET_PRESENT_BYTES if self.has_dataset else _NO_DATASET_BYTES)
-                continue
-            value = getattr(self, name)
-            if value is None or value == "":
-                if name in required:
-                    raise ValueError(f"{type(self).__name__}.{name} is required")
-                if value is None:
-                    continue
-            if kind == _US:
-                parts.append(_enc_us(elem, value))
-            else:
-                parts.append(_ENCODERS[kind](elem, value))
         if self.extra:
-            return self._encode_with_extra(parts)
-        return _with_group_length(parts)
+            return self._encode_with_extra()
+        return self._encode_layout()
 
-    def _encode_with_extra(self, parts: list[bytes]) -> bytes:
-        by_elem = {_HDR.unpack_from(p, 0)[1]: p for p in parts}
+    def _encode_layout(self) -> bytes:
+        values = self._ENC_GET(self)
+        out = encode_command_set(
+            self._ENC_ELEMS, self._ENC_KINDS, values, self._ENC_REQUIRED, False
+        )
+        if type(out) is bytes:
+            return out
+        i, code, detail = out
+        elem, name, kind = self._LAYOUT[i]
+        if code == 8:  # E_REQUIRED
+            raise ValueError(f"{type(self).__name__}.{name} is required")
+        raise encode_fault(elem, kind, code, detail)
+
+    def _encode_with_extra(self) -> bytes:
+        self._encode_layout()  # the fields are checked as in a message without extras
+        fields: dict[int, Any] = {}
+        for (elem, _name_, kind), value in zip(self._LAYOUT, self._ENC_GET(self)):
+            if kind == -2:
+                value = DATASET_PRESENT if value else NO_DATASET
+            fields[elem] = value
         for elem, value in self.extra.items():
             if elem in self._ELEMENTS:
                 raise ValueError(f"extra[{elem:#06x}] duplicates a field of the message")
             if not isinstance(elem, int) or not 0 < elem <= 0xFFFF:
                 raise ValueError(f"command elements are in group 0000: bad key {elem!r}")
-            if value is not None:
-                by_elem[elem] = _encode_element(elem, value)
-        return _with_group_length([by_elem[e] for e in sorted(by_elem)])
+            fields[elem] = value
+        return encode_command(fields)
 
     @classmethod
     def _from_fields(cls, command: dict[int, Any]) -> DIMSEMessage:
