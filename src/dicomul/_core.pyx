@@ -639,11 +639,8 @@ def encode_pdata(pdvs) -> bytes:
     return out
 
 
-def command_dataset_type(command) -> int:
-    """(0000,0800) CommandDataSetType of an Implicit VR Little Endian command set, or -1
-    when absent or unreadable. 0x0101 means no data set follows (PS3.7 E.2)."""
-    cdef const uint8_t[::1] v = command
-    cdef size_t n = v.shape[0], off = 0
+cdef int _dataset_type(const uint8_t *v, size_t n) noexcept:
+    cdef size_t off = 0
     cdef uint32_t tag, length
     while off + 8 <= n:
         tag = (<uint32_t>v[off] | <uint32_t>v[off + 1] << 8 | <uint32_t>v[off + 2] << 16
@@ -658,6 +655,32 @@ def command_dataset_type(command) -> int:
             return -1
         off += 8 + length
     return -1
+
+
+def command_dataset_type(command) -> int:
+    """(0000,0800) CommandDataSetType of an Implicit VR Little Endian command set, or -1
+    when absent or unreadable. 0x0101 means no data set follows (PS3.7 E.2)."""
+    cdef const uint8_t[::1] v = command
+    if v.shape[0] == 0:
+        return -1
+    return _dataset_type(&v[0], v.shape[0])
+
+
+def whole_command(PDataTF pdu):
+    """``(context_id, command bytes)`` when ``pdu`` holds exactly one PDV that is a whole
+    command set (command and last bits set) announcing no data set: the usual small
+    message, handled in one step. None otherwise (nothing is judged: give the PDVs to the
+    reassembler, which applies PS3.8 Annex E)."""
+    if len(pdu.pdvs) != 1:
+        return None
+    cdef PDV pdv = <PDV>pdu.pdvs[0]
+    if pdv.control & 3 != 3:
+        return None
+    cdef bytes command = bytes(pdv.data)
+    cdef int dst = _dataset_type(<const uint8_t *>PyBytes_AS_STRING(command), len(command))
+    if dst != -1 and dst != 0x0101:
+        return None
+    return (pdv.context_id, command)
 
 
 def fragment_size(uint32_t peer_max_length) -> int:

@@ -150,20 +150,10 @@ class Reassembler:
         if out is not None:
             _finish_sink(out)
 
-    def whole_command(self, context_id: int, control: int, data: Any) -> bytes | None:
-        """The common case in one step: a PDV that is a whole command set with no data
-        set, on an accepted context, with no message in progress. Returns the command
-        set's bytes, or None (nothing changed: give the PDV to add())."""
-        if (
-            control & 3 == 3
-            and self._ctx is None
-            and context_id in self.accepted
-        ):
-            command = bytes(data)
-            dst = command_dataset_type(command)
-            if dst == -1 or dst == _NO_DATASET:
-                return command
-        return None
+    def accepts_whole(self, context_id: int) -> bool:
+        """Whether a whole command-only message on ``context_id`` may be delivered at
+        once (see _core.whole_command): no message in progress, context accepted."""
+        return self._ctx is None and context_id in self.accepted
 
     def add(
         self, context_id: int, control: int, data: Any

@@ -48,6 +48,7 @@ from dicomul._core import (
     ReleaseRQ,
     fragment,
     fragment_size,
+    whole_command,
 )
 from dicomul._pdata import AnnexEViolation, Reassembler, message_batches
 from dicomul.associate import Associate
@@ -153,6 +154,10 @@ def _step(
     return out
 
 
+_STA6 = State.STA6
+_NO_PDUS = frozenset((State.STA1, State.STA4))  # no transport from the table's view
+
+
 class Connection:
     """One association's protocol state, without I/O (see the module docstring).
 
@@ -187,7 +192,7 @@ class Connection:
         self.peer_max_length: int | None = None  # what the peer can receive (0 = no limit)
         self.close_requested = False
         self._framer = self._new_framer(self.max_pdu_length)
-        self._events: deque[Event] = deque()
+        self._events: list[Event] = []
         self._out: deque[tuple[int, int, list[Any] | Iterator[list[Any]]]] = deque()
         self._deadline: float | None = None
         self._now = 0.0
@@ -218,13 +223,8 @@ class Connection:
         Raises LocalProtocolError when Table 9-10 has no transition for it in this state,
         ValueError/TypeError for bad arguments; in both cases nothing changes.
         """
-        if type(request) is DataRequest and self.state is State.STA6:
-            # DT-1 in Sta6 (Table 9-10: send P-DATA-TF, stay in Sta6), checked at import
-            # against the table; the general path below gives the same result, slower.
-            self._check_request(request)
-            if now is not None:
-                self._now = now
-            self._queue_message(request)
+        if type(request) is DataRequest and self.state is _STA6:
+            self._send_pdata(request.context_id, request.command, request.dataset, now)
             return
         event = _REQUEST_EVENT.get(type(request))
         if event is None:
@@ -242,6 +242,22 @@ class Connection:
             self._run(event)
         finally:
             self._prepared = None
+
+    def _send_pdata(self, context_id: int, command: Any, dataset: Any, now: float | None) -> None:
+        """DT-1 in Sta6 (Table 9-10: send P-DATA-TF, stay in Sta6), checked at import
+        against the table; send()'s general path gives the same result, slower. The
+        caller has checked that the state is Sta6; Net calls this directly."""
+        accepted = self._accepted
+        if accepted is None or context_id not in accepted:
+            raise ValueError(f"presentation context {context_id} was not accepted")
+        peer = self.peer_max_length
+        if peer is None:
+            peer = ABSENT_MAX_LENGTH
+        if fragment_size(peer) == 0:
+            raise ValueError(f"the peer's maximum length {peer} is too small for P-DATA")
+        if now is not None:
+            self._now = now
+        self._queue_message(context_id, command, dataset, peer)
 
     def _check_request(self, request: Request) -> bytes | None:
         """Argument checks that must pass before the state machine moves; returns the
@@ -319,8 +335,9 @@ class Connection:
         if nbytes == 0:
             self.receive_data(b"", now=now)
             return
-        self._tick(now)
-        if self.state in (State.STA1, State.STA4) or self._stream_failed:
+        if now is not None:
+            self._now = now
+        if self.state in _NO_PDUS or self._stream_failed:
             return
         try:
             pdus = self._framer.received(nbytes)
@@ -332,7 +349,7 @@ class Connection:
         framer = self._framer
         for pdu in pdus:
             state = self.state
-            if state is State.STA6 and type(pdu) is PDataTF:
+            if state is _STA6 and type(pdu) is PDataTF:
                 # DT-2 in Sta6 (Table 9-10: P-DATA indication, stay in Sta6), checked at
                 # import against the table; _on_pdu gives the same result, slower.
                 messages = self._reassemble(pdu)
@@ -358,8 +375,9 @@ class Connection:
 
     def events(self) -> list[Event]:
         """The events produced since the last call, in order."""
-        out = list(self._events)
-        self._events.clear()
+        out = self._events
+        if out:
+            self._events = []
         return out
 
     def data_to_send(self, limit: int | None = None) -> list[Any]:
@@ -486,15 +504,12 @@ class Connection:
         if reassembler is None:
             reassembler = Reassembler(set(self.accepted_contexts), self.dataset_sink)
             self._reassembler = reassembler
-        pdvs = pdu.pdvs
-        if len(pdvs) == 1:  # the usual small message (C-ECHO, responses): one step
-            pdv = pdvs[0]
-            command = reassembler.whole_command(pdv.context_id, pdv.control, pdv.data)
-            if command is not None:
-                return [DataReceived(pdv.context_id, command)]
+        whole = whole_command(pdu)  # the usual small message (C-ECHO, responses)
+        if whole is not None and reassembler.accepts_whole(whole[0]):
+            return [DataReceived(*whole)]
         done: list[DataReceived] = []
         try:
-            for pdv in pdvs:
+            for pdv in pdu.pdvs:
                 msg = reassembler.add(pdv.context_id, pdv.control, pdv.data)
                 if msg is not None:
                     done.append(DataReceived(*msg))
@@ -533,7 +548,7 @@ class Connection:
     def _apply(self, bit: int, effects: int, event: int) -> None:  # noqa: C901 - a dispatch
         p = self._pending
         if bit == _FX_SEND_PDATA:  # the data transfer phase first: it is the hot path
-            self._queue_message(p)
+            self._queue_message(p.context_id, p.command, p.dataset, self._peer_limit())
         elif bit == _FX_IND_PDATA:
             self._events.extend(p)  # the messages _reassemble() completed
         elif bit == _fsm.FX_ARTIM_STOP:
@@ -646,14 +661,12 @@ class Connection:
     def _peer_limit(self) -> int:
         return self.peer_max_length if self.peer_max_length is not None else ABSENT_MAX_LENGTH
 
-    def _queue_message(self, req: DataRequest) -> None:
-        peer = self._peer_limit()
-        if req.dataset is None:  # the common small message: one ready list, no generator
-            bufs = fragment(req.context_id, True, req.command, peer)
+    def _queue_message(self, context_id: int, command: Any, dataset: Any, peer: int) -> None:
+        if dataset is None:  # the common small message: one ready list, no generator
+            bufs = fragment(context_id, True, command, peer)
             self._out.append((4, sum(map(len, bufs)), bufs))
             return
-        batches = message_batches(req.context_id, req.command, req.dataset, peer)
-        self._out.append((4, 0, batches))
+        self._out.append((4, 0, message_batches(context_id, command, dataset, peer)))
 
 
 def _echo_titles(ac: bytes, rq: Associate | None) -> bytes:

@@ -63,6 +63,7 @@ from dicomul.events import (
 __all__ = ["Net"]
 
 log = logging.getLogger("dicomul")
+_STA6 = State.STA6
 
 _CALLBACKS = (
     "on_connect",
@@ -356,14 +357,13 @@ class Net:
     def send_data(self, pc_id: int, command: Any, dataset: Any = None) -> None:
         """Queue one DIMSE message on an accepted presentation context: the encoded
         command set and an optional data set (bytes-like, binary file or buffers)."""
-        request = DataRequest(pc_id, command, dataset)
         with self._lock:
             conn = self._conn
-            fast = conn is not None and conn.state is State.STA6
+            fast = conn is not None and conn.state is _STA6
             if fast:  # DT-1: the state, the timer and a close request stay as they are
-                conn.send(request)  # type: ignore[union-attr]
+                conn._send_pdata(pc_id, command, dataset, None)  # type: ignore[union-attr]
         if not fast:
-            self._request(request)
+            self._request(DataRequest(pc_id, command, dataset))
         elif threading.get_ident() != self._io_ident:
             self._kick(False)
 
@@ -514,7 +514,7 @@ class Net:
         if threading.get_ident() == self._io_ident:
             return
         self._flush()
-        if self._thread is None:
+        if self._thread is None and self.io_thread:
             self._ensure_thread()
         elif changed:
             self._wake()
@@ -542,11 +542,9 @@ class Net:
         self._writer = me
         lock, take, write, on_send = self._lock, conn.take_outgoing, self._write, self.on_send
         try:
-            while True:
+            while conn.pending_output:  # (unlocked peek: see the end of this function)
                 with lock:
                     items = take(WRITE_WINDOW)
-                if not items:
-                    break
                 for pdu_type, nbytes, bufs in items:
                     try:
                         write(sock, bufs, nbytes)
