@@ -421,7 +421,9 @@ class Connection:
             src = item[2]
             if item[0] == 4 and not isinstance(src, list):
                 src.close()  # a generator over the caller's data: stop reading it
-        self._out = deque(item for item in self._out if item[0] != 4)
+        kept = [item for item in self._out if item[0] != 4]
+        self._out.clear()  # in place: Net keeps a reference to peek at it
+        self._out.extend(kept)
 
     @property
     def pending_output(self) -> bool:

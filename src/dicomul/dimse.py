@@ -148,6 +148,8 @@ class DIMSEMessage:
     _ENC_KINDS: ClassVar[tuple[int, ...]]
     _ENC_REQUIRED: ClassVar[tuple[bool, ...]]
     _ENC_GET: ClassVar[attrgetter[Any]]
+    _DEC_FIELDS: ClassVar[tuple[tuple[int, str], ...]]
+    _DEC_REQUIRED: ClassVar[tuple[tuple[int, str], ...]]
     has_dataset: bool
     extra: Mapping[int, Any]
 
@@ -171,6 +173,8 @@ class DIMSEMessage:
         cls._ENC_ELEMS = tuple(e for e, _n, _k in layout)
         cls._ENC_KINDS = tuple(k for _e, _n, k in layout)
         cls._ENC_REQUIRED = tuple(n in cls._REQUIRED for _e, n, _k in layout)
+        cls._DEC_FIELDS = tuple((e, n) for e, n, _k in layout if n)
+        cls._DEC_REQUIRED = tuple((e, n) for e, n in cls._DEC_FIELDS if n in cls._REQUIRED)
         cls._ENC_GET = attrgetter(
             *(n or ("command_field" if k == -1 else "has_dataset") for _e, n, k in layout)
         )
@@ -214,17 +218,16 @@ class DIMSEMessage:
 
     @classmethod
     def _from_fields(cls, command: dict[int, Any]) -> DIMSEMessage:
-        kwargs: dict[str, Any] = {}
-        required = cls._REQUIRED
-        for elem, name, _kind in cls._LAYOUT:
-            if name:
-                # Absent optional fields become None, not the constructor's default, so
-                # that decode -> encode writes back exactly what was received.
-                value = kwargs[name] = command.pop(elem, None)
-                if name in required and (value is None or value == ""):
-                    raise DIMSEError(f"{cls.__name__}: required {_name(elem)} is missing")
+        pop = command.pop
+        # Absent optional fields become None, not the constructor's default, so that
+        # decode -> encode writes back exactly what was received.
+        kwargs: dict[str, Any] = {name: pop(elem, None) for elem, name in cls._DEC_FIELDS}
+        for elem, name in cls._DEC_REQUIRED:
+            value = kwargs[name]
+            if value is None or value == "":
+                raise DIMSEError(f"{cls.__name__}: required {_name(elem)} is missing")
         del command[0x0000], command[0x0100]
-        dataset_type = command.pop(0x0800, None)
+        dataset_type = pop(0x0800, None)
         if dataset_type is None:
             raise DIMSEError(f"{cls.__name__}: required (0000,0800) CommandDataSetType is missing")
         kwargs["has_dataset"] = dataset_type != NO_DATASET

@@ -129,6 +129,7 @@ class Net:
         self._pump = threading.RLock()  # one pumping thread at a time (io_thread=False)
         self._writer = 0  # ident of the thread holding _wlock, 0 when none
         self._tls = False
+        self._outq: Any = ()  # the Connection's output queue, once there is one
         self._write: Callable[[socket.socket, list[Any], int], None] = write_all
         self._local = threading.local()  # per accept thread: the connection being offered
         self._closed = threading.Event()
@@ -312,6 +313,7 @@ class Net:
             dataset_sink=self.dataset_sink,
             raw_pdus=raw,
         )
+        self._outq = self._conn._out  # peeked at (never written) by the I/O loop
         if role is Role.ACCEPTOR:
             self._conn.connection_made(now=time.monotonic())
         self._closed.clear()
@@ -542,7 +544,7 @@ class Net:
         self._writer = me
         lock, take, write, on_send = self._lock, conn.take_outgoing, self._write, self.on_send
         try:
-            while conn.pending_output:  # (unlocked peek: see the end of this function)
+            while self._outq:  # (unlocked peek: see the end of this function)
                 with lock:
                     items = take(WRITE_WINDOW)
                 for pdu_type, nbytes, bufs in items:
@@ -627,20 +629,24 @@ class Net:
         self._shutdown(error)
 
     def _turn(self, max_wait: float | None) -> bool:
-        """One turn of the I/O loop; False when the connection is to be closed."""
+        """One turn of the I/O loop; False when the connection is to be closed.
+
+        Unlocked peeks (at the output queue, the timer, a close request) are single
+        attribute reads; whoever changes them afterwards flushes or wakes this thread, and
+        a close is confirmed under the lock."""
         conn, sock, poller = self._conn, self._sock, self._poller
         assert conn is not None and sock is not None and poller is not None
-        lock, monotonic = self._lock, time.monotonic
-        if conn.pending_output:  # (unlocked peek: whoever queues later flushes or wakes us)
+        if self._outq:
             self._flush(blocking=False)
-        with lock:
-            closing = conn.close_requested and not conn.pending_output
-            deadline = conn.timer_deadline()
-        if closing:
-            with self._wlock:  # let a user thread finish what it is writing
-                return False
+        if conn.close_requested:
+            with self._lock:
+                closing = conn.close_requested and not conn.pending_output
+            if closing:
+                with self._wlock:  # let a user thread finish what it is writing
+                    return False
+        deadline = conn.timer_deadline()
         idle_limit = self.network_timeout
-        if idle_limit is not None and conn.state is State.STA6:
+        if idle_limit is not None and conn.state is _STA6:
             idle = self._last_rx + idle_limit
             deadline = idle if deadline is None else min(deadline, idle)
         else:
@@ -648,14 +654,14 @@ class Net:
         if deadline is None:
             timeout = max_wait
         else:
-            timeout = max(0.0, deadline - monotonic())
+            timeout = max(0.0, deadline - time.monotonic())
             if max_wait is not None and max_wait < timeout:
                 timeout = max_wait
         sock_ready, wake_ready = poller.wait(timeout)
         if wake_ready:
             self._waker.drain()  # type: ignore[union-attr]
-        now = monotonic()
-        with lock:
+        now = time.monotonic()
+        with self._lock:
             if sock_ready and recv_into(sock, conn, now, self._tls):
                 self._last_rx = now
             if deadline is not None:
@@ -664,7 +670,7 @@ class Net:
                     conn.handle_timer(now)
                 if (
                     idle_limit is not None
-                    and conn.state is State.STA6
+                    and conn.state is _STA6
                     and now - self._last_rx >= idle_limit
                 ):
                     log.info("network timeout: no data for %ss, aborting", idle_limit)
