@@ -229,15 +229,13 @@ class Poller:
 
     def wait(self, timeout: float | None) -> tuple[bool, bool]:
         """(socket readable, wake-up pipe readable); both False on timeout."""
-        s = w = False
         if self._poll is not None:
-            ms = None if timeout is None else int(timeout * 1000) + 1
-            for fd, _ev in self._poll.poll(ms):
-                if fd == self._sfd:
-                    s = True
-                else:
-                    w = True
-            return s, w
+            ready = self._poll.poll(None if timeout is None else int(timeout * 1000) + 1)
+            if len(ready) == 1:  # the usual case: one of the two
+                sock = ready[0][0] == self._sfd
+                return sock, not sock
+            return bool(ready), bool(ready)  # both, or neither (timeout)
+        s = w = False
         for key, _ in self._sel.select(timeout):
             if key.data == self._sfd:
                 s = True
