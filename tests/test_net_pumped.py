@@ -3,7 +3,10 @@ blocking conveniences pump while they wait, callbacks run in the caller's thread
 
 from __future__ import annotations
 
+import socket
 import threading
+
+import pytest
 
 import dicomul
 from dicomul.net import Net
@@ -68,5 +71,80 @@ def test_pumped_requestor_sees_an_abort_while_waiting() -> None:
         net.send_data(1, b"\x00\x00\x00\x08\x02\x00\x00\x00\x01\x01")
         assert net.wait(TIMEOUT)
         assert aborts == [(0, 0)] and not net.is_connected
+    finally:
+        server.close()
+
+
+# ---- spin_wait: checking for the answer without sleeping first, adaptively ----------------
+
+
+def test_spin_wait_defaults_and_validation() -> None:
+    from dicomul.net import DEFAULT_SPIN_WAIT
+
+    assert Net(io_thread=False).spin_wait == DEFAULT_SPIN_WAIT > 0
+    assert Net().spin_wait == 0.0  # I/O threads sleep at once: a server runs many
+    assert Net(spin_wait=0.0002).spin_wait == 0.0002
+    with pytest.raises(ValueError):
+        Net(spin_wait=-1)
+
+
+def test_poller_spin_sees_ready_data_and_gives_up_when_there_is_none() -> None:
+    from dicomul._netio import Poller, Waker
+
+    a, b = socket.socketpair()
+    waker = Waker()
+    try:
+        poller = Poller(a, waker)
+        assert poller.spin(0.0001) is None  # nothing to read: it gives up
+        b.send(b"x")
+        assert poller.spin(1.0) == (True, False)  # returns as soon as the data is there
+        a.recv(1)
+        waker.wake()
+        assert poller.spin(1.0) == (False, True)
+        b.send(b"y")
+        assert poller.spin(1.0) == (True, True)
+        poller.close()
+    finally:
+        waker.close()
+        a.close()
+        b.close()
+
+
+def test_spinning_pauses_after_misses_and_answers_still_arrive() -> None:
+    from dicomul.net import SPIN_MISSES, SPIN_PAUSE
+
+    class Silent(EchoBack):  # answers only the third message, so most waits are misses
+        n = 0
+
+        def on_receive_data(self, pc_id: int, command: bytes, dataset: object) -> None:
+            Silent.n += 1
+            if Silent.n % 3 == 0:
+                self.send_data(pc_id, command)
+
+    server = Silent()
+    port = server.listen("127.0.0.1", 0)
+    got: list[bytes] = []
+    try:
+        net = Net(io_thread=False, spin_wait=0.0005)
+        net.on_receive_data = lambda pc, cmd, ds: got.append(cmd)
+        net.associate("127.0.0.1", port, _rq(), timeout=TIMEOUT)
+        cmd = b"\x00\x00\x00\x08\x02\x00\x00\x00\x01\x01"
+        net.send_data(1, cmd)
+        for _ in range(SPIN_MISSES):  # the peer says nothing: each wait is a miss
+            assert net.process(0.002)
+            if net._spin_pause:
+                break  # (the wait for the A-ASSOCIATE-AC may have missed already)
+        assert not got
+        paused = net._spin_pause
+        assert paused == SPIN_PAUSE  # spinning stopped for a while
+        net.send_data(1, cmd)
+        net.send_data(1, cmd)
+        for _ in range(200):  # bounded: the answer to the third message arrives
+            if got:
+                break
+            assert net.process(TIMEOUT)
+        assert got == [cmd]
+        assert net._spin_pause < paused  # the pause counts down, sleeping at once
+        net.release(timeout=TIMEOUT)
     finally:
         server.close()

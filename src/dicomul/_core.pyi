@@ -12,6 +12,8 @@ from typing import Any, ClassVar, TypeAlias
 
 from typing_extensions import disjoint_base
 
+from dicomul.errors import ProtocolError
+
 _Buffer: TypeAlias = bytes | bytearray | memoryview
 
 MAX_PRESENTATION_CONTEXTS: int
@@ -291,14 +293,32 @@ class Framer:
         self,
         max_pdu_length: int = ...,
         decode: Callable[[memoryview], Any] | None = None,
+        errors_inline: bool = False,
     ) -> None:
         """``max_pdu_length``: the largest PDU-length field accepted, 0..2**32 - 1
         (default :data:`DEFAULT_MAX_PDU_LENGTH`). ``decode``: called with each whole
-        A-ASSOCIATE-RQ/AC PDU (a byte memoryview); None hands on raw PDUs undecoded."""
+        A-ASSOCIATE-RQ/AC PDU (a byte memoryview); None hands on raw PDUs undecoded.
+        ``errors_inline``: a PDU that frames but does not decode is returned as its
+        ProtocolError, in its place, and framing goes on."""
 
     max_pdu_length: int
     """The largest PDU-length field accepted, 0..2**32 - 1; may be changed between feeds
     (it applies to the next PDU header read)."""
+
+    max_pdata_length: int
+    """When not 0, the largest P-DATA-TF PDU-length field accepted (our announced
+    maximum length)."""
+
+    def recv_buffer(self, size: int = 262144) -> memoryview:
+        """A writable buffer for ``socket.recv_into``; then call ``received(n)``."""
+
+    def received(self, n: int) -> list[Any]:
+        """``n`` bytes were written into the last ``recv_buffer()``: the PDUs they
+        complete, as ``feed()`` returns them."""
+
+    @property
+    def error(self) -> ProtocolError | None:
+        """The ProtocolError that stopped this framer, or None."""
 
     @property
     def buffered(self) -> int:

@@ -15,6 +15,7 @@ import selectors
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -60,7 +61,7 @@ def recv_into(sock: socket.socket, conn: Connection, now: float, tls: bool) -> b
         if n == 0:
             return True
         if tls:
-            if not sock.pending():
+            if not sock.pending():  # type: ignore[attr-defined]
                 return True
             continue  # decrypted bytes that poll() cannot see
         if n < want or total >= READ_BURST or conn.state is State.STA1:
@@ -227,6 +228,24 @@ class Poller:
             self._sel.register(sock, selectors.EVENT_READ, self._sfd)
             self._sel.register(self._wfd, selectors.EVENT_READ, self._wfd)
 
+    def spin(self, seconds: float) -> tuple[bool, bool] | None:
+        """Check for readiness without sleeping, for up to ``seconds``: the result of
+        wait() as soon as something is ready, None if nothing was by then. Costs CPU
+        (a non-blocking poll() per microsecond or so); see Net's ``spin_wait``."""
+        if self._poll is None:  # pragma: no cover - Windows: no spinning
+            return None
+        poll, clock = self._poll.poll, time.perf_counter
+        end = clock() + seconds
+        while True:
+            ready = poll(0)
+            if ready:
+                if len(ready) == 1:
+                    sock = ready[0][0] == self._sfd
+                    return sock, not sock
+                return True, True
+            if clock() >= end:
+                return None
+
     def wait(self, timeout: float | None) -> tuple[bool, bool]:
         """(socket readable, wake-up pipe readable); both False on timeout."""
         if self._poll is not None:
@@ -236,6 +255,7 @@ class Poller:
                 return sock, not sock
             return bool(ready), bool(ready)  # both, or neither (timeout)
         s = w = False
+        assert self._sel is not None
         for key, _ in self._sel.select(timeout):
             if key.data == self._sfd:
                 s = True

@@ -327,7 +327,7 @@ class Connection:
         """A writable buffer for ``socket.recv_into``, then call ``received(n)``: the same
         as ``receive_data`` with the bytes received, minus a copy (a large PDU's bytes go
         straight from the kernel into the PDU's own buffer)."""
-        return self._framer.recv_buffer()  # type: ignore[no-any-return]
+        return self._framer.recv_buffer()
 
     def received(self, nbytes: int, *, now: float | None = None) -> None:
         """``nbytes`` bytes were received into the last ``recv_buffer()``; 0 means the
@@ -392,7 +392,7 @@ class Connection:
         (a P-DATA item may be one window of a long message)."""
         out = self._out
         if len(out) == 1 and isinstance(out[0][2], list):  # one ready PDU: the usual case
-            return [out.popleft()]
+            return [out.popleft()]  # type: ignore[list-item]
         got: list[tuple[int, int, list[Any]]] = []
         total = 0
         while self._out and (limit is None or total < limit):
@@ -420,7 +420,7 @@ class Connection:
         for item in self._out:
             src = item[2]
             if item[0] == 4 and not isinstance(src, list):
-                src.close()  # a generator over the caller's data: stop reading it
+                src.close()  # type: ignore[attr-defined] # a generator: stop reading it
         kept = [item for item in self._out if item[0] != 4]
         self._out.clear()  # in place: Net keeps a reference to peek at it
         self._out.extend(kept)

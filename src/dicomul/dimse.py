@@ -204,7 +204,7 @@ class DIMSEMessage:
     def _encode_with_extra(self) -> bytes:
         self._encode_layout()  # the fields are checked as in a message without extras
         fields: dict[int, Any] = {}
-        for (elem, _name_, kind), value in zip(self._LAYOUT, self._ENC_GET(self)):
+        for (elem, _, kind), value in zip(self._LAYOUT, self._ENC_GET(self), strict=True):
             if kind == -2:
                 value = DATASET_PRESENT if value else NO_DATASET
             fields[elem] = value
