@@ -11,12 +11,20 @@ is complete.
 
 from __future__ import annotations
 
+import mmap
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from dicomul._core import command_dataset_type, fragment, fragment_size
 
-__all__ = ["message_batches", "Reassembler", "AnnexEViolation", "DEFAULT_WINDOW"]
+__all__ = [
+    "message_batches",
+    "Reassembler",
+    "AnnexEViolation",
+    "DEFAULT_WINDOW",
+    "FileRegion",
+]
 
 #: Bytes of a data set fragmented and queued at a time.
 DEFAULT_WINDOW = 4 * 1024 * 1024
@@ -71,16 +79,58 @@ def _aligned(pieces: Iterable[Any], frag: int, window: int) -> Iterator[tuple[An
     yield (held if held is not None else b""), True
 
 
+class FileRegion:
+    """Bytes [offset, offset + length) of an open file (``file`` has ``fileno()``),
+    for message_batches to map into memory rather than read. Holds the file object, so
+    the file stays open while the region is queued."""
+
+    __slots__ = ("file", "offset", "length")
+
+    def __init__(self, file: Any, offset: int, length: int) -> None:
+        self.file, self.offset, self.length = file, offset, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def map(self, start: int, length: int) -> memoryview:
+        """A read-only view of bytes [start, start + length) of the region, mapped from
+        the file (pages populated at once where the OS can). Only the kernel should read
+        it (sendmsg): a file truncated meanwhile then fails the write with EFAULT, where
+        a read from Python would get SIGBUS."""
+        pos = self.offset + start
+        base = pos - pos % mmap.ALLOCATIONGRANULARITY
+        size = pos - base + length
+        fd = int(self.file.fileno())
+        if os.fstat(fd).st_size < pos + length:  # (mmap would say "ValueError")
+            raise OSError(
+                f"the file ends before byte {pos + length} of the data set being sent "
+                "(was it changed while queued?)"
+            )
+        if hasattr(mmap, "MAP_POPULATE"):
+            m = mmap.mmap(fd, size, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE,
+                          prot=mmap.PROT_READ, offset=base)  # fmt: skip
+        else:  # pragma: no cover - not Linux
+            m = mmap.mmap(fd, size, access=mmap.ACCESS_READ, offset=base)
+        return memoryview(m)[pos - base :]
+
+    def __repr__(self) -> str:
+        return f"FileRegion(offset={self.offset}, length={self.length})"
+
+
 def message_batches(
     context_id: int,
     command: Any,
     dataset: Any,
     peer_max_length: int,
     window: int = DEFAULT_WINDOW,
+    regions: bool = False,
 ) -> Iterator[Buffers]:
     """The P-DATA-TF PDUs of one DIMSE message, as lists of buffers of about ``window``
     bytes each (the command set first). Raises ValueError if the peer's maximum length is
-    too small to carry data (1..7)."""
+    too small to carry data (1..7). With ``regions``, a data set that offers
+    ``file_region()`` (a Part 10 file's data set) is mapped from the file a window at a
+    time instead of read: the socket copies straight from the page cache, and the data
+    never passes through Python (for plain sockets only: see FileRegion.map)."""
     yield fragment(context_id, True, command, peer_max_length)
     if dataset is None:
         return
@@ -89,8 +139,28 @@ def message_batches(
         # (a peer announcing "no maximum" still has a limit, e.g. dicomul's 4 MiB)
         frag = max(2, (window - 6) & ~1)
         limit = frag + 6
+    region = dataset.file_region() if regions and hasattr(dataset, "file_region") else None
+    # (None: the source has no file under it after all; it is read as usual)
+    if region is not None:
+        yield from _region_batches(context_id, region, frag, limit, window)
+        return
     for buf, last in _aligned(_buffers_of(dataset, window), frag, window):
         yield fragment(context_id, False, buf, limit, last)
+
+
+def _region_batches(
+    context_id: int, region: FileRegion, frag: int, limit: int, window: int
+) -> Iterator[Buffers]:
+    """The data set PDUs of a file region, mapped a window at a time (a multiple of frag,
+    so fragments are whole PDVs everywhere but at the end)."""
+    total = region.length
+    if total == 0:
+        yield fragment(context_id, False, b"", limit, True)
+        return
+    step = max(frag, window - window % frag)
+    for start in range(0, total, step):
+        n = min(step, total - start)
+        yield fragment(context_id, False, region.map(start, n), limit, start + n >= total)
 
 
 class AnnexEViolation(Exception):

@@ -197,10 +197,28 @@ def file_chunks(f: BinaryIO, size: int = _CHUNK) -> Iterator[bytes]:
         f.close()
 
 
+class FileSource:
+    """A file data set for Net.send_data: iterated, it is read in chunks and closed at the
+    end (or when dropped); on a plain TCP socket it is mapped from the file instead, as a
+    FileRegion (see _pdata.message_batches), when the file offers one."""
+
+    __slots__ = ("file",)
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+
+    def __iter__(self) -> Iterator[bytes]:
+        return file_chunks(self.file)
+
+    def file_region(self) -> Any:
+        region = getattr(self.file, "file_region", None)
+        return region() if region is not None else None
+
+
 def send_form(data: Any) -> Any:
     """What Net.send_data should get for a prepared data set: files are streamed."""
     if hasattr(data, "read"):
-        return file_chunks(data)
+        return FileSource(data)
     return data
 
 

@@ -165,7 +165,12 @@ class Connection:
     accepted from the peer once no A-ASSOCIATE PDU has announced one (the limit becomes
     our announced maximum length once associated, 0 meaning this value);
     ``dataset_sink(context_id, command) -> writable | None`` to stream received data sets;
-    ``raw_pdus`` to get a :class:`PDUReceived` event before each PDU's own event.
+    ``raw_pdus`` to get a :class:`PDUReceived` event before each PDU's own event;
+    ``file_regions``: a data set that offers ``file_region()`` (a Part 10 file's) is
+    mapped from the file (mmap) rather than read: the buffers handed out are views of the
+    mapping, to be given only to the kernel (``sendmsg``), which then copies straight
+    from the page cache. A file cut short meanwhile fails the write (EFAULT); Python code
+    reading such a view would get SIGBUS instead, so TLS transports leave this off.
     """
 
     def __init__(
@@ -176,6 +181,7 @@ class Connection:
         max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH,
         dataset_sink: Callable[[int, bytes], Any] | None = None,
         raw_pdus: bool = False,
+        file_regions: bool = False,
     ) -> None:
         if not isinstance(role, Role):
             raise TypeError(f"role must be a Role, not {role!r}")
@@ -186,6 +192,7 @@ class Connection:
         self.max_pdu_length = int(max_pdu_length)
         self.dataset_sink = dataset_sink
         self.raw_pdus = raw_pdus
+        self.file_regions = file_regions
         self.state = State.STA1
         self.request: Associate | None = None  # the A-ASSOCIATE-RQ sent or received
         self.accept: Associate | None = None  # the A-ASSOCIATE-AC sent or received
@@ -402,7 +409,12 @@ class Connection:
                 got.append((pdu_type, nbytes, src))
                 total += nbytes
                 continue
-            batch = next(src, None)
+            try:
+                batch = next(src, None)
+            except Exception as exc:  # noqa: BLE001 - a read error, a file cut short, ...
+                self._out.popleft()
+                self._source_failed(exc)
+                continue
             if batch is None:
                 self._out.popleft()
                 continue
@@ -410,6 +422,18 @@ class Connection:
             got.append((pdu_type, size, batch))
             total += size
         return got
+
+    def _source_failed(self, exc: Exception) -> None:
+        """The data set of a message being sent could not be read to its end. Part of the
+        message may be on the wire and P-DATA cannot be taken back, so the association is
+        aborted (A-ABORT, source: service user), and an Aborted event says why."""
+        if self.state in (State.STA1, State.STA13):
+            return
+        self.send(AbortRequest(0, 0))
+        self._events.append(
+            Aborted(0, 0, provider=False, local=True,
+                    message=f"the data set being sent could not be read: {exc}")
+        )  # fmt: skip
 
     def discard_output(self) -> None:
         """Drop everything queued for sending (the transport can no longer be written)."""
@@ -668,7 +692,10 @@ class Connection:
             bufs = fragment(context_id, True, command, peer)
             self._out.append((4, sum(map(len, bufs)), bufs))
             return
-        self._out.append((4, 0, message_batches(context_id, command, dataset, peer)))
+        batches = message_batches(
+            context_id, command, dataset, peer, regions=self.file_regions
+        )
+        self._out.append((4, 0, batches))
 
 
 def _echo_titles(ac: bytes, rq: Associate | None) -> bytes:

@@ -333,6 +333,7 @@ class Net:
             max_pdu_length=self.max_pdu_length,
             dataset_sink=self.dataset_sink,
             raw_pdus=raw,
+            file_regions=self._write is write_plain,  # the kernel alone reads the data
         )
         self._outq = self._conn._out  # peeked at (never written) by the I/O loop
         if role is Role.ACCEPTOR:

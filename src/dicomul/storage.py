@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from dicomul._pdata import FileRegion
 from dicomul.constants import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
     EXPLICIT_VR_BIG_ENDIAN,
@@ -137,6 +138,9 @@ class _SliceReader(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
+    def fileno(self) -> int:
+        return self._f.fileno()
+
     def readinto(self, b: Any) -> int:
         mv = memoryview(b).cast("B")
         n = min(len(mv), self._end - self._pos)
@@ -159,6 +163,18 @@ class _SliceReader(io.RawIOBase):
         if not self.closed:
             self._f.close()
         super().close()
+
+
+class _DatasetFile(io.BufferedReader):
+    """The data set of a Part 10 file, opened: a buffered reader that can also hand the
+    unread rest as a FileRegion, for the sender to map rather than read."""
+
+    def file_region(self) -> FileRegion:
+        """The unread rest of the data set. The region holds this file, which stays open
+        while the region is queued (it closes when the last reference goes)."""
+        raw: _SliceReader = self.raw  # type: ignore[assignment]
+        start = raw._start + self.tell()
+        return FileRegion(self, start, raw._end - start)
 
 
 class Part10File:
@@ -191,7 +207,7 @@ class Part10File:
         """A read-only binary file positioned at the data set that ends where the data set
         ends (read(n), readinto, seek/tell relative to the data set). Close it after use."""
         raw = _SliceReader(self.path, self.dataset_offset, self.dataset_length)
-        return io.BufferedReader(raw, buffer_size)
+        return _DatasetFile(raw, buffer_size)
 
     def read_dataset_bytes(self) -> bytes:
         """The whole data set as bytes (in memory: for small files and tests)."""
