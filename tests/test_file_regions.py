@@ -65,6 +65,22 @@ def test_mapped_batches_are_the_read_batches(tmp_path, peer_max, offset, size, w
         assert sum(len(b) for b in batch[1::2]) <= max(window, peer_max or window)
 
 
+@pytest.mark.parametrize("span", [1, 5000, 20_000])
+def test_regions_larger_than_one_mapping_are_mapped_in_spans(tmp_path, monkeypatch, span) -> None:
+    import dicomul._pdata as pdata
+
+    monkeypatch.setattr(pdata, "MAP_SPAN", span)
+    path = _file(tmp_path, 100_000)
+    data = path.read_bytes()[7 : 7 + 90_000]
+    with open(path, "rb") as f:
+        region = FileRegion(f, 7, 90_000)
+        mapped = list(message_batches(1, command(True), _Source(region), 1000, 4096, True))
+    read = list(message_batches(1, command(True), data, 1000, 4096))
+    assert b"".join(bytes(b) for m in mapped for b in m) == b"".join(
+        bytes(b) for m in read for b in m
+    )
+
+
 def test_without_regions_the_source_is_read_as_usual(tmp_path) -> None:
     path = _file(tmp_path, 10_000)
     with open(path, "rb") as f:
