@@ -18,13 +18,13 @@ from pydicom.data import get_testdata_file
 from test_connection_helpers import associate, command, make_ac, make_rq, transfer
 
 from dicomul import AssociationAborted
-from dicomul._pdata import FileRegion, message_batches
+from dicomul._pdata import message_batches
 from dicomul._service_util import FileSource, send_form
 from dicomul.connection import State
 from dicomul.events import Aborted, DataReceived, DataRequest
 from dicomul.server import Server
 from dicomul.services import Association, contexts_for_files
-from dicomul.storage import read_part10
+from dicomul.storage import FileRegion, read_part10
 
 T = 10.0
 MAX_LENGTHS = [0, 8, 9, 1000, 16384, 131072]

@@ -11,8 +11,6 @@ is complete.
 
 from __future__ import annotations
 
-import mmap
-import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -23,7 +21,6 @@ __all__ = [
     "Reassembler",
     "AnnexEViolation",
     "DEFAULT_WINDOW",
-    "FileRegion",
 ]
 
 #: Bytes of a data set fragmented and queued at a time.
@@ -81,44 +78,6 @@ def _aligned(pieces: Iterable[Any], frag: int, window: int) -> Iterator[tuple[An
     yield (held if held is not None else b""), True
 
 
-class FileRegion:
-    """Bytes [offset, offset + length) of an open file (``file`` has ``fileno()``),
-    for message_batches to map into memory rather than read. Holds the file object, so
-    the file stays open while the region is queued."""
-
-    __slots__ = ("file", "offset", "length")
-
-    def __init__(self, file: Any, offset: int, length: int) -> None:
-        self.file, self.offset, self.length = file, offset, length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def map(self, start: int, length: int) -> memoryview:
-        """A read-only view of bytes [start, start + length) of the region, mapped from
-        the file (pages populated at once where the OS can). Only the kernel should read
-        it (sendmsg): a file truncated meanwhile then fails the write with EFAULT, where
-        a read from Python would get SIGBUS."""
-        pos = self.offset + start
-        base = pos - pos % mmap.ALLOCATIONGRANULARITY
-        size = pos - base + length
-        fd = int(self.file.fileno())
-        if os.fstat(fd).st_size < pos + length:  # (mmap would say "ValueError")
-            raise OSError(
-                f"the file ends before byte {pos + length} of the data set being sent "
-                "(was it changed while queued?)"
-            )
-        if hasattr(mmap, "MAP_POPULATE"):
-            m = mmap.mmap(fd, size, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE,
-                          prot=mmap.PROT_READ, offset=base)  # fmt: skip
-        else:  # pragma: no cover - not Linux
-            m = mmap.mmap(fd, size, access=mmap.ACCESS_READ, offset=base)
-        return memoryview(m)[pos - base :]
-
-    def __repr__(self) -> str:
-        return f"FileRegion(offset={self.offset}, length={self.length})"
-
-
 def message_batches(
     context_id: int,
     command: Any,
@@ -130,9 +89,10 @@ def message_batches(
     """The P-DATA-TF PDUs of one DIMSE message, as lists of buffers of about ``window``
     bytes each (the command set first). Raises ValueError if the peer's maximum length is
     too small to carry data (1..7). With ``regions``, a data set that offers
-    ``file_region()`` (a Part 10 file's data set) is mapped from the file a window at a
+    ``file_region()`` (a Part 10 file's data set: a region with ``length`` and
+    ``map(start, length)``, see storage.FileRegion) is mapped from the file a span at a
     time instead of read: the socket copies straight from the page cache, and the data
-    never passes through Python (for plain sockets only: see FileRegion.map)."""
+    never passes through Python (for plain sockets only)."""
     yield fragment(context_id, True, command, peer_max_length)
     if dataset is None:
         return
@@ -151,7 +111,7 @@ def message_batches(
 
 
 def _region_batches(
-    context_id: int, region: FileRegion, frag: int, limit: int, window: int
+    context_id: int, region: Any, frag: int, limit: int, window: int
 ) -> Iterator[Buffers]:
     """The data set PDUs of a file region, mapped a window at a time (a multiple of frag,
     so fragments are whole PDVs everywhere but at the end)."""

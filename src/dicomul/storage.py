@@ -35,6 +35,7 @@ import copy
 import hashlib
 import io
 import itertools
+import mmap
 import os
 import re
 import struct
@@ -45,7 +46,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from dicomul._pdata import FileRegion
 from dicomul.constants import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
     EXPLICIT_VR_BIG_ENDIAN,
@@ -163,6 +163,44 @@ class _SliceReader(io.RawIOBase):
         if not self.closed:
             self._f.close()
         super().close()
+
+
+class FileRegion:
+    """Bytes [offset, offset + length) of an open file (``file`` has ``fileno()``),
+    for message_batches to map into memory rather than read. Holds the file object, so
+    the file stays open while the region is queued."""
+
+    __slots__ = ("file", "offset", "length")
+
+    def __init__(self, file: Any, offset: int, length: int) -> None:
+        self.file, self.offset, self.length = file, offset, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def map(self, start: int, length: int) -> memoryview:
+        """A read-only view of bytes [start, start + length) of the region, mapped from
+        the file (pages populated at once where the OS can). Only the kernel should read
+        it (sendmsg): a file truncated meanwhile then fails the write with EFAULT, where
+        a read from Python would get SIGBUS."""
+        pos = self.offset + start
+        base = pos - pos % mmap.ALLOCATIONGRANULARITY
+        size = pos - base + length
+        fd = int(self.file.fileno())
+        if os.fstat(fd).st_size < pos + length:  # (mmap would say "ValueError")
+            raise OSError(
+                f"the file ends before byte {pos + length} of the data set being sent "
+                "(was it changed while queued?)"
+            )
+        if hasattr(mmap, "MAP_POPULATE"):
+            m = mmap.mmap(fd, size, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE,
+                          prot=mmap.PROT_READ, offset=base)  # fmt: skip
+        else:  # pragma: no cover - not Linux
+            m = mmap.mmap(fd, size, access=mmap.ACCESS_READ, offset=base)
+        return memoryview(m)[pos - base :]
+
+    def __repr__(self) -> str:
+        return f"FileRegion(offset={self.offset}, length={self.length})"
 
 
 class _DatasetFile(io.BufferedReader):
