@@ -43,3 +43,13 @@ def test_bench_assoc_runs() -> None:
     text = _run("bench_assoc.py", "--quick", timeout=380)
     assert "dicomul -> dicomul" in text
     assert "targets:" in text
+
+
+@pytest.mark.interop
+@pytest.mark.timeout(500)
+def test_bench_net_runs() -> None:
+    pytest.importorskip("pynetdicom")
+    text = _run("bench_net.py", "--quick", timeout=480)
+    assert "raw loopback TCP, the 32 MiB object's bytes" in text
+    assert "C-ECHO, one association" in text
+    assert "dicomul -> dicomul, unlimited PDU" in text
