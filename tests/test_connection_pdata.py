@@ -412,3 +412,32 @@ def test_sta13_abort_closes() -> None:  # AA-2
     conn.receive_data(bytes.fromhex("07000000000400000000"))
     assert conn.state is State.STA1 and conn.events() == [TransportClosed()]
     assert conn.close_requested and conn.timer_deadline() is None
+
+
+def test_events_returns_a_new_list_each_time() -> None:
+    r, a = associate()
+    first = a.events()
+    r.send(DataRequest(1, command(False)))
+    transfer(r, a)
+    second = a.events()
+    assert first == [] and second == [DataReceived(1, command(False))]
+    assert a.events() == [] and second == [DataReceived(1, command(False))]
+
+
+@pytest.mark.parametrize("bad", [12345, "text", 1.5, None.__class__])
+def test_a_bad_data_set_argument_raises_before_anything_is_queued(bad) -> None:
+    r, a = associate()
+    with pytest.raises(TypeError, match="data set is bytes-like"):
+        r.send(DataRequest(3, command(True), bad))
+    assert r.state is State.STA6 and not r.pending_output
+
+
+def test_whole_command_checks_its_argument() -> None:
+    from dicomul._core import PDataTF, whole_command
+
+    with pytest.raises(TypeError):
+        whole_command(None)  # type: ignore[arg-type]
+    pdu = PDataTF([])
+    pdu.pdvs.append(1.5)  # (a list: the type is checked when it is read)
+    with pytest.raises(TypeError):
+        whole_command(pdu)

@@ -786,3 +786,10 @@ def test_encoder_pads_text_and_writes_raw_and_tags_exactly() -> None:
     )  # fmt: skip
     assert got == struct.pack("<HHII", 0, 0, 4, len(body)) + body
     assert decode_command(got)[0x0901] == (0x00100010, 0x7FE00010)
+
+
+def test_has_dataset_none_means_no_data_set_on_both_encoding_paths() -> None:
+    plain = CEchoRQ(message_id=1, has_dataset=None).encode()  # type: ignore[arg-type]
+    assert decode_command(plain)[0x0800] == NO_DATASET
+    extra = CEchoRQ(message_id=1, has_dataset=None, extra={0x7777: b"ab"})  # type: ignore[arg-type]
+    assert decode_command(extra.encode())[0x0800] == NO_DATASET

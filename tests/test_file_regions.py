@@ -113,7 +113,8 @@ def test_a_file_cut_short_before_it_is_sent_aborts_with_a_clear_message(tmp_path
     assert r.state is State.STA13
     (ev,) = r.events()
     assert isinstance(ev, Aborted) and ev.local and ev.source == 0
-    assert "could not be read" in ev.message and "file ends before byte" in ev.message
+    assert "could not be read" in ev.message and "the file ends at byte" in ev.message
+    assert isinstance(ev.error, OSError)
     assert wire[-10:] == bytes([7, 0, 0, 0, 0, 4, 0, 0, 0, 0])  # A-ABORT, service user
     assert any(isinstance(e, Aborted) for e in a.events())
 
@@ -192,3 +193,50 @@ def test_store_of_a_file_cut_short_raises_and_the_server_goes_on(server, tmp_pat
     with _connect(port, [good]) as assoc:
         assert assoc.store(good) == 0
     assert not list((tmp_path / "in").glob(f"{pf.meta.sop_instance_uid}*"))
+
+
+def test_a_file_cut_short_between_two_mappings_is_an_error(tmp_path, monkeypatch) -> None:
+    import dicomul._pdata as pdata
+
+    monkeypatch.setattr(pdata, "MAP_SPAN", 8192)  # map 8 KiB (two 4 KiB windows) at a time
+    path = _file(tmp_path, 100_000)
+    with open(path, "rb") as f:
+        batches = message_batches(1, command(True), _Source(FileRegion(f, 0, 100_000)),
+                                  16384, 4096, regions=True)  # fmt: skip
+        for _ in range(3):  # the command set, then the first mapping's two windows
+            next(batches)
+        os.truncate(path, 9000)
+        with pytest.raises(OSError, match="file ends before byte"):
+            next(batches)  # (the Connection turns this into an A-ABORT: see above)
+
+
+def test_a_file_system_without_mmap_falls_back_to_reading(monkeypatch) -> None:
+    import dicomul.storage as storage
+
+    def no_mmap(self, start, length):
+        raise OSError(errno.ENODEV, "No such device")
+
+    monkeypatch.setattr(storage.FileRegion, "map", no_mmap)
+    pf = read_part10(get_testdata_file("MR_small.dcm"))
+    r, a = associate(make_rq(16384), make_ac(16384))
+    r.file_regions = True
+    cmd = command(True)
+    r.send(DataRequest(3, cmd, send_form(pf.open_dataset())))
+    transfer(r, a)
+    assert a.events() == [DataReceived(3, cmd, pf.read_dataset_bytes())]
+
+
+@pytest.mark.parametrize("regions", [True, False])
+def test_the_file_is_closed_once_sent_or_dropped(regions) -> None:
+    pf = read_part10(get_testdata_file("CT_small.dcm"))
+    for drop in (False, True):
+        r, a = associate(make_rq(16384), make_ac(16384))
+        r.file_regions = regions
+        f = pf.open_dataset()
+        r.send(DataRequest(3, command(True), send_form(f)))
+        if drop:
+            r.take_outgoing(1)  # started, then the association goes away
+            r.discard_output()
+        else:
+            transfer(r, a)
+        assert f.closed

@@ -184,3 +184,80 @@ def test_rejected_associations_leave_no_file_descriptors() -> None:
         assert len(os.listdir("/proc/self/fd")) <= before + 2
     finally:
         srv.stop()
+
+
+def test_a_data_set_source_failing_in_a_user_thread_wakes_the_io_thread() -> None:
+    """The source fails while the user thread writes: the A-ABORT goes out, and the I/O
+    thread (asleep with no timer) is woken to start ARTIM and report the abort, although
+    this peer never closes the connection."""
+    ls = socket.create_server(("127.0.0.1", 0))
+    port = ls.getsockname()[1]
+    conn: list[socket.socket] = []
+    stop = threading.Event()
+
+    def raw_scp() -> None:  # accepts, then reads and ignores everything, never closing
+        c, _ = ls.accept()
+        conn.append(c)
+        rq = dicomul.Associate.decode(_recv_pdu(c))
+        sup = {pc.abstract_syntax: list(pc.transfer_syntaxes) for pc in rq.presentation_contexts}
+        c.sendall(negotiate(rq, sup).encode())
+        c.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                if not c.recv(65536):
+                    return
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    t = threading.Thread(target=raw_scp, daemon=True)
+    t.start()
+    aborts: list[tuple[int, int]] = []
+    net = Net(artim_timeout=0.5)
+    net.on_receive_abort = lambda source, reason: aborts.append((source, reason))
+    rq = dicomul.Associate(request=True).default_associate()
+    rq.called, rq.calling = "RAW", "SCU"
+    rq.add_presentation(1, dicomul.VERIFICATION_SOP_CLASS)
+    rq.add_transfer(1, dicomul.IMPLICIT_VR_LITTLE_ENDIAN)
+    try:
+        net.associate("127.0.0.1", port, rq, timeout=TIMEOUT)
+
+        def failing():
+            yield b"\0" * 1000
+            raise OSError("disk gone")
+
+        cmd = b"\x00\x00\x00\x08\x02\x00\x00\x00\x01\x00"  # (0000,0800) 0001H: data set
+        net.send_data(1, cmd, failing())  # this thread writes, and the source fails
+        assert net.wait(TIMEOUT), "the I/O thread never saw the abort (ARTIM not started)"
+        assert aborts == [(0, 0)]
+        assert "disk gone" in net._outcome.message  # type: ignore[union-attr]
+    finally:
+        stop.set()
+        net.close()
+        t.join(TIMEOUT)
+        for c in conn:
+            c.close()
+        ls.close()
+
+
+def test_a_bad_data_set_argument_raises_and_sends_nothing() -> None:
+    server = Server("SCP")
+    port = server.start("127.0.0.1", 0)
+    try:
+        with Association.connect("127.0.0.1", port, called_ae="SCP",
+                                 contexts=verification_contexts()) as a:  # fmt: skip
+            for bad in (12345, "text", 1.5):
+                with pytest.raises(TypeError, match="data set is bytes-like"):
+                    a.net.send_data(1, b"\0" * 12, bad)
+                assert a.net.is_associated and not a.net.pending_sends
+            assert a.echo() == 0  # the association is intact
+    finally:
+        server.stop(timeout=TIMEOUT)
+
+
+def test_children_of_a_pumped_listener_do_not_spin() -> None:
+    listener = Net(io_thread=False)
+    assert listener.spin_wait > 0
+    assert listener._child().spin_wait == 0.0  # its connections run I/O threads
+    assert Net(spin_wait=0.001)._child().spin_wait == 0.001  # asked for: inherited

@@ -2863,7 +2863,7 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_vlen __pyx_string_tab[57]
 #define __pyx_n_u_w __pyx_string_tab[58]
 #define __pyx_kp_b_iso88591_aq_Cq_Q_as_Qa_s_A_Cs_S_3a_Cq_Qf __pyx_string_tab[59]
-#define __pyx_kp_b_iso88591_Cq_U_1_aq_uAQ_81CuF_U_j_T_Q_C_1 __pyx_string_tab[60]
+#define __pyx_kp_b_iso88591_Cq_U_1_aq_uAQ_5_1_AU_Kq_A_81CuF __pyx_string_tab[60]
 #define __pyx_int_0 __pyx_number_tab[0]
 #define __pyx_int_1 __pyx_number_tab[1]
 #define __pyx_int_16 __pyx_number_tab[2]
@@ -4591,7 +4591,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
  *     for i in range(count):
  *         value = values[i]             # <<<<<<<<<<<<<<
  *         kind = kinds[i]
- *         if required[i] and (value is None or (isinstance(value, str) and not value)):
+ *         if kind == K_DATASET_TYPE:  # from has_dataset: any truth value, None is False
 */
     __pyx_t_2 = __Pyx_GetItemInt(__pyx_v_values, __pyx_v_i, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 159, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
@@ -4602,8 +4602,8 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
  *     for i in range(count):
  *         value = values[i]
  *         kind = kinds[i]             # <<<<<<<<<<<<<<
- *         if required[i] and (value is None or (isinstance(value, str) and not value)):
- *             return (i, E_REQUIRED, None)
+ *         if kind == K_DATASET_TYPE:  # from has_dataset: any truth value, None is False
+ *             prepared[i] = 0x0001 if value else 0x0101
 */
     __pyx_t_2 = __Pyx_GetItemInt(__pyx_v_kinds, __pyx_v_i, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 160, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
@@ -4614,13 +4614,71 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
     /* "dicomul/_cmdset.pyx":161
  *         value = values[i]
  *         kind = kinds[i]
+ *         if kind == K_DATASET_TYPE:  # from has_dataset: any truth value, None is False             # <<<<<<<<<<<<<<
+ *             prepared[i] = 0x0001 if value else 0x0101
+ *             body += 10
+*/
+    __pyx_t_6 = (__pyx_v_kind == __pyx_e_7dicomul_7_cmdset_K_DATASET_TYPE);
+
+    if (__pyx_t_6) {
+
+
+      /* "dicomul/_cmdset.pyx":162
+ *         kind = kinds[i]
+ *         if kind == K_DATASET_TYPE:  # from has_dataset: any truth value, None is False
+ *             prepared[i] = 0x0001 if value else 0x0101             # <<<<<<<<<<<<<<
+ *             body += 10
+ *             continue
+*/
+      __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_v_value); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 162, __pyx_L1_error)
+      if (__pyx_t_6) {
+        __Pyx_INCREF(__pyx_mstate_global->__pyx_int_1);
+        __pyx_t_2 = __pyx_mstate_global->__pyx_int_1;
+      } else {
+        __Pyx_INCREF(__pyx_mstate_global->__pyx_int_257);
+        __pyx_t_2 = __pyx_mstate_global->__pyx_int_257;
+      }
+
+      if (unlikely((__Pyx_SetItemInt(__pyx_v_prepared, __pyx_v_i, __pyx_t_2, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference) < 0))) __PYX_ERR(0, 162, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+      /* "dicomul/_cmdset.pyx":163
+ *         if kind == K_DATASET_TYPE:  # from has_dataset: any truth value, None is False
+ *             prepared[i] = 0x0001 if value else 0x0101
+ *             body += 10             # <<<<<<<<<<<<<<
+ *             continue
+ *         if required[i] and (value is None or (isinstance(value, str) and not value)):
+*/
+      __pyx_v_body = (__pyx_v_body + 10);
+
+      /* "dicomul/_cmdset.pyx":164
+ *             prepared[i] = 0x0001 if value else 0x0101
+ *             body += 10
+ *             continue             # <<<<<<<<<<<<<<
+ *         if required[i] and (value is None or (isinstance(value, str) and not value)):
+ *             return (i, E_REQUIRED, None)
+*/
+      goto __pyx_L3_continue;
+
+      /* "dicomul/_cmdset.pyx":161
+ *         value = values[i]
+ *         kind = kinds[i]
+ *         if kind == K_DATASET_TYPE:  # from has_dataset: any truth value, None is False             # <<<<<<<<<<<<<<
+ *             prepared[i] = 0x0001 if value else 0x0101
+ *             body += 10
+*/
+    }
+
+    /* "dicomul/_cmdset.pyx":165
+ *             body += 10
+ *             continue
  *         if required[i] and (value is None or (isinstance(value, str) and not value)):             # <<<<<<<<<<<<<<
  *             return (i, E_REQUIRED, None)
  *         if value is None:
 */
-    __pyx_t_2 = __Pyx_GetItemInt(__pyx_v_required, __pyx_v_i, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 161, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_GetItemInt(__pyx_v_required, __pyx_v_i, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 165, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 161, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 165, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     if (__pyx_t_7) {
 
@@ -4628,7 +4686,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
       __pyx_t_6 = __pyx_t_7;
 
-      goto __pyx_L6_bool_binop_done;
+      goto __pyx_L7_bool_binop_done;
     }
     __pyx_t_7 = (__pyx_v_value == Py_None);
     if (!__pyx_t_7) {
@@ -4637,7 +4695,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
       __pyx_t_6 = __pyx_t_7;
 
-      goto __pyx_L6_bool_binop_done;
+      goto __pyx_L7_bool_binop_done;
     }
     __pyx_t_7 = PyUnicode_Check(__pyx_v_value); 
     if (__pyx_t_7) {
@@ -4646,39 +4704,39 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
       __pyx_t_6 = __pyx_t_7;
 
-      goto __pyx_L6_bool_binop_done;
+      goto __pyx_L7_bool_binop_done;
     }
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_value); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 161, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_value); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 165, __pyx_L1_error)
     __pyx_t_8 = (!__pyx_t_7);
 
 
 
     __pyx_t_6 = __pyx_t_8;
 
-    __pyx_L6_bool_binop_done:;
+    __pyx_L7_bool_binop_done:;
     if (__pyx_t_6) {
 
 
-      /* "dicomul/_cmdset.pyx":162
- *         kind = kinds[i]
+      /* "dicomul/_cmdset.pyx":166
+ *             continue
  *         if required[i] and (value is None or (isinstance(value, str) and not value)):
  *             return (i, E_REQUIRED, None)             # <<<<<<<<<<<<<<
  *         if value is None:
  *             continue
 */
-      __pyx_t_2 = PyLong_FromSsize_t(__pyx_v_i); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 162, __pyx_L1_error)
+      __pyx_t_2 = PyLong_FromSsize_t(__pyx_v_i); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 166, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
-      __pyx_t_9 = __Pyx_PyLong_From___pyx_anon_enum(__pyx_e_7dicomul_7_cmdset_E_REQUIRED); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 162, __pyx_L1_error)
+      __pyx_t_9 = __Pyx_PyLong_From___pyx_anon_enum(__pyx_e_7dicomul_7_cmdset_E_REQUIRED); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 166, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_9);
-      __pyx_t_10 = PyTuple_New(3); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 162, __pyx_L1_error)
+      __pyx_t_10 = PyTuple_New(3); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 166, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
       __Pyx_GIVEREF(__pyx_t_2);
-      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_t_2) != (0)) __PYX_ERR(0, 162, __pyx_L1_error);
+      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_t_2) != (0)) __PYX_ERR(0, 166, __pyx_L1_error);
       __Pyx_GIVEREF(__pyx_t_9);
-      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_t_9) != (0)) __PYX_ERR(0, 162, __pyx_L1_error);
+      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_t_9) != (0)) __PYX_ERR(0, 166, __pyx_L1_error);
       __Pyx_INCREF(Py_None);
       __Pyx_GIVEREF(Py_None);
-      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 2, Py_None) != (0)) __PYX_ERR(0, 162, __pyx_L1_error);
+      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 2, Py_None) != (0)) __PYX_ERR(0, 166, __pyx_L1_error);
       __pyx_t_2 = 0;
       __pyx_t_9 = 0;
       {
@@ -4692,16 +4750,16 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
       __pyx_t_10 = 0;
       goto __pyx_L0;
 
-      /* "dicomul/_cmdset.pyx":161
- *         value = values[i]
- *         kind = kinds[i]
+      /* "dicomul/_cmdset.pyx":165
+ *             body += 10
+ *             continue
  *         if required[i] and (value is None or (isinstance(value, str) and not value)):             # <<<<<<<<<<<<<<
  *             return (i, E_REQUIRED, None)
  *         if value is None:
 */
     }
 
-    /* "dicomul/_cmdset.pyx":163
+    /* "dicomul/_cmdset.pyx":167
  *         if required[i] and (value is None or (isinstance(value, str) and not value)):
  *             return (i, E_REQUIRED, None)
  *         if value is None:             # <<<<<<<<<<<<<<
@@ -4712,7 +4770,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
     if (__pyx_t_6) {
 
 
-      /* "dicomul/_cmdset.pyx":164
+      /* "dicomul/_cmdset.pyx":168
  *             return (i, E_REQUIRED, None)
  *         if value is None:
  *             continue             # <<<<<<<<<<<<<<
@@ -4721,7 +4779,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 */
       goto __pyx_L3_continue;
 
-      /* "dicomul/_cmdset.pyx":163
+      /* "dicomul/_cmdset.pyx":167
  *         if required[i] and (value is None or (isinstance(value, str) and not value)):
  *             return (i, E_REQUIRED, None)
  *         if value is None:             # <<<<<<<<<<<<<<
@@ -4730,86 +4788,39 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 */
     }
 
-    /* "dicomul/_cmdset.pyx":165
+    /* "dicomul/_cmdset.pyx":169
  *         if value is None:
  *             continue
  *         if kind == K_FIELD:             # <<<<<<<<<<<<<<
  *             kind = K_US
- *         elif kind == K_DATASET_TYPE:
+ *         if raw_ok and isinstance(value, (bytes, bytearray, memoryview)):
 */
-    switch (__pyx_v_kind) {
-      case __pyx_e_7dicomul_7_cmdset_K_FIELD:
+    __pyx_t_6 = (__pyx_v_kind == __pyx_e_7dicomul_7_cmdset_K_FIELD);
 
-      /* "dicomul/_cmdset.pyx":166
+    if (__pyx_t_6) {
+
+
+      /* "dicomul/_cmdset.pyx":170
  *             continue
  *         if kind == K_FIELD:
  *             kind = K_US             # <<<<<<<<<<<<<<
- *         elif kind == K_DATASET_TYPE:
- *             prepared[i] = 0x0001 if value else 0x0101
+ *         if raw_ok and isinstance(value, (bytes, bytearray, memoryview)):
+ *             kind = K_RAW
 */
       __pyx_v_kind = __pyx_e_7dicomul_7_cmdset_K_US;
 
-      /* "dicomul/_cmdset.pyx":165
+      /* "dicomul/_cmdset.pyx":169
  *         if value is None:
  *             continue
  *         if kind == K_FIELD:             # <<<<<<<<<<<<<<
  *             kind = K_US
- *         elif kind == K_DATASET_TYPE:
-*/
-      break;
-      case __pyx_e_7dicomul_7_cmdset_K_DATASET_TYPE:
-
-      /* "dicomul/_cmdset.pyx":168
- *             kind = K_US
- *         elif kind == K_DATASET_TYPE:
- *             prepared[i] = 0x0001 if value else 0x0101             # <<<<<<<<<<<<<<
- *             body += 10
- *             continue
-*/
-      __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_v_value); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 168, __pyx_L1_error)
-      if (__pyx_t_6) {
-        __Pyx_INCREF(__pyx_mstate_global->__pyx_int_1);
-        __pyx_t_10 = __pyx_mstate_global->__pyx_int_1;
-      } else {
-        __Pyx_INCREF(__pyx_mstate_global->__pyx_int_257);
-        __pyx_t_10 = __pyx_mstate_global->__pyx_int_257;
-      }
-
-      if (unlikely((__Pyx_SetItemInt(__pyx_v_prepared, __pyx_v_i, __pyx_t_10, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference) < 0))) __PYX_ERR(0, 168, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-
-      /* "dicomul/_cmdset.pyx":169
- *         elif kind == K_DATASET_TYPE:
- *             prepared[i] = 0x0001 if value else 0x0101
- *             body += 10             # <<<<<<<<<<<<<<
- *             continue
  *         if raw_ok and isinstance(value, (bytes, bytearray, memoryview)):
 */
-      __pyx_v_body = (__pyx_v_body + 10);
-
-      /* "dicomul/_cmdset.pyx":170
- *             prepared[i] = 0x0001 if value else 0x0101
- *             body += 10
- *             continue             # <<<<<<<<<<<<<<
- *         if raw_ok and isinstance(value, (bytes, bytearray, memoryview)):
- *             kind = K_RAW
-*/
-      goto __pyx_L3_continue;
-
-      /* "dicomul/_cmdset.pyx":167
- *         if kind == K_FIELD:
- *             kind = K_US
- *         elif kind == K_DATASET_TYPE:             # <<<<<<<<<<<<<<
- *             prepared[i] = 0x0001 if value else 0x0101
- *             body += 10
-*/
-      break;
-      default: break;
     }
 
     /* "dicomul/_cmdset.pyx":171
- *             body += 10
- *             continue
+ *         if kind == K_FIELD:
+ *             kind = K_US
  *         if raw_ok and isinstance(value, (bytes, bytearray, memoryview)):             # <<<<<<<<<<<<<<
  *             kind = K_RAW
  *         if kind == K_US or kind == K_UL:
@@ -4818,7 +4829,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
     } else {
 
       __pyx_t_6 = __pyx_v_raw_ok;
-      goto __pyx_L12_bool_binop_done;
+      goto __pyx_L14_bool_binop_done;
     }
     __pyx_t_7 = PyBytes_Check(__pyx_v_value); 
     if (!__pyx_t_7) {
@@ -4827,7 +4838,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
       __pyx_t_8 = __pyx_t_7;
 
-      goto __pyx_L14_bool_binop_done;
+      goto __pyx_L16_bool_binop_done;
     }
     __pyx_t_7 = PyByteArray_Check(__pyx_v_value); 
     if (!__pyx_t_7) {
@@ -4836,22 +4847,22 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
       __pyx_t_8 = __pyx_t_7;
 
-      goto __pyx_L14_bool_binop_done;
+      goto __pyx_L16_bool_binop_done;
     }
     __pyx_t_7 = PyMemoryView_Check(__pyx_v_value); 
 
     __pyx_t_8 = __pyx_t_7;
 
-    __pyx_L14_bool_binop_done:;
+    __pyx_L16_bool_binop_done:;
 
     __pyx_t_6 = __pyx_t_8;
 
-    __pyx_L12_bool_binop_done:;
+    __pyx_L14_bool_binop_done:;
     if (__pyx_t_6) {
 
 
       /* "dicomul/_cmdset.pyx":172
- *             continue
+ *             kind = K_US
  *         if raw_ok and isinstance(value, (bytes, bytearray, memoryview)):
  *             kind = K_RAW             # <<<<<<<<<<<<<<
  *         if kind == K_US or kind == K_UL:
@@ -4860,8 +4871,8 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
       __pyx_v_kind = __pyx_e_7dicomul_7_cmdset_K_RAW;
 
       /* "dicomul/_cmdset.pyx":171
- *             body += 10
- *             continue
+ *         if kind == K_FIELD:
+ *             kind = K_US
  *         if raw_ok and isinstance(value, (bytes, bytearray, memoryview)):             # <<<<<<<<<<<<<<
  *             kind = K_RAW
  *         if kind == K_US or kind == K_UL:
@@ -4951,7 +4962,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
         __pyx_t_8 = __pyx_t_6;
 
-        goto __pyx_L19_bool_binop_done;
+        goto __pyx_L21_bool_binop_done;
       }
       __pyx_t_6 = (__pyx_v_kind == __pyx_e_7dicomul_7_cmdset_K_US);
 
@@ -4968,7 +4979,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
       __pyx_t_8 = __pyx_t_6;
 
-      __pyx_L19_bool_binop_done:;
+      __pyx_L21_bool_binop_done:;
       if (__pyx_t_8) {
 
 
@@ -5221,7 +5232,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
  *                 if not _is_uid(rp, len(raw)):
  *                     return (i, E_UID, value)
 */
-        goto __pyx_L22;
+        goto __pyx_L24;
       }
 
       /* "dicomul/_cmdset.pyx":188
@@ -5252,7 +5263,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
         __pyx_t_6 = __pyx_t_8;
 
-        goto __pyx_L24_bool_binop_done;
+        goto __pyx_L26_bool_binop_done;
       }
 
       /* "dicomul/_cmdset.pyx":189
@@ -5292,7 +5303,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
         __pyx_t_6 = __pyx_t_7;
 
-        goto __pyx_L24_bool_binop_done;
+        goto __pyx_L26_bool_binop_done;
       }
 
       /* "dicomul/_cmdset.pyx":189
@@ -5309,7 +5320,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
       __pyx_t_6 = __pyx_t_7;
 
-      __pyx_L24_bool_binop_done:;
+      __pyx_L26_bool_binop_done:;
 
       /* "dicomul/_cmdset.pyx":188
  *                 if not _is_uid(rp, len(raw)):
@@ -5362,7 +5373,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
  *                 return (i, E_TEXT, value)
 */
       }
-      __pyx_L22:;
+      __pyx_L24:;
 
       /* "dicomul/_cmdset.pyx":191
  *                   or not _is_text(rp, len(raw))):
@@ -5471,7 +5482,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
           __pyx_t_6 = __pyx_t_8;
 
-          goto __pyx_L30_bool_binop_done;
+          goto __pyx_L32_bool_binop_done;
         }
         __pyx_t_8 = __Pyx_PyObject_CompareBoolLt_object_int(__pyx_v_t, __pyx_mstate_global->__pyx_int_0, Py_LT); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 196, __pyx_L1_error)
         if (!__pyx_t_8) {
@@ -5480,13 +5491,13 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
           __pyx_t_6 = __pyx_t_8;
 
-          goto __pyx_L30_bool_binop_done;
+          goto __pyx_L32_bool_binop_done;
         }
         __pyx_t_8 = __Pyx_PyObject_CompareBoolGt_object_int(__pyx_v_t, __pyx_mstate_global->__pyx_int_4294967295, Py_GT); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 196, __pyx_L1_error)
 
         __pyx_t_6 = __pyx_t_8;
 
-        __pyx_L30_bool_binop_done:;
+        __pyx_L32_bool_binop_done:;
         if (__pyx_t_6) {
 
 
@@ -5591,7 +5602,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
         __pyx_t_6 = __pyx_t_8;
 
-        goto __pyx_L35_bool_binop_done;
+        goto __pyx_L37_bool_binop_done;
       }
       __pyx_t_8 = PyByteArray_Check(__pyx_v_value); 
       if (!__pyx_t_8) {
@@ -5600,13 +5611,13 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 
         __pyx_t_6 = __pyx_t_8;
 
-        goto __pyx_L35_bool_binop_done;
+        goto __pyx_L37_bool_binop_done;
       }
       __pyx_t_8 = PyMemoryView_Check(__pyx_v_value); 
 
       __pyx_t_6 = __pyx_t_8;
 
-      __pyx_L35_bool_binop_done:;
+      __pyx_L37_bool_binop_done:;
       __pyx_t_8 = (!__pyx_t_6);
 
 
@@ -5905,7 +5916,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
  *         elem = elems[i]
  *         _put16(w, 0)
 */
-      goto __pyx_L40_continue;
+      goto __pyx_L42_continue;
 
       /* "dicomul/_cmdset.pyx":219
  *     for i in range(count):
@@ -6019,7 +6030,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
  *                 _put32(w + 4, 4)
  *                 _put32(w + 8, <uint32_t>item)
 */
-        goto __pyx_L44;
+        goto __pyx_L46;
       }
 
       /* "dicomul/_cmdset.pyx":231
@@ -6052,7 +6063,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 */
         __pyx_v_w = (__pyx_v_w + 10);
       }
-      __pyx_L44:;
+      __pyx_L46:;
 
       /* "dicomul/_cmdset.pyx":224
  *         _put16(w, 0)
@@ -6061,7 +6072,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
  *             kind = kinds[i]
  *             if kind == K_UL:
 */
-      goto __pyx_L43;
+      goto __pyx_L45;
     }
 
     /* "dicomul/_cmdset.pyx":234
@@ -6208,7 +6219,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
  *             _put32(w + 4, 4 * len(item))
  *             w += 8
 */
-      goto __pyx_L43;
+      goto __pyx_L45;
     }
 
     /* "dicomul/_cmdset.pyx":242
@@ -6318,7 +6329,7 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
  *                 _put32(w + 4, vlen + 1)
  *                 memcpy(w + 8, PyBytes_AS_STRING(raw), vlen)
 */
-        goto __pyx_L48;
+        goto __pyx_L50;
       }
 
       /* "dicomul/_cmdset.pyx":251
@@ -6369,10 +6380,10 @@ static PyObject *__pyx_pf_7dicomul_7_cmdset_2encode_command_set(CYTHON_UNUSED Py
 */
         __pyx_v_w = (__pyx_v_w + (8 + __pyx_v_vlen));
       }
-      __pyx_L48:;
+      __pyx_L50:;
     }
-    __pyx_L43:;
-    __pyx_L40_continue:;
+    __pyx_L45:;
+    __pyx_L42_continue:;
   }
 
 
@@ -6912,13 +6923,13 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
     const struct { const unsigned int length: 8; } str_length_index[] = {{2},{2},{1},{179},{8},{20},{23},{20},{12},{8},{8},{10},{8},{12},{8},{13},{18},{4},{18},{5},{4},{15},{2},{4},{5},{18},{3},{12},{1},{7},{4},{5},{1},{4},{5},{1},{3},{1},{3},{3},{8},{4},{3},{6},{2},{8},{2},{6},{12},{10},{5},{5},{1},{4},{4},{5},{6},{4},{1}};
-    const struct { const unsigned int length: 11; } bytes_length_index[] = {{646},{1155}};
+    const struct { const unsigned int length: 11; } bytes_length_index[] = {{646},{1157}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1472 bytes) */
-static const char cstring[] = "x\332\205U\315S\333F\024\307\237!\t$\330\346\253i\332\221q()m\310\330\006\232\2463\355\030\0023if2\330\304I&9x\326\322\332\010\214dk%\0233=\344\250\343\036\367\270\307=\352\250\243\216>\372\250#\177B\376\204\276\225!\020\246il\311\273\362\373\372\275\367~o5\241(\023\177\2754m\254\330\007\310V\266\007\366\201i(:Q4\334\321\233\330B6\356\014\024b[\272jcK*\031\312\336\316\336\243\365\047\353\n24\305\302\207X\265\211B\234\246\332A\204`\242\230-\245\351\350\035[7\024{\320\305dMy\336R\006\246\243\030\030k\212m*]\320\273j`\037`C!\330\226\033e\005\031\206i#[7\215\006\230\353F{E\321t\013\202\350},\255wQ\207\3405\244i\r\320\303\252y|,qD\346\246\251tL\243M,\365\261\246\203\304\351<n\250\307\032\310\326\272\203\017\215\306\036\374\354\r\236A*\215\227\370\203]\303\255F\343<\034n\300\247\345\030\252\\\217\221nD\253\2519\235Hb\240\343h\3559\250s\261\2671\261a\321IC5-\323\201|1\"\003C\325\315\265\317\177\220\246\251\r\324\016\354\032\340\322\266\220\212\233H=RM\307\2605d\243s\230k\3470q\007\276\307\362&\330PM\r7\316\363k\200\260\r\027\270\3556:\330h\333\007\272N\020Qu]\267\361\261\274\311\321\221nh\362&\006\004\357vM\270H\327\302]da\r\326\276\205N\340j\230G\226j\341\236\003E\325\254\256%{\333%*2.bA(\r\267\220\323\261\211\215,;\222\3336j\023\033j\326G\035\007G?\244\0178N>\306>\335\232H\3750\272\377h\364\350O\037\371\27509K\267i\217M\363\352Y\362;\2269Kf\351\257\0141\302\013\274\312\321\247\311\211\324\344G\342.\271\225pr\206&A\227\260\002\333\347\2610y\333-\273(L\246\302\311i\367=\213\261\034\333f=\236\002\263\226\250\210j8)\025T\232\t\247r\2648~j\322X85K\237\2618\373\231\227\370[Q\023\047^\313\337\362\221\364\036\247\017\331\022\203@S\356\016\235\245U\332d\261p\362\256;\000\365\002{\307\035Q\221n6h\002\374M\335u-\272\010A+\341\314\"\300\257\361\201\227\360J\336\033\1777X\n*2L\005\\\264Y\r@\305\370<\267DNl\213^8\235\245\005Z\375\266\375\034}\027Y.\210\270X\365*^5\002\252\0069\020\316-\320S\236\341y\276)\262\242,T/\347my\207A,\310\004?\r\343\303\302p\177\264W\035G\252\003\364:\024""\263.\n\242\356\025\274(\262M7Y\006r\335bm\010\334\033#x\003\360,o\301O\373\315 *\323\026\024 \315\232<\316\037\212\025/\343\345\307\265\273\001\260n\211eA\274U\377Y\220\016Pp=\251,+~\265(;\0208\037f\276gEVa\257\241\t\373_\344\327\014\342A!\330\037&\206\345!\ng\262t\025\324\252\254\305\267x\023\024\013\320\261S?\343\347\375\315 \033\224\202Z@ \333j8#\035\317E\274Y\342\317E\365Szbz\016\260\306\330<\353\003\014Kdd\353\212\356\226\253\323\036\260\360\016\2600\342\013\020\th\307\036\362|\264\221\204\273\351\246\334:\315K\322\314\3204E\264\047Y\340\310~J\047Oh\021h\350\260\335\250\252\017\304\241\037\363\027\202T\360j8\013H\246$\237\377\341\021\3416i\216B\322\323WX#\251xQ,\311\220:[\345/\200\025\362\341\\\3637\372\200\036B\343\027\305\202w\333/~\246\257\364\260\301\022l\203\047xq\334\305\247P\2326\257\312b\047\330\023\276\316{\"-\220\224\365i\215Z\300.\t\362\235p\274m\3574\310\214\365~\347\225\213\330QGw\3312\224m\025\310\375\177\204\371Z\250\034`JK\t\327e\032\231Qfi\264T\366\212^E\3329r\270\303\231\034]\247\047\320\035\233\2279\002\276\315\336\207\332\237p\024f\347`F0+C\203w`>\376\3664\277\340\327\203\345\240?|;\252\277\226\362Wl\021\250\376\200\253\"#\362\027\341\213_d \211\232\000B\355\360\034\337\006`)`\311%\047\241|\364\005;\005\363\025\357\236\277!\247$\234\232\241)\220E\300\344$\215\323\255\001\377\263^\331k\372q?\177\t\362z\2508LND\235\263\317\2259\340m\361\336\217\215\341\375\3015\221\027\233\036\204\311\322e8\334b\262\024\004\030\265\001\266\371\013\245qB\377\225G%L\336\370\350\000W\341X\272\343\036\002\2133arn4\267&\220\350{\373\021\272\344<=\032\345K^\336+\236%o\271\371\361a(7%\267&\203]}X\225.o\272\340e\362\222\333w\335\017\021\266KrN_\341\371\035\027E^\242\215E\263\264L\221T}\n\rk\201\273\250\361\022\330e\227\347aT,\030\3762CW\037\016\005\324\005\372|\366-\205pz\001\000\245A\010u\313\323\022P\230D\207\224*\317:\340\026\275l\234\264&\354\027\030m\"Yq\351\354\010N\304\022\234\376QD\360\263\302\242\027\300S\371\316\340\231k\260\267\350\027@0\034G\325+\177\214~""|,z^\332\003%\210M\227@\377\000\2246DB<\365\242\020r\3102\327\022\223\343:{\217\345Y\t\316~2\036\206]\350\330\205\272|s\025\377\005\316\022\2613";
-    PyObject *data = __Pyx_DecompressString(cstring, 1472, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1471 bytes) */
+static const char cstring[] = "x\332\205U\315S\333F\024\307\370#$\201\004\333|5M;2\016%\245\r\031\333@\323t\246\035C`&\315L\006\2338\311$\007\317ZZ\033\201\221l\255db\246\207\034u\334\343\036\367\270G\035u\324\321G\037u\344O\310\237\320\2672\304\204i\032\220\274+\275\257\337{\357\367V\023\2122\361\327K\323\306\212}\210le\247o\037\232\206\242\023E\303m\275\201-d\343v_!\266\245\2536\266\244\222\241\354\357\356?\332x\262\241 CS,|\204U\233(\304i\250mD\010&\212\331T\032\216\336\266uC\261\373\035L\326\225\347M\245o:\212\201\261\246\330\246\322\001\275\253\006\366!6\024\202m\271QV\221a\2306\262u\323\250\203\271n\264V\025M\267 \210\336\303\322z\017\265\t^G\232V\007=\254\232\047\047\022Gdn\232J\3334Z\304R\037k:H\234\366\343\272z\242\201l\275\323\377P\257\357\303\317~\377\031\244R\177\211?\330U\334\254\327/\302\341:\3745\035C\225\353\t\322\215h55\247\035I\014t\022\255]\007\265/\3676&6,:\251\253\246e:\220/F\244o\250\272\271\376\371\005i\230Z_m\303\256\016.m\013\251\270\201\324c\325t\014[C6\272\200\271~\001\023\267\341\377D\336\004\033\252\251\341\372E~u\020\266\340\002\267\235z\033\033-\373P\327\t\"\252\256\3536>\22179>\326\rM\336\304\200\340\235\216\t\027\351X\270\203,\254\301\332\263\320)\\u\363\330R-\334u\240\250\232\325\261do;DE\306e,\010\245\341&r\3326\261\221eGr\333F-bC\315z\250\355\340\350\207\364\000\307\351\307\330\247[\023\311\037\206\367\037\r\037\375\351#\277\033&\346\350\016\355\262\031^9O|\307\322\347\211\014\375\225!Fx\236W8\37245\221\234\372H\334e\267\034N\315\322\004\350\022\226g\007<\026&n\273%\027\205\211d85\343\276g1\226e;\254\313\223`\326\024eQ\t\247\244\202J\323\341t\226\026FO\r\032\013\247\347\35036\311~\346E\376VT\305\251\327\364\267}$\275O\322\207l\231A\240iw\227\316\321\nm\260X8u\327\355\203z\236\275\343\216(K7\2334\016\376\246\357\272\026]\202\240\345pv\t\340Wy\337\213{E\357\215\277\027,\007e\031\246\014.Z\254\n\240b|\201[\"+vD7\234\311\320<\255|\333~\236\276\213,\027\305\244X\363\312^%\002\252\006Y\020\316/\3223\236\3469\276%2\242$T/\353m{GA,H\007?\r&\007\371\301\301p\2772\212T""\003\3505(fM\344E\315\313{Qd\233n\2614\344\272\315Z\020\270;B\360\006\340Y\336\242\237\362\033AT\246m(@\2125\370$\177(V\275\264\227\033\325\356\006\300\272%V\004\361\326\374gA*@\301\365\2442\254\360\325\242\354B\340\\\230\376\236\025X\231\275\206&\034|\221_#\230\014\362\301\301 >(\rP8\233\241k\240VaM\276\315\033\240\230\207\216\235\371i?\347o\005\231\240\030T\003\002\331V\302Y\351x>\342\3152\177.*\237R\0233\363\2005\306\026X\017`X\"-[Wp\267]\235v\201\205w\200\205\021_\200H@;\366\220\347\242\215$\334M7\351\326hN\222f\226\246(\242]\311\002G\366\363J\377e\177kl\215\277\200\236\312\207pzFJ\237\320\002\220\324a{Q\315\037\210#?\346/\006\311\340\325`\016pNK\266\377\303#:n\321\354g\253\013\237\027D\375\215>\240G\320\372%\261\350\335\366\307\357\245\326&\213\263M\036\347\205Q\037\237BqZ\274\"\313\035gO\370\006\357\212\224@R\326\243Uj\001\277$\220w\302\361v\274\263 =\322\373\235\227/\361G=\335c+P\2705\240\367\377Q\346k\241\262\200)%%\\\227\245H\017\323\313\303\345\222W\360\312\322\316\221\343\035\316f\351\006=\205\376\330\274\304\0210n\356>T\377\224\24303\017S\202Y\tZ\274\013\023\362\267\247\371y\277\026\254\004\275\301\333a\355\265\224\277bK@\366\007\\\025i\221\273\014_\370\"\003I\3258Pj\227g\371\016\000K\002O\306\254\204\362\321\027\354\014\314W\275{\376\246\234\223pz\226&A\026\001\223\2634J\267\n\023\220\361J^\303\237\364sc\220\327CM\302\354D\3449\377\\\231C\336\022\357\375\330\010\336\037\\\0239\261\345A\230\014]\201\343-&KA\200S\233`\233\273T\032%\364_y\224\303\304\215\217\016\260\025\016\246;\356\021\3608\035&\346\207\363\353\002\211\236w\020\241K,\320\343a\256\350\345\274\302y\342\226\233\033\035\207rSt\2532\330\325\2075\351\362\246\013^\246\306\354\276\353~\210\260\215\t8s\205\351w\\\024y\2116\026\315\320\022ER\365)4\254\t\356\242\306K`\343./\300\260X0\376%\206\256>\034\t\250\013\364\371\374[\n\341\314\"\000J\201\020\352\226\243E\2400\211\216)U\236v\300-:n\234\264&\354\027\030n\"Y1vv\014gb\021\316\377(\"\370Ye\321\047\340\251\374j\360\3645\330\333\364\013 \030\016""\244\312\225\027\303\037\037\213\256\227\362@\tb\323e\320?\004\245M\021\027O\275(\204\034\262\364\265\304\344\270\316\335c9V\204\323\237\214\206a\017:v\251.\277]\205\177\001\244@\261\244";
+    PyObject *data = __Pyx_DecompressString(cstring, 1471, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
@@ -6926,16 +6937,16 @@ static const char cstring[] = "x\332\205U\315S\333F\024\307\237!\t$\330\346\253i
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
     #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (1899 bytes) */
-static const char cstring[] = "\377\000  \000?Not\377e that C\377ython is\377 deliber\377ately st\277ricter!\001n\377 PEP-484\377 and rej\377ects sub\377classes \377of built\377in types\377. If you\377 need to\363 p%\000%\tthen\357 set\200\000e \047\377annotati\367on_<\000ing\047o dirb\000iv\242\000\377o False.\357add_%\000eco\363mm\204\001:\002oo l\377ongsrc/d\375i\027\000ul/_cm\375dX\000.pyx__\335P\002\000PyD\310\000_N\377extRef__\376h\004e____fu{nc\004\001main\003\002\357odul\025\002nam\336\035\002qual\004\005te\373st3\000is_co\367rou\355\000easy\337ncio.\010\006sb\377odycline\375_P\000traceb\377ackcount\257data\240\004.\240\004e\337lelem\000\001se\277ncode_\331\004_\336\234 getge\000p_\377lengthii\377sasciiit\373em\000\001skkin\355d\000\001sn\213\000ppo\376\000\000sprepar{ed\005\000vraw\000\000\377_okrcreq\275u\322 drpr\330Ap\317scand\005\207@de\377faultsta\373rt\033\002ttags}t\261 value\000\002\373sv\205\000w\200\001\360\n\377\000\005\035\320\034-\320-\377>\270a\270q\330\004\024\377\220C\220q\230\r\240Q\377\340\004\031\230\021\340\004\022\377\220,\230a\230s\240#\377\240Q\240a\360\010\000\005\377\010\200s\210\"\210A\330\357\010\020\220\004)\000s\230#\377\230S\240\001\330\004\013\210\3773\210a\330\004\005\330\010\377\r\210[\230\001\230\023\230\337C\230q\240\0054\000f\250\337A\250Q\330\010\035\001c\220\277\021\330\014\023\2201\010\003b\377\220\001\330\014\024\220D\230\377\002\230)\2402\240X\250\377R\250w\260f\270B\270\375aZ\001\002\220(\230\"\230\376f\000\014\210E\220\024\220Q\377\220b\230\001\330\010\017\210\375y,\000#\230Z\240u\250\276\202\000\013\2105\220\003M\000\014\337\017\210r\220\030r\000A\330\373\020\030\274\000R\240y\260\003\377\2602\260W\270F\300\"\353\300Ac\001A@\000g\230R\376\222\000\001\240\026\240r\250\023\377\250C\250q\330\r\022\220\357#\220Q\330\037\036\025\220Z\3765\002\027\250\002\250*\260A\273\260Q\244\002c\300\023Z\000\025\377\027\220z\240\021\240!\240\3776\250\022\2503\250c\260\377\023\260B\260j\300\001\300\377\021\300&\310\002\310#\310\257S\320PQd\003U\254 U\376\312 U""\250#\250U\260#}\260u\002t\2206\230\021\351\000\177B\230g\240R\240q\274\003\375W\234\000r\260\027\270\006\270\353b\300\242\"B\376\000\006\230b\377\240\002\240(\250\047\260\021\353\260!\266#\007\343 \n\250%\377\250s\260*\270D\300\006w\300a\300\305\r\022\2301\374\026\375Ev\000!\330\021\033\2301\257\230A\230V\202@S\323\nb\377\300\002\300#\300S\310\003\377\3103\310a\330\020\022\220\375*$\000Q\230f\240B\240\365b\206 #\257@z\270\021\270\377!\2706\300\022\3002\300\367R\300s\353\000Q\330\020\024\357\220E\230\025\263b\"\240I\177\250Q\360\006\000\r\025\345@\337\001\230\026\230v\340\000r\250\375\021\214a1\210B\210i\220\377q\200\001\360\016\000\005\035\370\253b\306`\364`\230(\240!\330\374\374a\355a\t\210\005\210U\220\375!\261a\020\220\006\220a\220\315q\202au\220\315@\321a8\220\1771\220C\220u\230F\321\"\377$\250j\270\001\270\027\300?\005\300T\310\024\310\325@\314\204\001{|\240\354b6\220\023\220\207`\241\r\207\204\001\257d\207\204\001\372E\024O\000Uo\230*\240K\223`\014\024!\006\3777\220$\220j\240\001\240\177\030\250\027\260\013\2701\266\204\006\376\364a5\230\003\2305\240\003|\\\000\375`t\220:\230Q\277@\372\374\000\030\025\0008\2404\240q\357\250\006\250a\330av\220R\357\220r\230\023\240\002Z\250u\277\260C\260z\300\021\246\204\001\003\267\2309\240\227\204\004U\230\315BF\377\230%\230s\240*\250A|\224zS\025\023\2205\230\006\201\001\373\240i\303\001\021\320\021\"\320\277\"3\2601\260A\337\204\001u\376\331\206\001\330\020\023\2204\220w\377\230a\230t\2403\240a\376\355`\024\034\230C\230w\240\377a\330\022\025\220Q\220e\373\2303\336@E\250\023\250J\377\260d\270#\270U\300%\177\300v\310X\320UV\034\001\377T\230\030\240\021\240$\240_c\250\021\250!\274\0038\374\001\350\270#\217\204\002\245\204\001\003\316`E\240\023\273\240C\201 \005\250R\336\205\010\023\356\255@K\230z<\000\047\260\032\373\2705\242\205\001\330\014\020\220\005\263\220Q\223\003\306\205\001#\240\234\205\001R\377\250r\260\022\2603\260b_\270\002\270!\330\234\006\014\\\014\327\002\230\"\265c\340\374&h\240\337g\250[\270\001\333#;\240\377d""\250!\2506\260\021\330\377\014\022\220%\220q\230\001z\352\206\001s\317`5\230\002\230\275\004\365;\312\004\014\265\020A\330\004\007\377\200u\210B\210a\330\010\377\016\210j\230\001\230\021\330\377\004\025\320\025.\250a\250\367v\260S\231\002\004\026\220k\377\320!2\260!\2601\340\317\004\n\210!\207\211\003\005\0012\210\333R\210j\000\330\004\003\007*\230\326P\000\t\210C\000\010\322\204\007\017\210\325x\227\002\010\312\210\006\r\335\204\010\016\210\371aA\002~\000a\210r\220\022\357\2203\220a\317\211\001:\220Q\257\220f\230A\321\211\0015\224\002\014\273\017\210\337D\026\220a\361`\022n\313@a\330\020\003\007j\250\225 \366\345@\340\020\002\034\330\r\027\220\365q\312`a\264!!\2202\220\327R\220s\240\210\002c\350\210\001\330\014\361\021\310\212\001\262Dh\001s\230+\240\347R\240s\222aq\007k\250\022?\2502\250Q\330\020n\001\375 k\047\230\374\212\002:\260\213\001\240\021\250\014\373B\220\235\ne\2402\240Q\376\260\010\320\036/\250q\260\006\357\260a\330\020y\000\220\"\220\377B\220h\230e\2405\250O\003\250:\260^\002\341\205\001\021\312\014\376\352\213\001\024\032\230!\2302\230\027R\230s\207\205\003F\315`\217\000*\002\002\266\214\0011";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 1899, 2377);
+static const char cstring[] = "\377\000  \000?Not\377e that C\377ython is\377 deliber\377ately st\277ricter!\001n\377 PEP-484\377 and rej\377ects sub\377classes \377of built\377in types\377. If you\377 need to\363 p%\000%\tthen\357 set\200\000e \047\377annotati\367on_<\000ing\047o dirb\000iv\242\000\377o False.\357add_%\000eco\363mm\204\001:\002oo l\377ongsrc/d\375i\027\000ul/_cm\375dX\000.pyx__\335P\002\000PyD\310\000_N\377extRef__\376h\004e____fu{nc\004\001main\003\002\357odul\025\002nam\336\035\002qual\004\005te\373st3\000is_co\367rou\355\000easy\337ncio.\010\006sb\377odycline\375_P\000traceb\377ackcount\257data\240\004.\240\004e\337lelem\000\001se\277ncode_\331\004_\336\234 getge\000p_\377lengthii\377sasciiit\373em\000\001skkin\355d\000\001sn\213\000ppo\376\000\000sprepar{ed\005\000vraw\000\000\377_okrcreq\275u\322 drpr\330Ap\317scand\005\207@de\377faultsta\373rt\033\002ttags}t\261 value\000\002\373sv\205\000w\200\001\360\n\377\000\005\035\320\034-\320-\377>\270a\270q\330\004\024\377\220C\220q\230\r\240Q\377\340\004\031\230\021\340\004\022\377\220,\230a\230s\240#\377\240Q\240a\360\010\000\005\377\010\200s\210\"\210A\330\357\010\020\220\004)\000s\230#\377\230S\240\001\330\004\013\210\3773\210a\330\004\005\330\010\377\r\210[\230\001\230\023\230\337C\230q\240\0054\000f\250\337A\250Q\330\010\035\001c\220\277\021\330\014\023\2201\010\003b\377\220\001\330\014\024\220D\230\377\002\230)\2402\240X\250\377R\250w\260f\270B\270\375aZ\001\002\220(\230\"\230\376f\000\014\210E\220\024\220Q\377\220b\230\001\330\010\017\210\375y,\000#\230Z\240u\250\276\202\000\013\2105\220\003M\000\014\337\017\210r\220\030r\000A\330\373\020\030\274\000R\240y\260\003\377\2602\260W\270F\300\"\353\300Ac\001A@\000g\230R\376\222\000\001\240\026\240r\250\023\377\250C\250q\330\r\022\220\357#\220Q\330\037\036\025\220Z\3765\002\027\250\002\250*\260A\273\260Q\244\002c\300\023Z\000\025\377\027\220z\240\021\240!\240\3776\250\022\2503\250c\260\377\023\260B\260j\300\001\300\377\021\300&\310\002\310#\310\257S\320PQd\003U\254 U\376\312 U""\250#\250U\260#}\260u\002t\2206\230\021\351\000\177B\230g\240R\240q\274\003\375W\234\000r\260\027\270\006\270\353b\300\242\"B\376\000\006\230b\377\240\002\240(\250\047\260\021\353\260!\266#\007\343 \n\250%\377\250s\260*\270D\300\006w\300a\300\305\r\022\2301\374\026\375Ev\000!\330\021\033\2301\257\230A\230V\202@S\323\nb\377\300\002\300#\300S\310\003\377\3103\310a\330\020\022\220\375*$\000Q\230f\240B\240\365b\206 #\257@z\270\021\270\377!\2706\300\022\3002\300\367R\300s\353\000Q\330\020\024\357\220E\230\025\263b\"\240I\177\250Q\360\006\000\r\025\345@\337\001\230\026\230v\340\000r\250\375\021\214a1\210B\210i\220\377q\200\001\360\016\000\005\035\370\253b\306`\364`\230(\240!\330\374\374a\355a\t\210\005\210U\220\375!\261a\020\220\006\220a\220\215q\202au\220\315@\321a\371D\024>\r\000U\230*\240K\321@\321`\372\357@\r\357a8\2201\220C\357\220u\230F\357\"$\250j\377\270\001\270\027\300\005\300Tg\310\024\310\363@\352\204\001|\240\212\204\002\2176\220\023\220.\005\315d\242\204\0047\377\220$\220j\240\001\240\030?\250\027\260\013\2701\270\204\006\366a\1775\230\003\2305\240\003@\000>\377`t\220:\230Q\301@\376\000\375\030\025\0008\2404\240q\250\367\006\250a\332av\220R\220\367r\230\023\204\002Z\250u\260\337C\260z\300\021\250\204\001\003\230\3339\240\231\204\004U\230\317BF\230\177%\230s\240*\250A\226z\276S\025\023\2205\230\006\201\001\240\375i\207!\021\320\021\"\320\"_3\2601\260A\341\204\001u\333\206\001\377\330\020\023\2204\220w\230\177a\230t\2403\240a\357`\377\024\034\230C\230w\240a\377\330\022\025\220Q\220e\230\3753\340@E\250\023\250J\260\377d\270#\270U\300%\300\277v\310X\320UV\034\001T\377\230\030\240\021\240$\240c/\250\021\250!\274\0038\374\001\374#\364\221\204\002\247\204\001\003\320`E\240\023\240]C\201 \005\250R\340\205\010\023\221@\367K\230z<\000\047\260\032\270\3755\244\205\001\330\014\020\220\005\220\331Q\223\003\310\205\001#\240\236\205\001R\250\377r\260\022\2603\260b\270\257\002\270!\330\234\006\014\\\014\002\353\230\"\267c\340\374&h\240g\357\250[\270\001\333#;\240d\377\250!""\2506\260\021\330\014\177\022\220%\220q\230\001\354\206\001\275s\321`5\230\002\230\275\004;\372\312\004\014\265\020A\330\004\007\200\377u\210B\210a\330\010\016\377\210j\230\001\230\021\330\004\377\025\320\025.\250a\250v\373\260S\231\002\004\026\220k\320\377!2\260!\2601\340\004\347\n\210!\211\211\003\005\0012\210Rm\210j\000\330\004\003\007*\230P\000\353\t\210C\000\010\324\204\007\017\210x\352\227\002\010\314\210\006\r\337\204\010\016\210a\374A\002~\000a\210r\220\022\220\3673\220a\321\211\001:\220Q\220\327f\230A\323\211\0015\224\002\014\017]\210\337D\026\220a\361`\022\313@7a\330\020\003\007j\250\225 \345@\373\340\020\002\034\330\r\027\220q\372\312`a\264!!\2202\220R\353\220s\242\210\002c\352\210\001\330\014\021\370\312\212\001\262Dh\001s\230+\240R\363\240s\222aq\007k\250\022\250\2372\250Q\330\020n\001\375 \047\265\230\376\212\002:\262\213\001\240\021\250\014B}\220\235\ne\2402\240Q\260\010\377\320\036/\250q\260\006\260\367a\330\020y\000\220\"\220B\377\220h\230e\2405\250\003\047\250:\260^\002\341\205\001\021\312\014\354\213\001\377\024\032\230!\2302\230R\013\230s\207\205\003F\315`\217\000*\002\270\214\001\0011";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 1899, 2379);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (2377 bytes) */
-static const char bytes[] = "\000  \000?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notecommand set too longsrc/dicomul/_cmdset.pyx__Pyx_PyDict_NextRef__annotate____func____main____module____name____qualname____test___is_coroutineasyncio.coroutinesbodycline_in_tracebackcountdatadicomul._cmdsetelelemelemsencode_command_setgetgroup_lengthiisasciiitemitemskkindkindsnoutppoppospreparedprevrawraw_okrcrequiredrprstripscan_commandsetdefaultstartstripttagstextvaluevaluesvlenw\200\001\360\n\000\005\035\320\034-\320->\270a\270q\330\004\024\220C\220q\230\r\240Q\340\004\031\230\021\340\004\022\220,\230a\230s\240#\240Q\240a\360\010\000\005\010\200s\210\"\210A\330\010\020\220\004\220C\220s\230#\230S\240\001\330\004\013\2103\210a\330\004\005\330\010\r\210[\230\001\230\023\230C\230q\240\005\240Q\240f\250A\250Q\330\010\013\2103\210c\220\021\330\014\023\2201\330\010\013\2103\210b\220\001\330\014\024\220D\230\002\230)\2402\240X\250R\250w\260f\270B\270a\330\010\020\220\002\220(\230\"\230A\330\010\014\210E\220\024\220Q\220b\230\001\330\010\017\210y\230\002\230#\230Z\240u\250A\330\010\013\2105\220\003\2201\330\014\017\210r\220\030\230\023\230A\330\020\030\230\r\240R\240y\260\003\2602\260W\270F\300\"\300A\330\014\024\220A\220Q\220g\230R\230q\240\001\240\026\240r\250\023\250C\250q\330\r\022\220#\220Q\330\014\017\210r\220\030\230\023\230A\330\020\030\230\r\240R\240y\260\003\2602\260W\270F\300\"\300A\330\014\025\220Z\230q\240\001\240\027\250\002\250*\260A\260Q\260f\270B\270c\300\023\300A\330\025\027\220z\240\021\240!\2406\250\022\2503\250c\260\023\260B\260j\300\001\300\021\300&\310\002\310#\310S\320PQ\330\r\022\220#\220U\230#\230U\240#\240U\250#\250U\260#\260Q\330\014\017\210t\2206\230\021\230\"\230B\230g\240R\240q\330\020\030\230\r\240W\250C\250r\260\027\270\006\270b\300\001\330\014\024\220B\220b\230\006\230b\240\002\240(\250\047\260\021\260!\330\014\024\220D\230\007\230q\240""\n\250%\250s\260*\270D\300\006\300a\300q\330\r\022\220#\220Q\330\014\017\210r\220\030\230\022\2301\330\020\030\230\r\240R\240y\260\003\2602\260W\270F\300\"\300A\330\014\024\220E\230\021\230!\330\021\033\2301\230A\230V\2402\240S\250\002\250*\260A\260Q\260f\270B\270b\300\002\300#\300S\310\003\3103\310a\330\020\022\220*\230A\230Q\230f\240B\240b\250\002\250#\250R\250z\270\021\270!\2706\300\022\3002\300R\300s\310#\310Q\330\020\024\220E\230\025\230a\230s\240\"\240I\250Q\360\006\000\r\025\220D\230\001\230\026\230v\240R\240r\250\021\330\010\013\2101\210B\210i\220q\200\001\360\016\000\005\035\230C\230q\240\001\330\004\031\230\021\230(\240!\330\004\031\230\021\360\010\000\005\t\210\005\210U\220!\2201\330\010\020\220\006\220a\220q\330\010\017\210u\220A\220Q\330\010\013\2108\2201\220C\220u\230F\240#\240U\250$\250j\270\001\270\027\300\005\300T\310\024\310Q\330\014\024\220C\220|\2401\330\010\013\2106\220\023\220A\330\014\r\330\010\013\2105\220\003\2201\330\014\023\2201\330\r\022\220#\220Q\330\014\024\220A\220U\230*\240K\250q\330\014\024\220A\330\014\r\330\010\013\2107\220$\220j\240\001\240\030\250\027\260\013\2701\330\014\023\2201\330\010\013\2105\220\003\2205\230\003\2305\240\003\2401\330\014\017\210t\220:\230Q\230g\240Q\330\020\030\230\003\2308\2404\240q\250\006\250a\330\014\017\210v\220R\220r\230\023\230F\240#\240Z\250u\260C\260z\300\021\330\020\030\230\003\2309\240A\330\014\024\220A\220U\230!\330\014\024\220F\230%\230s\240*\250A\330\r\022\220#\220U\230#\230U\240#\240U\250#\250U\260#\260Q\330\014\017\210t\220:\230Q\230g\240Q\330\020\030\230\003\2308\2404\240q\250\006\250a\330\014\023\2205\230\006\230g\240Q\240i\250q\330\014\021\320\021\"\320\"3\2601\260A\330\014\017\210u\220C\220q\330\020\023\2204\220w\230a\230t\2403\240a\240q\330\024\034\230C\230w\240a\330\022\025\220Q\220e\2303\230f\240E\250\023\250J\260d\270#\270U\300%\300v\310X\320UV\330\022\025\220T\230\030\240\021\240$\240c\250\021\250!\330\020\030\230\003\2308\2401\330\014\024\220A\220U\230!\330\014\024\220B\220b\230""\003\2301\230E\240\023\240C\240q\250\005\250R\250q\330\r\022\220#\220Q\330\014\023\2201\220K\230z\250\021\250\047\260\032\2705\300\001\300\021\330\014\020\220\005\220Q\330\020\023\2204\220z\240\021\240#\240U\250#\250R\250r\260\022\2603\260b\270\002\270!\330\024\034\230C\230w\240a\330\014\024\220A\220U\230!\330\014\024\220B\220b\230\002\230\"\230C\230q\240\001\340\014\017\210t\220:\230Q\230h\240g\250[\270\001\330\020\030\230\003\230;\240d\250!\2506\260\021\330\014\022\220%\220q\230\001\330\014\017\210s\220!\2205\230\002\230!\330\020\030\230\003\230;\240c\250\021\250!\330\014\024\220A\220U\230!\330\014\024\220B\220b\230\003\2301\230A\330\004\007\200u\210B\210a\330\010\016\210j\230\001\230\021\330\004\025\320\025.\250a\250v\260S\270\002\270!\330\004\026\220k\320!2\260!\2601\340\004\n\210!\2103\210a\330\004\n\210!\2102\210R\210s\220!\330\004\n\210!\2102\210R\210s\220*\230A\330\004\t\210\021\330\004\010\210\005\210U\220!\2201\330\010\017\210x\220q\230\001\330\010\013\2105\220\003\2201\330\014\r\330\010\017\210u\220A\220Q\330\010\016\210a\210s\220!\330\010\016\210a\210r\220\022\2203\220a\330\010\013\210:\220Q\220f\230A\330\014\023\2205\230\001\230\021\330\014\017\210u\220C\220q\330\020\026\220a\220r\230\022\2303\230a\330\020\026\220a\220r\230\022\2303\230j\250\001\330\020\025\220Q\340\020\026\220a\220r\230\022\2303\230a\330\020\026\220a\220r\230\022\2303\230j\250\001\330\020\025\220Q\330\r\027\220q\230\006\230a\330\014\022\220!\2202\220R\220s\230\"\230B\230c\240\021\240!\330\014\021\220\021\330\014\020\220\005\220Q\330\020\026\220a\220s\230+\240R\240s\250!\330\020\026\220a\220r\230\022\2303\230k\250\022\2502\250Q\330\020\025\220Q\340\014\022\220\047\230\021\330\014\023\220:\230S\240\001\240\021\330\014\023\2205\230\001\230\021\330\014\017\210u\220B\220a\330\020\026\220a\220r\230\022\2303\230e\2402\240Q\330\020\026\220a\220r\230\022\2303\320\036/\250q\260\006\260a\330\020\021\220\021\220\"\220B\220h\230e\2405\250\003\250:\260Q\330\020\025\220R\220r\230\021\340\020\026\220a""\220r\230\022\2303\230a\330\020\023\2201\330\024\032\230!\2302\230R\230s\320\"3\2601\260F\270!\330\020\025\220R\220r\230\021\330\004\013\2101";
+    #else /* compression: none (2379 bytes) */
+static const char bytes[] = "\000  \000?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notecommand set too longsrc/dicomul/_cmdset.pyx__Pyx_PyDict_NextRef__annotate____func____main____module____name____qualname____test___is_coroutineasyncio.coroutinesbodycline_in_tracebackcountdatadicomul._cmdsetelelemelemsencode_command_setgetgroup_lengthiisasciiitemitemskkindkindsnoutppoppospreparedprevrawraw_okrcrequiredrprstripscan_commandsetdefaultstartstripttagstextvaluevaluesvlenw\200\001\360\n\000\005\035\320\034-\320->\270a\270q\330\004\024\220C\220q\230\r\240Q\340\004\031\230\021\340\004\022\220,\230a\230s\240#\240Q\240a\360\010\000\005\010\200s\210\"\210A\330\010\020\220\004\220C\220s\230#\230S\240\001\330\004\013\2103\210a\330\004\005\330\010\r\210[\230\001\230\023\230C\230q\240\005\240Q\240f\250A\250Q\330\010\013\2103\210c\220\021\330\014\023\2201\330\010\013\2103\210b\220\001\330\014\024\220D\230\002\230)\2402\240X\250R\250w\260f\270B\270a\330\010\020\220\002\220(\230\"\230A\330\010\014\210E\220\024\220Q\220b\230\001\330\010\017\210y\230\002\230#\230Z\240u\250A\330\010\013\2105\220\003\2201\330\014\017\210r\220\030\230\023\230A\330\020\030\230\r\240R\240y\260\003\2602\260W\270F\300\"\300A\330\014\024\220A\220Q\220g\230R\230q\240\001\240\026\240r\250\023\250C\250q\330\r\022\220#\220Q\330\014\017\210r\220\030\230\023\230A\330\020\030\230\r\240R\240y\260\003\2602\260W\270F\300\"\300A\330\014\025\220Z\230q\240\001\240\027\250\002\250*\260A\260Q\260f\270B\270c\300\023\300A\330\025\027\220z\240\021\240!\2406\250\022\2503\250c\260\023\260B\260j\300\001\300\021\300&\310\002\310#\310S\320PQ\330\r\022\220#\220U\230#\230U\240#\240U\250#\250U\260#\260Q\330\014\017\210t\2206\230\021\230\"\230B\230g\240R\240q\330\020\030\230\r\240W\250C\250r\260\027\270\006\270b\300\001\330\014\024\220B\220b\230\006\230b\240\002\240(\250\047\260\021\260!\330\014\024\220D\230\007\230q\240""\n\250%\250s\260*\270D\300\006\300a\300q\330\r\022\220#\220Q\330\014\017\210r\220\030\230\022\2301\330\020\030\230\r\240R\240y\260\003\2602\260W\270F\300\"\300A\330\014\024\220E\230\021\230!\330\021\033\2301\230A\230V\2402\240S\250\002\250*\260A\260Q\260f\270B\270b\300\002\300#\300S\310\003\3103\310a\330\020\022\220*\230A\230Q\230f\240B\240b\250\002\250#\250R\250z\270\021\270!\2706\300\022\3002\300R\300s\310#\310Q\330\020\024\220E\230\025\230a\230s\240\"\240I\250Q\360\006\000\r\025\220D\230\001\230\026\230v\240R\240r\250\021\330\010\013\2101\210B\210i\220q\200\001\360\016\000\005\035\230C\230q\240\001\330\004\031\230\021\230(\240!\330\004\031\230\021\360\010\000\005\t\210\005\210U\220!\2201\330\010\020\220\006\220a\220q\330\010\017\210u\220A\220Q\330\010\013\2105\220\003\2201\330\014\024\220A\220U\230*\240K\250q\330\014\024\220A\330\014\r\330\010\013\2108\2201\220C\220u\230F\240#\240U\250$\250j\270\001\270\027\300\005\300T\310\024\310Q\330\014\024\220C\220|\2401\330\010\013\2106\220\023\220A\330\014\r\330\010\013\2105\220\003\2201\330\014\023\2201\330\010\013\2107\220$\220j\240\001\240\030\250\027\260\013\2701\330\014\023\2201\330\010\013\2105\220\003\2205\230\003\2305\240\003\2401\330\014\017\210t\220:\230Q\230g\240Q\330\020\030\230\003\2308\2404\240q\250\006\250a\330\014\017\210v\220R\220r\230\023\230F\240#\240Z\250u\260C\260z\300\021\330\020\030\230\003\2309\240A\330\014\024\220A\220U\230!\330\014\024\220F\230%\230s\240*\250A\330\r\022\220#\220U\230#\230U\240#\240U\250#\250U\260#\260Q\330\014\017\210t\220:\230Q\230g\240Q\330\020\030\230\003\2308\2404\240q\250\006\250a\330\014\023\2205\230\006\230g\240Q\240i\250q\330\014\021\320\021\"\320\"3\2601\260A\330\014\017\210u\220C\220q\330\020\023\2204\220w\230a\230t\2403\240a\240q\330\024\034\230C\230w\240a\330\022\025\220Q\220e\2303\230f\240E\250\023\250J\260d\270#\270U\300%\300v\310X\320UV\330\022\025\220T\230\030\240\021\240$\240c\250\021\250!\330\020\030\230\003\2308\2401\330\014\024\220A\220U\230!\330\014\024\220B""\220b\230\003\2301\230E\240\023\240C\240q\250\005\250R\250q\330\r\022\220#\220Q\330\014\023\2201\220K\230z\250\021\250\047\260\032\2705\300\001\300\021\330\014\020\220\005\220Q\330\020\023\2204\220z\240\021\240#\240U\250#\250R\250r\260\022\2603\260b\270\002\270!\330\024\034\230C\230w\240a\330\014\024\220A\220U\230!\330\014\024\220B\220b\230\002\230\"\230C\230q\240\001\340\014\017\210t\220:\230Q\230h\240g\250[\270\001\330\020\030\230\003\230;\240d\250!\2506\260\021\330\014\022\220%\220q\230\001\330\014\017\210s\220!\2205\230\002\230!\330\020\030\230\003\230;\240c\250\021\250!\330\014\024\220A\220U\230!\330\014\024\220B\220b\230\003\2301\230A\330\004\007\200u\210B\210a\330\010\016\210j\230\001\230\021\330\004\025\320\025.\250a\250v\260S\270\002\270!\330\004\026\220k\320!2\260!\2601\340\004\n\210!\2103\210a\330\004\n\210!\2102\210R\210s\220!\330\004\n\210!\2102\210R\210s\220*\230A\330\004\t\210\021\330\004\010\210\005\210U\220!\2201\330\010\017\210x\220q\230\001\330\010\013\2105\220\003\2201\330\014\r\330\010\017\210u\220A\220Q\330\010\016\210a\210s\220!\330\010\016\210a\210r\220\022\2203\220a\330\010\013\210:\220Q\220f\230A\330\014\023\2205\230\001\230\021\330\014\017\210u\220C\220q\330\020\026\220a\220r\230\022\2303\230a\330\020\026\220a\220r\230\022\2303\230j\250\001\330\020\025\220Q\340\020\026\220a\220r\230\022\2303\230a\330\020\026\220a\220r\230\022\2303\230j\250\001\330\020\025\220Q\330\r\027\220q\230\006\230a\330\014\022\220!\2202\220R\220s\230\"\230B\230c\240\021\240!\330\014\021\220\021\330\014\020\220\005\220Q\330\020\026\220a\220s\230+\240R\240s\250!\330\020\026\220a\220r\230\022\2303\230k\250\022\2502\250Q\330\020\025\220Q\340\014\022\220\047\230\021\330\014\023\220:\230S\240\001\240\021\330\014\023\2205\230\001\230\021\330\014\017\210u\220B\220a\330\020\026\220a\220r\230\022\2303\230e\2402\240Q\330\020\026\220a\220r\230\022\2303\320\036/\250q\260\006\260a\330\020\021\220\021\220\"\220B\220h\230e\2405\250\003\250:\260Q\330\020\025\220R\220r\230\021\340""\020\026\220a\220r\230\022\2303\230a\330\020\023\2201\330\024\032\230!\2302\230R\230s\320\"3\2601\260F\270!\330\020\025\220R\220r\230\021\330\004\013\2101";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
@@ -7068,7 +7079,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   {
     const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 20, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 145};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_elems, __pyx_mstate->__pyx_n_u_kinds, __pyx_mstate->__pyx_n_u_values, __pyx_mstate->__pyx_n_u_required, __pyx_mstate->__pyx_n_u_raw_ok, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_prepared, __pyx_mstate->__pyx_n_u_body, __pyx_mstate->__pyx_n_u_kind, __pyx_mstate->__pyx_n_u_raw, __pyx_mstate->__pyx_n_u_rp, __pyx_mstate->__pyx_n_u_value, __pyx_mstate->__pyx_n_u_tags, __pyx_mstate->__pyx_n_u_t, __pyx_mstate->__pyx_n_u_out, __pyx_mstate->__pyx_n_u_w, __pyx_mstate->__pyx_n_u_elem, __pyx_mstate->__pyx_n_u_vlen, __pyx_mstate->__pyx_n_u_item};
-    __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_src_dicomul__cmdset_pyx, __pyx_mstate->__pyx_n_u_encode_command_set, __pyx_mstate->__pyx_kp_b_iso88591_Cq_U_1_aq_uAQ_81CuF_U_j_T_Q_C_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_src_dicomul__cmdset_pyx, __pyx_mstate->__pyx_n_u_encode_command_set, __pyx_mstate->__pyx_kp_b_iso88591_Cq_U_1_aq_uAQ_5_1_AU_Kq_A_81CuF, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
   }
   Py_DECREF(tuple_dedup_map);
   return 0;

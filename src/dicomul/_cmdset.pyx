@@ -158,16 +158,16 @@ def encode_command_set(elems, kinds, values, required, bint raw_ok):
     for i in range(count):
         value = values[i]
         kind = kinds[i]
+        if kind == K_DATASET_TYPE:  # from has_dataset: any truth value, None is False
+            prepared[i] = 0x0001 if value else 0x0101
+            body += 10
+            continue
         if required[i] and (value is None or (isinstance(value, str) and not value)):
             return (i, E_REQUIRED, None)
         if value is None:
             continue
         if kind == K_FIELD:
             kind = K_US
-        elif kind == K_DATASET_TYPE:
-            prepared[i] = 0x0001 if value else 0x0101
-            body += 10
-            continue
         if raw_ok and isinstance(value, (bytes, bytearray, memoryview)):
             kind = K_RAW
         if kind == K_US or kind == K_UL:

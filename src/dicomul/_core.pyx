@@ -666,14 +666,14 @@ def command_dataset_type(command) -> int:
     return _dataset_type(&v[0], v.shape[0])
 
 
-def whole_command(PDataTF pdu):
+def whole_command(PDataTF pdu not None):
     """``(context_id, command bytes)`` when ``pdu`` holds exactly one PDV that is a whole
     command set (command and last bits set) announcing no data set: the usual small
     message, handled in one step. None otherwise (nothing is judged: give the PDVs to the
     reassembler, which applies PS3.8 Annex E)."""
     if len(pdu.pdvs) != 1:
         return None
-    cdef PDV pdv = <PDV>pdu.pdvs[0]
+    cdef PDV pdv = <PDV?>pdu.pdvs[0]
     if pdv.control & 3 != 3:
         return None
     cdef bytes command = bytes(pdv.data)

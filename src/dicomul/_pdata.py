@@ -18,6 +18,7 @@ from dicomul._core import command_dataset_type, fragment, fragment_size
 
 __all__ = [
     "message_batches",
+    "check_dataset",
     "Reassembler",
     "AnnexEViolation",
     "DEFAULT_WINDOW",
@@ -25,10 +26,22 @@ __all__ = [
 
 #: Bytes of a data set fragmented and queued at a time.
 DEFAULT_WINDOW = 4 * 1024 * 1024
-#: Bytes of a file mapped at once (fewer mmap/munmap calls, and TLB flushes, per object).
-MAP_SPAN = 64 * 1024 * 1024
+#: Bytes of a file mapped at once: mapped pages count in the sender's RSS until unmapped.
+MAP_SPAN = 4 * 1024 * 1024
 
 Buffers = list[Any]
+
+
+def check_dataset(dataset: Any) -> None:
+    """TypeError unless ``dataset`` is a data set source message_batches can send:
+    bytes-like, a readable binary file, or an iterable of bytes-like buffers."""
+    if isinstance(dataset, (bytes, bytearray, memoryview)) or hasattr(dataset, "read"):
+        return
+    if isinstance(dataset, str) or not hasattr(dataset, "__iter__"):
+        raise TypeError(
+            "a data set is bytes-like, a readable binary file or an iterable of buffers, "
+            f"not {type(dataset).__name__}"
+        )
 
 
 def _buffers_of(dataset: Any, window: int) -> Iterator[Any]:
@@ -78,6 +91,34 @@ def _aligned(pieces: Iterable[Any], frag: int, window: int) -> Iterator[tuple[An
     yield (held if held is not None else b""), True
 
 
+class _Batches:
+    """The iterator message_batches returns: ``close()`` (when the message is dropped)
+    stops it and releases the data set source, as running to the end does."""
+
+    __slots__ = ("_gen", "_dataset")
+
+    def __init__(self, gen: Iterator[Buffers], dataset: Any) -> None:
+        self._gen, self._dataset = gen, dataset
+
+    def __iter__(self) -> _Batches:
+        return self
+
+    def __next__(self) -> Buffers:
+        return next(self._gen)
+
+    def close(self) -> None:
+        self._gen.close()  # type: ignore[attr-defined]
+        _release(self._dataset)
+
+
+def _release(dataset: Any) -> None:
+    """Tell a data set source that the sender is done with it (``sent()``, if it has
+    one: a FileSource closes its file then)."""
+    sent = getattr(dataset, "sent", None)
+    if sent is not None:
+        sent()
+
+
 def message_batches(
     context_id: int,
     command: Any,
@@ -85,6 +126,22 @@ def message_batches(
     peer_max_length: int,
     window: int = DEFAULT_WINDOW,
     regions: bool = False,
+) -> Iterator[Buffers]:
+    """The P-DATA-TF PDUs of one DIMSE message, as lists of buffers of about ``window``
+    bytes each (the command set first); see _message_batches."""
+    return _Batches(
+        _message_batches(context_id, command, dataset, peer_max_length, window, regions),
+        dataset,
+    )
+
+
+def _message_batches(
+    context_id: int,
+    command: Any,
+    dataset: Any,
+    peer_max_length: int,
+    window: int,
+    regions: bool,
 ) -> Iterator[Buffers]:
     """The P-DATA-TF PDUs of one DIMSE message, as lists of buffers of about ``window``
     bytes each (the command set first). Raises ValueError if the peer's maximum length is
@@ -104,25 +161,33 @@ def message_batches(
     region = dataset.file_region() if regions and hasattr(dataset, "file_region") else None
     # (None: the source has no file under it after all; it is read as usual)
     if region is not None:
-        yield from _region_batches(context_id, region, frag, limit, window)
-        return
+        step = max(frag, window - window % frag)  # fragments are whole PDVs but the last
+        span = step * max(1, MAP_SPAN // step)  # mapped at once, handed out a step at a time
+        try:
+            first = region.map(0, min(span, region.length)) if region.length else None
+        except OSError:  # a file system without mmap, or a file cut short: read it
+            region = None  # (the reader reports a short file itself)
+        else:
+            yield from _region_batches(context_id, region, first, span, step, limit)
+            _release(dataset)  # every span is mapped: the mappings hold the file now
+            return
     for buf, last in _aligned(_buffers_of(dataset, window), frag, window):
         yield fragment(context_id, False, buf, limit, last)
+    _release(dataset)
 
 
 def _region_batches(
-    context_id: int, region: Any, frag: int, limit: int, window: int
+    context_id: int, region: Any, first: Any, span: int, step: int, limit: int
 ) -> Iterator[Buffers]:
-    """The data set PDUs of a file region, mapped a window at a time (a multiple of frag,
-    so fragments are whole PDVs everywhere but at the end)."""
+    """The data set PDUs of a file region, mapped ``span`` bytes at a time (``first``:
+    the first span's view, mapped already) and handed out ``step`` bytes at a time."""
     total = region.length
     if total == 0:
         yield fragment(context_id, False, b"", limit, True)
         return
-    step = max(frag, window - window % frag)
-    span = step * max(1, MAP_SPAN // step)  # mapped at once, handed out a window at a time
     for base in range(0, total, span):
-        view = region.map(base, min(span, total - base))
+        view = first if base == 0 else region.map(base, min(span, total - base))
+        first = None
         for start in range(0, len(view), step):
             n = min(step, len(view) - start)
             last = base + start + n >= total

@@ -200,7 +200,9 @@ def file_chunks(f: BinaryIO, size: int = _CHUNK) -> Iterator[bytes]:
 class FileSource:
     """A file data set for Net.send_data: iterated, it is read in chunks and closed at the
     end (or when dropped); on a plain TCP socket it is mapped from the file instead, as a
-    FileRegion (see _pdata.message_batches), when the file offers one."""
+    FileRegion (see _pdata.message_batches), when the file offers one. Either way the
+    file is closed once the sender is done with it (a mapping keeps its own reference
+    to the file)."""
 
     __slots__ = ("file",)
 
@@ -213,6 +215,10 @@ class FileSource:
     def file_region(self) -> Any:
         region = getattr(self.file, "file_region", None)
         return region() if region is not None else None
+
+    def sent(self) -> None:
+        """The sender is done with it (sent, or dropped): close the file."""
+        self.file.close()
 
 
 def send_form(data: Any) -> Any:

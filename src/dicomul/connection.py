@@ -50,7 +50,7 @@ from dicomul._core import (
     fragment_size,
     whole_command,
 )
-from dicomul._pdata import AnnexEViolation, Reassembler, message_batches
+from dicomul._pdata import AnnexEViolation, Reassembler, check_dataset, message_batches
 from dicomul.associate import Associate
 from dicomul.errors import LocalProtocolError, ProtocolError
 from dicomul.events import (
@@ -264,6 +264,8 @@ class Connection:
             raise ValueError(f"the peer's maximum length {peer} is too small for P-DATA")
         if now is not None:
             self._now = now
+        if dataset is not None:
+            check_dataset(dataset)
         self._queue_message(context_id, command, dataset, peer)
 
     def _check_request(self, request: Request) -> bytes | None:
@@ -277,6 +279,8 @@ class Connection:
                 raise ValueError(
                     f"the peer's maximum length {self.peer_max_length} is too small for P-DATA"
                 )
+            if request.dataset is not None:
+                check_dataset(request.dataset)
             return None
         if isinstance(request, AssociateRequest):
             if self.role is not Role.REQUESTOR:
@@ -293,7 +297,9 @@ class Connection:
 
             validate_reject(request.result, request.source, request.reason)
         elif isinstance(request, DataRequest):  # a subclass of DataRequest
-            self._check_request(DataRequest(request.context_id, request.command))
+            self._check_request(
+                DataRequest(request.context_id, request.command, request.dataset)
+            )
         elif isinstance(request, AbortRequest):
             from dicomul.constants import validate_abort
 
@@ -383,20 +389,27 @@ class Connection:
     def events(self) -> list[Event]:
         """The events produced since the last call, in order."""
         out = self._events
-        if out:
-            self._events = []
+        self._events = []
         return out
 
     def data_to_send(self, limit: int | None = None) -> list[Any]:
         """Buffers to write, in order (for ``socket.sendmsg`` or ``writelines``).
 
         With ``limit``, stops after about that many bytes (a large data set is then read
-        and fragmented a window at a time); call again until it returns ``[]``."""
+        and fragmented a window at a time); call again until it returns ``[]``. A data
+        set source that raises while it is read (an I/O error, a file cut short) cannot
+        be taken back from the wire: the association is aborted (A-ABORT, and an Aborted
+        event with the exception), nothing is raised here."""
         return [b for _, _, bufs in self.take_outgoing(limit) for b in bufs]
 
-    def take_outgoing(self, limit: int | None = None) -> list[tuple[int, int, list[Any]]]:
+    def take_outgoing(
+        self, limit: int | None = None, *, now: float | None = None
+    ) -> list[tuple[int, int, list[Any]]]:
         """Like data_to_send(), grouped: ``(pdu_type, nbytes, buffers)`` per queued item
-        (a P-DATA item may be one window of a long message)."""
+        (a P-DATA item may be one window of a long message). ``now``: the time, for the
+        ARTIM timer an A-ABORT starts if a data set source fails (see data_to_send)."""
+        if now is not None:
+            self._now = now
         out = self._out
         if len(out) == 1 and isinstance(out[0][2], list):  # one ready PDU: the usual case
             return [out.popleft()]  # type: ignore[list-item]
@@ -431,8 +444,8 @@ class Connection:
             return
         self.send(AbortRequest(0, 0))
         self._events.append(
-            Aborted(0, 0, provider=False, local=True,
-                    message=f"the data set being sent could not be read: {exc}")
+            Aborted(0, 0, provider=False, local=True, error=exc, message=(
+                f"the data set being sent could not be read: {type(exc).__name__}: {exc}"))
         )  # fmt: skip
 
     def discard_output(self) -> None:

@@ -174,7 +174,8 @@ class Aborted:
 
     ``source``/``reason`` are those of the A-ABORT PDU received, or of the one this side
     sent for a protocol error (``local`` True), or 2/0 when the transport just went away.
-    ``message`` says what happened.
+    ``message`` says what happened; ``error`` is the exception behind a local abort, if
+    one was (a data set source that failed while being sent).
     """
 
     source: int
@@ -182,6 +183,7 @@ class Aborted:
     provider: bool
     local: bool = False
     message: str = ""
+    error: BaseException | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,7 @@ class Net:
         spin_wait: float | None = None,
     ) -> None:
         self.io_thread = io_thread
+        self._spin_arg = spin_wait  # what listeners hand their (I/O thread) children
         if spin_wait is None:
             spin_wait = 0.0 if io_thread else DEFAULT_SPIN_WAIT
         if spin_wait < 0:
@@ -276,7 +277,7 @@ class Net:
             network_timeout=self.network_timeout,
             max_pdu_length=self.max_pdu_length,
             dataset_sink=self.dataset_sink,
-            spin_wait=self.spin_wait,
+            spin_wait=self._spin_arg,
         )
         for name in _CALLBACKS:  # callbacks assigned on the listener carry over
             if name in self.__dict__:
@@ -565,10 +566,11 @@ class Net:
                 return
         self._writer = me
         lock, take, write, on_send = self._lock, conn.take_outgoing, self._write, self.on_send
+        state = conn.state
         try:
             while self._outq:  # (unlocked peek: see the end of this function)
                 with lock:
-                    items = take(WRITE_WINDOW)
+                    items = take(WRITE_WINDOW, now=time.monotonic())
                 for pdu_type, nbytes, bufs in items:
                     try:
                         write(sock, bufs, nbytes)
@@ -580,8 +582,10 @@ class Net:
         finally:
             self._writer = 0
             wlock.release()
-        if blocking and conn.pending_output:
-            self._wake()  # queued by the I/O thread while we held the lock
+        if blocking and (conn.pending_output or conn.state is not state):
+            # queued by the I/O thread while we held the lock, or taking the output
+            # changed the state (a data set source failed: A-ABORT, ARTIM started)
+            self._wake()
 
     def _write_failed(self, exc: BaseException) -> None:
         """The peer cannot be written to (gone, or not reading within network_timeout):
@@ -732,6 +736,8 @@ class Net:
                     log.exception("on_receive_data raised")
                 continue
             if isinstance(ev, (AssociationAccepted, AssociationRejectedEvent, Aborted)):
+                if isinstance(ev, Aborted) and ev.error is not None:
+                    log.error("%s: aborting the association", ev.message, exc_info=ev.error)
                 with self._cond:
                     self._outcome = ev
                     self._cond.notify_all()

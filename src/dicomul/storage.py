@@ -138,15 +138,15 @@ class _SliceReader(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def fileno(self) -> int:
-        return self._f.fileno()
-
     def readinto(self, b: Any) -> int:
         mv = memoryview(b).cast("B")
         n = min(len(mv), self._end - self._pos)
         if n <= 0:
             return 0
         got = self._f.readinto(mv[:n]) or 0
+        if got == 0:  # the file was cut short after it was opened: not a short data set
+            raise OSError(f"{self._f.name}: the file ends at byte {self._pos}, before the "
+                          f"end of its data set at byte {self._end}")  # fmt: skip
         self._pos += got
         return got
 
@@ -180,9 +180,9 @@ class FileRegion:
 
     def map(self, start: int, length: int) -> memoryview:
         """A read-only view of bytes [start, start + length) of the region, mapped from
-        the file (pages populated at once where the OS can). Only the kernel should read
-        it (sendmsg): a file truncated meanwhile then fails the write with EFAULT, where
-        a read from Python would get SIGBUS."""
+        the file. Only the kernel should read it (sendmsg): a file truncated meanwhile
+        then fails the write with EFAULT, where a read from Python would get SIGBUS.
+        OSError if the file is shorter than the region now, or cannot be mapped."""
         pos = self.offset + start
         base = pos - pos % mmap.ALLOCATIONGRANULARITY
         size = pos - base + length
@@ -192,11 +192,9 @@ class FileRegion:
                 f"the file ends before byte {pos + length} of the data set being sent "
                 "(was it changed while queued?)"
             )
-        if hasattr(mmap, "MAP_POPULATE"):
-            m = mmap.mmap(fd, size, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE,
-                          prot=mmap.PROT_READ, offset=base)  # fmt: skip
-        else:  # pragma: no cover - not Linux
-            m = mmap.mmap(fd, size, access=mmap.ACCESS_READ, offset=base)
+        # Mapped lazily: pages are read in as the kernel copies them out (sendmsg), not
+        # here, so no disk read happens while the caller holds a lock.
+        m = mmap.mmap(fd, size, access=mmap.ACCESS_READ, offset=base)
         return memoryview(m)[pos - base :]
 
     def __repr__(self) -> str:
@@ -208,11 +206,11 @@ class _DatasetFile(io.BufferedReader):
     unread rest as a FileRegion, for the sender to map rather than read."""
 
     def file_region(self) -> FileRegion:
-        """The unread rest of the data set. The region holds this file, which stays open
-        while the region is queued (it closes when the last reference goes)."""
+        """The unread rest of the data set, as a region of the underlying file (whose
+        ``fileno()`` it uses while this file is open: close it once mapped)."""
         raw: _SliceReader = self.raw  # type: ignore[assignment]
         start = raw._start + self.tell()
-        return FileRegion(self, start, raw._end - start)
+        return FileRegion(raw._f, start, raw._end - start)
 
 
 class Part10File:
