@@ -1,13 +1,13 @@
 """Association benchmark: associate+release cycles/s and C-ECHO round trips/s on one
 association, every pair in separate processes, in one run.
 
-    python bench/bench_assoc.py [--seconds S] [--quick]
+    python bench/bench_assoc.py [--seconds S] [--repeat N] [--quick]
 
 Pairs (requestor -> acceptor): dicomul -> dicomul, dicomul -> pynetdicom,
 pynetdicom -> dicomul, dicomul -> DCMTK storescp, DCMTK echoscu -> dicomul, and the
 baselines pynetdicom -> pynetdicom and DCMTK echoscu -> DCMTK storescp. Each process runs
 with TCP_NODELAY on (DCMTK through its TCP_NODELAY=1 environment switch). Round trips are
-C-ECHO-RQ/RSP exchanges (hand-built command sets) on one association; the dicomul
+C-ECHO-RQ/RSP exchanges (command sets from dicomul.dimse) on one association; the dicomul
 requestor drives them from its callbacks, as a LEADTOOLS-style client does.
 """
 
@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -28,6 +29,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 # The dicomul under test is the one this interpreter imports (installed, or PYTHONPATH=src).
 ENV = dict(os.environ, TCP_NODELAY="1")
+NOSPIN = "dicomul-nospin"  # dicomul with DICOMUL_SPIN_WAIT=0: sleeps at once in every wait
+
+
+def kind_env(kind: str) -> tuple[str, dict[str, str]]:
+    """(the implementation, the environment of its process) for a benchmark kind."""
+    if kind == NOSPIN:
+        return "dicomul", dict(ENV, DICOMUL_SPIN_WAIT="0")
+    return kind, ENV
 
 
 def dcmtk(tool: str) -> str | None:
@@ -167,7 +176,8 @@ def start_server(kind: str) -> tuple[subprocess.Popen[bytes], int]:
                                 stderr=subprocess.DEVNULL)
         wait_port(port, proc)
         return proc, port
-    proc = subprocess.Popen([sys.executable, __file__, "_serve", kind, str(port)], env=ENV,
+    kind, env = kind_env(kind)
+    proc = subprocess.Popen([sys.executable, __file__, "_serve", kind, str(port)], env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -191,8 +201,9 @@ def run_client(kind: str, mode: str, port: int, seconds: float) -> float:
                        env=ENV, check=True, timeout=seconds * 20 + 60,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return n / (time.perf_counter() - t0)
+    kind, env = kind_env(kind)
     out = subprocess.run([sys.executable, __file__, "_client", kind, mode, str(port),
-                          str(seconds)], env=ENV, capture_output=True, text=True, check=True,
+                          str(seconds)], env=env, capture_output=True, text=True, check=True,
                          timeout=seconds * 10 + 120)
     return float(json.loads(out.stdout.strip().splitlines()[-1])["rate"])
 
@@ -209,6 +220,7 @@ def measure(client: str, server: str, mode: str, seconds: float) -> float | None
 
 PAIRS = [
     ("dicomul", "dicomul"),
+    (NOSPIN, NOSPIN),
     ("dicomul", "pynetdicom"),
     ("pynetdicom", "dicomul"),
     ("dicomul", "dcmtk"),
@@ -231,18 +243,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
     parser.add_argument("--quick", action="store_true", help="0.3 s per measurement")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of every measurement; the median is shown (default 3)")
     args = parser.parse_args(argv)
     seconds = 0.3 if args.quick else args.seconds
-    results: dict[tuple[str, str, str], float | None] = {}
-    for client, server in PAIRS:
-        for mode in ("cycles", "echo"):
-            if client == "dcmtk" and mode == "cycles":
-                continue  # DCMTK runs one process per association: not comparable
-            results[(client, server, mode)] = measure(client, server, mode, seconds)
+    rounds = 1 if args.quick else max(1, args.repeat)
+    if not args.quick:  # the first measurement of a run is slower (caches, clocks): discard
+        measure("dicomul", "dicomul", "echo", 0.5)
+    runs: list[dict[tuple[str, str, str], float | None]] = []
+    for _ in range(rounds):  # whole rounds: drift in the machine's load hits every pair
+        run: dict[tuple[str, str, str], float | None] = {}
+        for client, server in PAIRS:
+            for mode in ("cycles", "echo"):
+                if client == "dcmtk" and mode == "cycles":
+                    continue  # DCMTK runs one process per association: not comparable
+                run[(client, server, mode)] = measure(client, server, mode, seconds)
+        runs.append(run)
+    results: dict[tuple[str, str, str], float | None] = {
+        key: (None if any(r[key] is None for r in runs)
+              else statistics.median(r[key] for r in runs))  # type: ignore[misc]
+        for key in runs[0]
+    }  # fmt: skip
+    print(f"median of {rounds} round(s), {seconds:g} s per measurement")
     base_c = results.get(("pynetdicom", "pynetdicom", "cycles"))
     base_e = results.get(("pynetdicom", "pynetdicom", "echo"))
     dcmtk_e = results.get(("dcmtk", "dcmtk", "echo"))
-    print(f"{'requestor -> acceptor':<28} {'assoc+release/s':>16} {'vs pynetdicom':>14} "
+    print(f"{'requestor -> acceptor':<34} {'assoc+release/s':>16} {'vs pynetdicom':>14} "
           f"{'C-ECHO/s':>10} {'vs pynetdicom':>14} {'vs DCMTK':>9}")
     for client, server in PAIRS:
         c = results.get((client, server, "cycles"))
@@ -253,13 +279,17 @@ def main(argv: list[str] | None = None) -> int:
 
         cs = f"{c:>16.0f}" if c is not None else f"{'-':>16}"
         es = f"{e:>10.0f}" if e is not None else f"{'n/a':>10}"
-        print(f"{client + ' -> ' + server:<28} {cs} {fmt(c, base_c, 14)} {es} "
+        print(f"{client + ' -> ' + server:<34} {cs} {fmt(c, base_c, 14)} {es} "
               f"{fmt(e, base_e, 14)} {fmt(e, dcmtk_e, 9)}")
     dd_c, dd_e = results.get(("dicomul", "dicomul", "cycles")), results.get(
         ("dicomul", "dicomul", "echo"))
+    ns_e = results.get((NOSPIN, NOSPIN, "echo"))
+    print(f"({NOSPIN}: both processes with DICOMUL_SPIN_WAIT=0, sleeping at once in every "
+          "wait; dicomul spins up to 100 us first by default, see Net(spin_wait=))")
     print(f"targets: dicomul->dicomul >= 3000 assoc+release/s: {dd_c or 0:.0f} "
           f"({'met' if (dd_c or 0) >= 3000 else 'MISSED'}); >= 15000 round trips/s: "
-          f"{dd_e or 0:.0f} ({'met' if (dd_e or 0) >= 15000 else 'MISSED'})")
+          f"{dd_e or 0:.0f} ({'met' if (dd_e or 0) >= 15000 else 'MISSED'}; without "
+          f"spinning {ns_e or 0:.0f})")
     return 0
 
 

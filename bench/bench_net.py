@@ -2,7 +2,7 @@
 ceiling, and the SCP's memory while receiving a large object; every pair in separate
 processes, in one run.
 
-    python bench/bench_net.py [--seconds S] [--quick] [--skip-rss]
+    python bench/bench_net.py [--seconds S] [--repeat N] [--quick] [--skip-rss]
 
 Pairs (requestor -> acceptor): dicomul -> dicomul, dicomul -> DCMTK storescp,
 DCMTK storescu -> dicomul storescp, and the baselines pynetdicom -> pynetdicom and
@@ -17,16 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_assoc import ENV, dcmtk, free_port, stop, wait_port  # noqa: E402
+from bench_assoc import ENV, NOSPIN, dcmtk, free_port, kind_env, stop, wait_port  # noqa: E402
 
 SC = "1.2.840.10008.5.1.4.1.1.7"
 ELE = "1.2.840.10008.1.2.1"
@@ -73,8 +75,9 @@ def start_server(kind: str, max_pdu: int = PDU) -> tuple[subprocess.Popen[bytes]
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(port, proc)
         return proc, port
+    kind, env = kind_env(kind)
     proc = subprocess.Popen([sys.executable, __file__, "_serve", kind, str(port), str(max_pdu)],
-                            env=ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert proc.stdout is not None
     if b"ready" not in proc.stdout.readline():
         raise RuntimeError(f"{kind} server did not start")
@@ -182,8 +185,9 @@ def run_client(kind: str, port: int, mode: str, arg: str, seconds: float,
                max_pdu: int = PDU) -> dict:
     if kind == "dcmtk":
         return dcmtk_client(port, mode, arg, seconds, max_pdu)
+    kind, env = kind_env(kind)
     out = subprocess.run([sys.executable, __file__, "_client", kind, str(port), mode, arg,
-                          str(seconds), str(max_pdu)], env=ENV, capture_output=True, text=True,
+                          str(seconds), str(max_pdu)], env=env, capture_output=True, text=True,
                          check=True, timeout=seconds * 20 + 180)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -266,6 +270,7 @@ def _hwm(pid: int) -> int:
 
 PAIRS = [("dicomul", "dicomul"), ("dicomul", "dcmtk"), ("dcmtk", "dicomul"),
          ("pynetdicom", "pynetdicom"), ("dcmtk", "dcmtk")]
+ECHO_PAIRS = [*PAIRS[:1], (NOSPIN, NOSPIN), *PAIRS[1:]]  # and dicomul without spinning
 
 
 def measure(client_kind: str, server_kind: str, mode: str, arg: str, seconds: float,
@@ -277,6 +282,15 @@ def measure(client_kind: str, server_kind: str, mode: str, arg: str, seconds: fl
         return run_client(client_kind, port, mode, arg, seconds, max_pdu)
     finally:
         stop(proc)
+
+
+def _median(values: list) -> Any:
+    """The median of floats, or of result dicts field by field (None if any is None)."""
+    if any(v is None for v in values):
+        return None
+    if isinstance(values[0], dict):
+        return {k: statistics.median(v[k] for v in values) for k in values[0]}
+    return statistics.median(values)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,22 +306,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="per measurement")
     parser.add_argument("--quick", action="store_true", help="0.2 s per measurement, no RSS")
     parser.add_argument("--skip-rss", action="store_true", help="skip the 256 MiB RSS test")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of every measurement; the median is shown (default 3)")
     args = parser.parse_args(argv)
     seconds = 0.2 if args.quick else args.seconds
+    rounds = 1 if args.quick else max(1, args.repeat)
     with tempfile.TemporaryDirectory(prefix="dicomul-bench-") as tmp:
         files = {name: make_file(Path(tmp), size) for name, size in SIZES.items()}
-        ceiling = raw_tcp(seconds, files["32 MiB"].read_bytes())
-        zeros = raw_tcp(seconds)
-        print(f"raw loopback TCP, the 32 MiB object's bytes: {ceiling:,.0f} MB/s (the ceiling; "
-              f"a zero-filled buffer, always in cache, gives {zeros:,.0f})")
-        echo = {p: measure(*p, "echo", "-", seconds) for p in PAIRS}
-        store = {(p, name): measure(*p, "store", str(f), seconds)
-                 for name, f in files.items() for p in PAIRS}
-        unlimited = measure("dicomul", "dicomul", "store", str(files["32 MiB"]), seconds, 0)
+        payload = files["32 MiB"].read_bytes()
+        runs = []  # whole rounds, so that drift in the machine's load hits every pair alike
+        for _ in range(rounds):
+            run: dict[object, object] = {"ceiling": raw_tcp(seconds, payload),
+                                         "zeros": raw_tcp(seconds)}  # fmt: skip
+            run.update({("echo", p): measure(*p, "echo", "-", seconds) for p in ECHO_PAIRS})
+            run.update({(p, name): measure(*p, "store", str(f), seconds)
+                        for name, f in files.items() for p in PAIRS})  # fmt: skip
+            run["unlimited"] = measure("dicomul", "dicomul", "store", str(files["32 MiB"]),
+                                       seconds, 0)  # fmt: skip
+            runs.append(run)
+        med = {key: _median([r[key] for r in runs]) for key in runs[0]}
+        ceiling, zeros, unlimited = med["ceiling"], med["zeros"], med["unlimited"]
+        echo = {p: med[("echo", p)] for p in ECHO_PAIRS}
+        store = {(p, name): med[(p, name)] for name in files for p in PAIRS}
         rss = None if (args.quick or args.skip_rss) else rss_growth(Path(tmp))
+    print(f"median of {rounds} round(s), {seconds:g} s per measurement")
+    print(f"raw loopback TCP, the 32 MiB object's bytes: {ceiling:,.0f} MB/s (the ceiling; "
+          f"a zero-filled buffer, always in cache, gives {zeros:,.0f})")
     base_e = echo.get(("dcmtk", "dcmtk"))
-    print(f"{'C-ECHO, one association':<34} {'per s':>9} {'vs DCMTK':>9}")
-    for p in PAIRS:
+    print(f"{'C-ECHO, one association':<34} {'per s':>9} {'vs DCMTK':>9}   "
+          f"({NOSPIN}: DICOMUL_SPIN_WAIT=0 in both processes)")
+    for p in ECHO_PAIRS:
         r = echo[p]
         ratio = f"{r['rate'] / base_e['rate']:.2f}x" if r and base_e else "-"
         print(f"{p[0] + ' -> ' + p[1]:<34} {r['rate'] if r else 0:>9.0f} {ratio:>9}")
@@ -328,7 +356,31 @@ def main(argv: list[str] | None = None) -> int:
     if rss is not None:
         print(f"\ndicomul storescp (defaults) peak RSS growth receiving one 256 MiB object: "
               f"{rss:.1f} MiB (target < 4 MiB)")
+    _targets(echo, store, unlimited, ceiling)
     return 0
+
+
+def _targets(echo: dict, store: dict, unlimited: dict | None, ceiling: float) -> None:
+    """The issue's targets, met or not, from the medians above."""
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    dd, cc = echo.get(("dicomul", "dicomul")), echo.get(("dcmtk", "dcmtk"))
+    ns = echo.get((NOSPIN, NOSPIN))
+    if dd and cc:
+        r = dd["rate"] / cc["rate"]
+        plain = f"; without spinning {ns['rate'] / cc['rate']:.2f}x" if ns else ""
+        print(f"target C-ECHO >= 1.1x DCMTK: {r:.2f}x ({verdict(r >= 1.1)}{plain})")
+    big, base = store.get((("dicomul", "dicomul"), "32 MiB")), store.get((("dcmtk", "dcmtk"),
+                                                                           "32 MiB"))
+    if big:
+        of_tcp = [big["mbps"] / ceiling] + ([unlimited["mbps"] / ceiling] if unlimited else [])
+        shown = " and ".join(f"{x:.0%}" for x in of_tcp)
+        print(f"target 32 MiB C-STORE >= 90% of TCP (128 KiB and unlimited PDUs): {shown} "
+              f"({verdict(min(of_tcp) >= 0.9)})")
+        if base:
+            r = big["mbps"] / base["mbps"]
+            print(f"target 32 MiB C-STORE >= 2x DCMTK: {r:.2f}x ({verdict(r >= 2)})")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@ blocking conveniences pump while they wait, callbacks run in the caller's thread
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -82,7 +85,7 @@ def test_spin_wait_defaults_and_validation() -> None:
     from dicomul.net import DEFAULT_SPIN_WAIT
 
     assert Net(io_thread=False).spin_wait == DEFAULT_SPIN_WAIT > 0
-    assert Net().spin_wait == 0.0  # I/O threads sleep at once: a server runs many
+    assert Net().spin_wait == DEFAULT_SPIN_WAIT  # (I/O threads: only while they are few)
     assert Net(spin_wait=0.0002).spin_wait == 0.0002
     with pytest.raises(ValueError):
         Net(spin_wait=-1)
@@ -146,5 +149,39 @@ def test_spinning_pauses_after_misses_and_answers_still_arrive() -> None:
         assert got == [cmd]
         assert net._spin_pause < paused  # the pause counts down, sleeping at once
         net.release(timeout=TIMEOUT)
+    finally:
+        server.close()
+
+
+def test_the_spin_wait_default_comes_from_the_environment() -> None:
+    code = "from dicomul.net import Net; print(Net().spin_wait, Net(io_thread=False).spin_wait)"
+    for value, expect in (("0", "0.0 0.0"), ("0.0005", "0.0005 0.0005"), ("", "0.0001 0.0001")):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, "DICOMUL_SPIN_WAIT": value},
+                             timeout=60, check=True)  # fmt: skip
+        assert out.stdout.split() == expect.split()
+
+
+def test_io_threads_spin_only_while_they_are_few(monkeypatch) -> None:
+    import dicomul.net as netmod
+    from dicomul._netio import Poller
+
+    spins: list[int] = []
+    real_spin = Poller.spin
+    monkeypatch.setattr(Poller, "spin", lambda self, s: spins.append(1) or real_spin(self, s))
+    server = EchoBack()
+    port = server.listen("127.0.0.1", 0)
+    try:
+        for limit, expect_spins in ((0, False), (1000, True)):
+            monkeypatch.setattr(netmod, "SPIN_MAX_IO_THREADS", limit)
+            spins.clear()
+            got = threading.Event()
+            net = Net(spin_wait=0.001)  # an I/O thread
+            net.on_receive_data = lambda pc, cmd, ds, got=got: got.set()
+            net.associate("127.0.0.1", port, _rq(), timeout=TIMEOUT)
+            net.send_data(1, b"\x00\x00\x00\x08\x02\x00\x00\x00\x01\x01")
+            assert got.wait(TIMEOUT)
+            net.release(timeout=TIMEOUT)
+            assert bool(spins) is expect_spins
     finally:
         server.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -65,10 +66,31 @@ __all__ = ["Net"]
 log = logging.getLogger("dicomul")
 _STA6 = State.STA6
 
-#: Net(spin_wait=) default for io_thread=False Nets, in seconds.
-DEFAULT_SPIN_WAIT = 100e-6
+#: Net(spin_wait=) default, in seconds: 100 µs, or the environment's DICOMUL_SPIN_WAIT
+#: (seconds; 0 turns spinning off for the whole process).
+DEFAULT_SPIN_WAIT = float(os.environ.get("DICOMUL_SPIN_WAIT", "") or 100e-6)
+if DEFAULT_SPIN_WAIT < 0:
+    DEFAULT_SPIN_WAIT = 0.0
 SPIN_MISSES = 4  # waits in a row longer than spin_wait before spinning pauses
 SPIN_PAUSE = 256  # waits without spinning after that
+#: I/O threads spin only while the process runs at most this many (a server with many
+#: connections must not spend its cores, and the GIL, spinning).
+SPIN_MAX_IO_THREADS = max(1, (os.cpu_count() or 2) // 2)
+
+
+class _Count:
+    """The number of running I/O loops in this process."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._lock = threading.Lock()
+
+    def add(self, k: int) -> None:
+        with self._lock:
+            self.n += k
+
+
+_IO_LOOPS = _Count()
 
 _CALLBACKS = (
     "on_connect",
@@ -98,13 +120,15 @@ class Net:
     ``io_thread=False``: no I/O thread; the caller drives the connection with
     :meth:`process` (the blocking conveniences do it while they wait), and callbacks run
     in the caller's thread. One thread fewer per round trip: what a blocking SCU wants.
-    ``spin_wait`` seconds: before sleeping until the peer answers, check for the answer
-    without sleeping for up to this long. A sleeping CPU, on a virtual machine above all,
-    takes tens of microseconds to wake up, longer than a fast peer takes to answer. This
-    trades that much CPU per wait for latency: it is the default (100 µs) only for
-    ``io_thread=False`` Nets, whose caller is waiting anyway, and 0 (never) for I/O
-    threads, of which a server may run many. After 4 waits in a row longer than the
-    window it stops spinning for the next 256 waits, so a slow peer costs nothing.
+    ``spin_wait`` seconds (default 100 µs; 0 = never): before sleeping until the peer
+    answers, check for the answer without sleeping for up to this long. A sleeping CPU,
+    on a virtual machine above all, takes tens of microseconds to wake up, longer than a
+    fast peer takes to answer, so this trades up to that much CPU per wait for latency.
+    It is bounded: after 4 waits in a row longer than the window it stops spinning for
+    the next 256 waits (a slow or idle peer costs next to nothing), and I/O threads spin
+    only while the process runs at most SPIN_MAX_IO_THREADS of them (half the CPUs):
+    a server with many connections never spins. ``io_thread=False`` Nets, whose caller
+    is waiting anyway, always may.
     """
 
     def __init__(
@@ -121,9 +145,9 @@ class Net:
         spin_wait: float | None = None,
     ) -> None:
         self.io_thread = io_thread
-        self._spin_arg = spin_wait  # what listeners hand their (I/O thread) children
+        self._spin_arg = spin_wait  # what listeners hand their children
         if spin_wait is None:
-            spin_wait = 0.0 if io_thread else DEFAULT_SPIN_WAIT
+            spin_wait = DEFAULT_SPIN_WAIT
         if spin_wait < 0:
             raise ValueError("spin_wait must be >= 0")
         self.spin_wait = float(spin_wait)
@@ -603,12 +627,15 @@ class Net:
         self._io_ident = threading.get_ident()
         self._loop_begin()
         error = 0
+        _IO_LOOPS.add(1)
         try:
             while self._turn(None):
                 pass
         except Exception as exc:  # noqa: BLE001 - report, then close
             log.exception("I/O thread failed")
             error = getattr(exc, "errno", None) or errno.EIO
+        finally:
+            _IO_LOOPS.add(-1)
         self._loop_end(error)
 
     def process(self, timeout: float | None = None) -> bool:
@@ -683,7 +710,11 @@ class Net:
             timeout = max(0.0, deadline - time.monotonic())
             if max_wait is not None and max_wait < timeout:
                 timeout = max_wait
-        if self.spin_wait and timeout != 0:
+        if (
+            self.spin_wait
+            and timeout != 0
+            and (self._io_ident == 0 or _IO_LOOPS.n <= SPIN_MAX_IO_THREADS)
+        ):
             sock_ready, wake_ready = self._spin_then_wait(poller, timeout)
         else:
             sock_ready, wake_ready = poller.wait(timeout)
