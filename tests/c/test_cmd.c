@@ -9,18 +9,7 @@
 
 #include "ul_cmd.h"
 
-static int passed;
-static int failed;
-
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (cond) {                                                              \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond);   \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 static size_t put_elem(uint8_t *p, uint16_t g, uint16_t e, uint32_t len, const char *value) {
     p[0] = g & 0xFF; p[1] = g >> 8; p[2] = e & 0xFF; p[3] = e >> 8;
@@ -114,6 +103,5 @@ int main(void) {
     n = command(bad, e2, 0);
     CHECK(scan(bad, n, &el) == 0);  /* only the group length */
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return report();
 }

@@ -9,18 +9,7 @@
 
 #include "ul_fsm.h"
 
-static int passed;
-static int failed;
-
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (cond) {                                                        \
-            passed++;                                                      \
-        } else {                                                           \
-            failed++;                                                      \
-            fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                  \
-    } while (0)
+#include "check.h"
 
 /* Step and check every field of the result. */
 static void expect(uint8_t sta, uint8_t evt, uint32_t flags, uint8_t action,
@@ -177,6 +166,5 @@ int main(void)
     }
     CHECK(defined == 123);
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return report();
 }

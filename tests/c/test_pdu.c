@@ -16,18 +16,7 @@
 
 #include "ul.h"
 
-static int passed;
-static int failed;
-
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (cond) {                                                                        \
-            passed++;                                                                      \
-        } else {                                                                           \
-            failed++;                                                                      \
-            fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond);             \
-        }                                                                                  \
-    } while (0)
+#include "check.h"
 
 #define CHECK_EQ(a, b)                                                                     \
     do {                                                                                   \
@@ -1629,6 +1618,5 @@ int main(void) {
     test_short();
     test_pdata();
     test_fragments();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return report();
 }
