@@ -155,7 +155,8 @@ def test_spinning_pauses_after_misses_and_answers_still_arrive() -> None:
 
 def test_the_spin_wait_default_comes_from_the_environment() -> None:
     code = "from dicomul.net import Net; print(Net().spin_wait, Net(io_thread=False).spin_wait)"
-    for value, expect in (("0", "0.0 0.0"), ("0.0005", "0.0005 0.0005"), ("", "0.0001 0.0001")):
+    for value, expect in (("0", "0.0 0.0"), ("0.0005", "0.0005 0.0005"), ("", "0.0001 0.0001"),
+                          ("abc", "0.0001 0.0001"), ("-1", "0.0001 0.0001")):  # fmt: skip
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env={**os.environ, "DICOMUL_SPIN_WAIT": value},
                              timeout=60, check=True)  # fmt: skip

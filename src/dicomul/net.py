@@ -66,11 +66,26 @@ __all__ = ["Net"]
 log = logging.getLogger("dicomul")
 _STA6 = State.STA6
 
-#: Net(spin_wait=) default, in seconds: 100 µs, or the environment's DICOMUL_SPIN_WAIT
-#: (seconds; 0 turns spinning off for the whole process).
-DEFAULT_SPIN_WAIT = float(os.environ.get("DICOMUL_SPIN_WAIT", "") or 100e-6)
-if DEFAULT_SPIN_WAIT < 0:
-    DEFAULT_SPIN_WAIT = 0.0
+
+
+def _spin_default() -> float:
+    """100 µs, or the environment's DICOMUL_SPIN_WAIT (seconds; 0 turns spinning off for
+    the whole process). A value that is not a number >= 0 is reported and ignored."""
+    value = os.environ.get("DICOMUL_SPIN_WAIT", "").strip()
+    if not value:
+        return 100e-6
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # (also NaN)
+        log.warning("DICOMUL_SPIN_WAIT=%r is not a number of seconds >= 0: ignored", value)
+        return 100e-6
+    return seconds
+
+
+#: Net(spin_wait=) default, in seconds (see _spin_default).
+DEFAULT_SPIN_WAIT = _spin_default()
 SPIN_MISSES = 4  # waits in a row longer than spin_wait before spinning pauses
 SPIN_PAUSE = 256  # waits without spinning after that
 #: I/O threads spin only while the process runs at most this many (a server with many
