@@ -254,6 +254,13 @@ class Connection:
         """DT-1 in Sta6 (Table 9-10: send P-DATA-TF, stay in Sta6), checked at import
         against the table; send()'s general path gives the same result, slower. The
         caller has checked that the state is Sta6; Net calls this directly."""
+        peer = self._check_pdata(context_id, dataset)
+        if now is not None:
+            self._now = now
+        self._queue_message(context_id, command, dataset, peer)
+
+    def _check_pdata(self, context_id: int, dataset: Any) -> int:
+        """The checks of a P-DATA request (ValueError/TypeError); the peer's limit."""
         accepted = self._accepted
         if accepted is None or context_id not in accepted:
             raise ValueError(f"presentation context {context_id} was not accepted")
@@ -262,25 +269,15 @@ class Connection:
             peer = ABSENT_MAX_LENGTH
         if fragment_size(peer) == 0:
             raise ValueError(f"the peer's maximum length {peer} is too small for P-DATA")
-        if now is not None:
-            self._now = now
         if dataset is not None:
             check_dataset(dataset)
-        self._queue_message(context_id, command, dataset, peer)
+        return peer
 
     def _check_request(self, request: Request) -> bytes | None:
         """Argument checks that must pass before the state machine moves; returns the
         A-ASSOCIATE PDU to send, encoded now so that the action cannot fail."""
-        if type(request) is DataRequest:  # the hot path first
-            accepted = self._accepted
-            if accepted is None or request.context_id not in accepted:
-                raise ValueError(f"presentation context {request.context_id} was not accepted")
-            if fragment_size(self._peer_limit()) == 0:
-                raise ValueError(
-                    f"the peer's maximum length {self.peer_max_length} is too small for P-DATA"
-                )
-            if request.dataset is not None:
-                check_dataset(request.dataset)
+        if isinstance(request, DataRequest):  # (subclasses too)
+            self._check_pdata(request.context_id, request.dataset)
             return None
         if isinstance(request, AssociateRequest):
             if self.role is not Role.REQUESTOR:
@@ -296,10 +293,6 @@ class Connection:
             from dicomul.constants import validate_reject
 
             validate_reject(request.result, request.source, request.reason)
-        elif isinstance(request, DataRequest):  # a subclass of DataRequest
-            self._check_request(
-                DataRequest(request.context_id, request.command, request.dataset)
-            )
         elif isinstance(request, AbortRequest):
             from dicomul.constants import validate_abort
 

@@ -67,7 +67,6 @@ log = logging.getLogger("dicomul")
 _STA6 = State.STA6
 
 
-
 def _spin_default() -> float:
     """100 µs, or the environment's DICOMUL_SPIN_WAIT (seconds; 0 turns spinning off for
     the whole process). A value that is not a number >= 0 is reported and ignored."""
