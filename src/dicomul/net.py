@@ -87,9 +87,10 @@ def _spin_default() -> float:
 DEFAULT_SPIN_WAIT = _spin_default()
 SPIN_MISSES = 4  # waits in a row longer than spin_wait before spinning pauses
 SPIN_PAUSE = 256  # waits without spinning after that
-#: I/O threads spin only while the process runs at most this many (a server with many
-#: connections must not spend its cores, and the GIL, spinning).
-SPIN_MAX_IO_THREADS = max(1, (os.cpu_count() or 2) // 2)
+#: I/O threads spin only while the process runs at most this many: one. Threads share
+#: the GIL, so a second spinning thread would take it from those doing work, and a server
+#: with several connections must not spend its cores spinning.
+SPIN_MAX_IO_THREADS = 1
 
 
 class _Count:
@@ -139,10 +140,10 @@ class Net:
     on a virtual machine above all, takes tens of microseconds to wake up, longer than a
     fast peer takes to answer, so this trades up to that much CPU per wait for latency.
     It is bounded: after 4 waits in a row longer than the window it stops spinning for
-    the next 256 waits (a slow or idle peer costs next to nothing), and I/O threads spin
-    only while the process runs at most SPIN_MAX_IO_THREADS of them (half the CPUs):
-    a server with many connections never spins. ``io_thread=False`` Nets, whose caller
-    is waiting anyway, always may.
+    the next 256 waits (a slow or idle peer costs next to nothing), and an I/O thread
+    spins only while it is the process's only one (SPIN_MAX_IO_THREADS): a server with
+    several connections never spins. ``io_thread=False`` Nets, whose caller is waiting
+    anyway, always may.
     """
 
     def __init__(
