@@ -99,7 +99,7 @@ def _name(elem: int) -> str:
     return f"(0000,{elem:04X}) {entry[0]}" if entry else f"(0000,{elem:04X})"
 
 
-_VR_OF_KIND = {_US: "US", _UL: "UL", _UI: "UI", _AE: "AE", _LO: "LO", _AT: "AT"}
+_VR_OF_KIND = {kind: vr for vr, kind in _KIND_OF_VR.items()}
 _TEXT_LIMIT = {_AE: 16, _LO: 64}
 
 

@@ -188,13 +188,10 @@ def write_all(sock: socket.socket, bufs: list[Any], nbytes: int | None = None) -
         if small:
             sock.sendall(b"".join(small))
         return
-    if nbytes is not None and len(bufs) <= IOV_MAX:  # the usual case: one call
-        sent = sock.sendmsg(bufs)
-        if sent == nbytes:
-            return
+    if nbytes is None:
+        _write_rest(sock, bufs, 0)
     else:
-        sent = 0
-    _write_rest(sock, bufs, sent)
+        write_plain(sock, bufs, nbytes)
 
 
 def _write_rest(sock: socket.socket, bufs: list[Any], sent: int) -> None:
@@ -228,6 +225,13 @@ class Poller:
             self._sel.register(sock, selectors.EVENT_READ, self._sfd)
             self._sel.register(self._wfd, selectors.EVENT_READ, self._wfd)
 
+    def _classify(self, ready: list[tuple[int, int]]) -> tuple[bool, bool]:
+        """poll()'s result as (socket readable, wake-up pipe readable)."""
+        if len(ready) == 1:  # the usual case: one of the two
+            sock = ready[0][0] == self._sfd
+            return sock, not sock
+        return bool(ready), bool(ready)  # both, or neither (timeout)
+
     def spin(self, seconds: float) -> tuple[bool, bool] | None:
         """Check for readiness without sleeping, for up to ``seconds``: the result of
         wait() as soon as something is ready, None if nothing was by then. Costs CPU
@@ -239,21 +243,16 @@ class Poller:
         while True:
             ready = poll(0)
             if ready:
-                if len(ready) == 1:
-                    sock = ready[0][0] == self._sfd
-                    return sock, not sock
-                return True, True
+                return self._classify(ready)
             if clock() >= end:
                 return None
 
     def wait(self, timeout: float | None) -> tuple[bool, bool]:
         """(socket readable, wake-up pipe readable); both False on timeout."""
         if self._poll is not None:
-            ready = self._poll.poll(None if timeout is None else int(timeout * 1000) + 1)
-            if len(ready) == 1:  # the usual case: one of the two
-                sock = ready[0][0] == self._sfd
-                return sock, not sock
-            return bool(ready), bool(ready)  # both, or neither (timeout)
+            return self._classify(
+                self._poll.poll(None if timeout is None else int(timeout * 1000) + 1)
+            )
         s = w = False
         assert self._sel is not None
         for key, _ in self._sel.select(timeout):

@@ -264,9 +264,7 @@ class Connection:
         accepted = self._accepted
         if accepted is None or context_id not in accepted:
             raise ValueError(f"presentation context {context_id} was not accepted")
-        peer = self.peer_max_length
-        if peer is None:
-            peer = ABSENT_MAX_LENGTH
+        peer = self._peer_limit()
         if fragment_size(peer) == 0:
             raise ValueError(f"the peer's maximum length {peer} is too small for P-DATA")
         if dataset is not None:

@@ -361,9 +361,9 @@ class Net:
         # connection instead of blocking a writer forever.
         sock.settimeout(self.network_timeout)
         self._sock = sock
-        plain = hasattr(sock, "sendmsg") and not isinstance(sock, ssl.SSLSocket)
-        self._write = write_plain if plain else write_all
         self._tls = isinstance(sock, ssl.SSLSocket)
+        plain = hasattr(sock, "sendmsg") and not self._tls
+        self._write = write_plain if plain else write_all
         self._peer = sock.getpeername()
         self._waker = Waker()
         raw = type(self).on_receive is not Net.on_receive or "on_receive" in self.__dict__
