@@ -19,7 +19,7 @@ from dicomul import associate as associate_module
 from dicomul import constants as C
 from dicomul.associate import Associate
 
-API_MD = Path(__file__).resolve().parents[2] / "shared" / "API.md"
+API_MD = Path(__file__).resolve().parents[1] / "docs" / "API.md"
 
 #: The "DICOM Net" and send functions: they belong to Net, which does not exist yet.
 NET_FUNCTIONS = {
@@ -243,7 +243,7 @@ EXERCISES: dict[str, Callable[[Associate], Any]] = {
 
 def test_every_api_md_associate_function_exists_and_works() -> None:
     if not API_MD.is_file():
-        pytest.fail(f"API.md not found at {API_MD} (expected in ../shared beside the project)")
+        pytest.fail(f"API.md not found at {API_MD} (docs/API.md: the LEADTOOLS mapping, user documentation)")
     names = leadtools_functions(API_MD.read_text(encoding="utf-8"))
     associate_names = [n for n in names if n not in NET_FUNCTIONS]
     modify = [n for n in associate_names if re.match(r"(Set|Add|Del)[A-Z]", n)]
