@@ -172,8 +172,21 @@ def _message_batches(
             _release(dataset)  # every span is mapped: the mappings hold the file now
             return
     for buf, last in _aligned(_buffers_of(dataset, window), frag, window):
-        yield fragment(context_id, False, buf, limit, last)
+        yield fragment(context_id, False, _even(buf) if last else buf, limit, last)
     _release(dataset)
+
+
+def _even(last_piece: Any) -> Any:
+    """The last piece of a data set, padded with one NUL byte if its length is odd.
+
+    Every non-last fragment is a whole even fragment_size(), so the data set's length is
+    odd exactly when its last piece is. An encoded data set is even by construction (every
+    element value is), except a deflated one, which PS3.5 A.5 pads with a single trailing
+    NUL for the same reason; receivers (DCMTK) abort on an odd fragment. So no odd
+    fragment ever leaves dicomul."""
+    if len(memoryview(last_piece).cast("B")) % 2 == 0:
+        return last_piece
+    return bytes(last_piece) + b"\x00"
 
 
 def _region_batches(
@@ -191,7 +204,8 @@ def _region_batches(
         for start in range(0, len(view), step):
             n = min(step, len(view) - start)
             last = base + start + n >= total
-            yield fragment(context_id, False, view[start : start + n], limit, last)
+            piece = view[start : start + n]
+            yield fragment(context_id, False, _even(piece) if last else piece, limit, last)
 
 
 class AnnexEViolation(Exception):
