@@ -264,10 +264,11 @@ def test_prepare_part10_streams_as_is() -> None:
         for obj in (pf, path, Path(path)):
             prep = prepare_dataset(obj, [ILE, ts])
             assert isinstance(prep, PreparedDataset)
+            own = pydicom.dcmread(path, stop_before_pixels=True)  # the data set's UIDs
             assert (prep.transfer_syntax, prep.sop_class_uid, prep.sop_instance_uid) == (
                 ts,
-                pf.meta.sop_class_uid,
-                pf.meta.sop_instance_uid,
+                own.SOPClassUID,
+                own.SOPInstanceUID,
             )
             assert hasattr(prep.data, "read")
             assert _read_all(prep.data) == raw[pf.dataset_offset :]

@@ -152,9 +152,7 @@ def contexts_for_files(paths: Iterable[str | os.PathLike[str]]) -> Contexts:
     the file's own transfer syntax first, then Explicit and Implicit VR Little Endian
     (deduplicated). Only the file meta is read. Raises ValueError beyond 128 contexts,
     StorageError for a file that is not Part 10."""
-    return _pairs_to_contexts(
-        (m.sop_class_uid, m.transfer_syntax) for m in (read_part10(p).meta for p in paths)
-    )
+    return _pairs_to_contexts(_sop_and_ts(read_part10(p)) for p in paths)
 
 
 def contexts_for_objects(objs: Iterable[Any]) -> Contexts:
@@ -164,11 +162,10 @@ def contexts_for_objects(objs: Iterable[Any]) -> Contexts:
 
 
 def _sop_and_ts(obj: Any) -> tuple[str, str | None]:
-    if isinstance(obj, Part10File):
-        return obj.meta.sop_class_uid, obj.meta.transfer_syntax
     if isinstance(obj, (str, os.PathLike)):
-        meta = read_part10(obj).meta
-        return meta.sop_class_uid, meta.transfer_syntax
+        obj = read_part10(obj)
+    if isinstance(obj, Part10File):  # the data set's own class: what the C-STORE carries
+        return obj.dataset_uids()[0], obj.meta.transfer_syntax
     if isinstance(obj, tuple):
         return str(obj[2]), str(obj[1])
     sop = getattr(obj, "SOPClassUID", None)

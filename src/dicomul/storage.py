@@ -32,9 +32,11 @@ decode). pydicom is used for data sets and for the force-read fallback, never pe
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import io
 import itertools
+import logging
 import mmap
 import os
 import re
@@ -54,7 +56,10 @@ from dicomul.constants import (
     IMPLEMENTATION_VERSION_NAME,
     IMPLICIT_VR_LITTLE_ENDIAN,
 )
+from dicomul._dataset_head import HEAD_BYTES, inflate_head, sop_uids
 from dicomul.errors import DicomULError
+
+_log = logging.getLogger("dicomul")
 
 __all__ = [
     "StorageError",
@@ -218,7 +223,7 @@ class Part10File:
     ``dataset_length``: the rest of the file). ``forced`` is True when the file had no
     preamble/"DICM" and was read with ``force=True``."""
 
-    __slots__ = ("path", "meta", "dataset_offset", "dataset_length", "forced")
+    __slots__ = ("path", "meta", "dataset_offset", "dataset_length", "forced", "_uids")
 
     def __init__(
         self,
@@ -233,6 +238,54 @@ class Part10File:
         self.dataset_offset = dataset_offset
         self.dataset_length = dataset_length
         self.forced = forced
+        self._uids: tuple[str, str] | None = None
+
+    def dataset_uids(self) -> tuple[str, str]:
+        """(SOP Class UID, SOP Instance UID) of the data set itself, (0008,0016) and
+        (0008,0018): what a C-STORE must carry. Read from the first bytes of the data set
+        (no decoding; pydicom only for a data set the header walk cannot follow); the
+        file meta's value where the data set has none. A disagreement with the file meta
+        is logged as a warning. Computed once."""
+        if self._uids is None:
+            cls, inst = self._scan_uids()
+            meta = self.meta
+            for what, own, theirs in (
+                ("SOP Class", cls, meta.sop_class_uid),
+                ("SOP Instance", inst, meta.sop_instance_uid),
+            ):
+                if own is not None and theirs and own != theirs:
+                    _log.warning(
+                        "%s: the data set's %s UID %s differs from the file meta's %s: "
+                        "sending the data set's", self.path, what, own, theirs,
+                    )  # fmt: skip
+            self._uids = (cls or meta.sop_class_uid, inst or meta.sop_instance_uid)
+        return self._uids
+
+    def _scan_uids(self) -> tuple[str | None, str | None]:
+        ts = self.meta.transfer_syntax
+        deflated = ts == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
+        with open(self.path, "rb") as f:
+            f.seek(self.dataset_offset)
+            head = f.read(min(HEAD_BYTES, self.dataset_length))
+        complete = len(head) == self.dataset_length
+        if deflated:
+            head = inflate_head(head)
+            complete = complete and len(head) < HEAD_BYTES
+        implicit, little = _encoding_of(ts)
+        found = sop_uids(head, implicit, little, complete)
+        if found is not None:
+            return found
+        import pydicom  # an undefined-length element before (0008,0018): rare
+
+        try:
+            ds = pydicom.dcmread(
+                self.path, stop_before_pixels=True, force=self.forced,
+                specific_tags=["SOPClassUID", "SOPInstanceUID"],
+            )  # fmt: skip
+        except Exception:  # noqa: BLE001 - the file meta's UIDs are all we have then
+            return None, None
+        cls, inst = ds.get("SOPClassUID"), ds.get("SOPInstanceUID")
+        return (str(cls) if cls else None), (str(inst) if inst else None)
 
     @property
     def is_compressed(self) -> bool:
@@ -327,17 +380,28 @@ def read_part10(path: str | os.PathLike[str], *, force: bool = False) -> Part10F
         else:
             return _read_forced(path, size)
         elems, end = _parse_group2(f, start, size, path)
-    missing = [f"(0002,{e:04X})" for e in (0x0002, 0x0003, 0x0010) if not elems.get(e)]
-    if missing:
-        raise StorageError(f"{path}: File Meta Information lacks {', '.join(missing)}")
+    if not elems.get(0x0010):
+        raise StorageError(f"{path}: File Meta Information lacks (0002,0010) transfer syntax")
     opt = {k: (_text(elems[e]) if e in elems else None) for k, e in _OPTIONAL_META.items()}
     meta = FileMeta(
         transfer_syntax=_text(elems[0x0010]),
-        sop_class_uid=_text(elems[0x0002]),
-        sop_instance_uid=_text(elems[0x0003]),
+        sop_class_uid=_text(elems.get(0x0002, b"")),
+        sop_instance_uid=_text(elems.get(0x0003, b"")),
         **opt,
     )
-    return Part10File(path, meta, end, size - end, forced)
+    p10 = Part10File(path, meta, end, size - end, forced)
+    if not meta.sop_class_uid or not meta.sop_instance_uid:
+        # (0002,0002)/(0002,0003) missing: the data set's own UIDs stand in (what the
+        # C-STORE carries anyway); a file with neither is refused.
+        cls, inst = p10.dataset_uids()
+        if not cls or not inst:
+            missing = [f"(0002,{e:04X})" for e in (0x0002, 0x0003) if not elems.get(e)]
+            raise StorageError(
+                f"{path}: File Meta Information lacks {', '.join(missing)} and the data set "
+                "has no SOP Class/Instance UID"
+            )
+        p10.meta = dataclasses.replace(meta, sop_class_uid=cls, sop_instance_uid=inst)
+    return p10
 
 
 _OPTIONAL_META = {
@@ -565,15 +629,12 @@ def prepare_dataset(obj: Any, accepted_transfer_syntaxes: Sequence[str]) -> Prep
     if isinstance(obj, (str, os.PathLike)):
         obj = read_part10(obj)
     if isinstance(obj, Part10File):
-        meta, what = obj.meta, f"{obj.path}"
-        if meta.transfer_syntax in accepted:
-            return PreparedDataset(
-                meta.sop_class_uid, meta.sop_instance_uid, meta.transfer_syntax, obj.open_dataset()
-            )
+        ts, what = obj.meta.transfer_syntax, f"{obj.path}"
+        cls, inst = obj.dataset_uids()
+        if ts in accepted:
+            return PreparedDataset(cls, inst, ts, obj.open_dataset())
         with obj.open_dataset() as f:
-            return _prepare_encoded(
-                f, meta.transfer_syntax, meta.sop_class_uid, meta.sop_instance_uid, accepted, what
-            )
+            return _prepare_encoded(f, ts, cls, inst, accepted, what)
     if isinstance(obj, tuple) and len(obj) == 4:
         data, ts, cls, inst = obj
         return _prepare_encoded(data, ts, cls, inst, accepted, f"data set {inst}")
