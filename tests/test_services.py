@@ -15,13 +15,15 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
-from dicomul import AssociationAborted
+from dicomul import AssociationAborted, transcode
 from dicomul.server import Server, current_operation
 from dicomul.services import (
     Association,
     ContextNotAccepted,
     contexts_for_files,
     contexts_for_objects,
+    contexts_for_pair,
+    plan_associations,
     qr_contexts,
     storage_contexts,
     verification_contexts,
@@ -164,12 +166,29 @@ def test_store_datasets_and_bytes(server, tmp_path):
     assert got.meta.sop_class_uid == mr.SOPClassUID
 
 
-def test_store_compressed_not_accepted_is_clear(server, tmp_path):
+def test_store_compressed_not_accepted_without_codecs_names_the_extra(
+    server, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(transcode, "codecs_available", lambda: False)
+    _, port = server(store_dir=tmp_path)  # uncompressed transfer syntaxes only
+    contexts = [(read_part10(JPEG).meta.sop_class_uid, [read_part10(JPEG).meta.transfer_syntax])]
+    assert contexts_for_files([JPEG]) == contexts  # nothing it could not send
+    with connect(port, contexts + verification_contexts()) as assoc:
+        with pytest.raises(StorageError, match=r"pip install 'dicomul\[codecs\]'"):
+            assoc.store(JPEG)
+        assert assoc.echo() == 0  # the association is still fine
+    assert not list(tmp_path.iterdir())
+
+
+def test_store_compressed_to_an_uncompressed_peer_is_decompressed(server, tmp_path):
     _, port = server(store_dir=tmp_path)  # uncompressed transfer syntaxes only
     with connect(port, contexts_for_files([JPEG])) as assoc:
-        with pytest.raises(StorageError, match="compressed"):
-            assoc.store(JPEG)
-    assert not list(tmp_path.iterdir())
+        assert assoc.store(JPEG) == 0
+    (got,) = tmp_path.iterdir()
+    back, original = pydicom.dcmread(got), pydicom.dcmread(JPEG)
+    assert not back.file_meta.TransferSyntaxUID.is_compressed
+    assert (back.pixel_array == original.pixel_array).all()
+    assert back.SOPInstanceUID == original.SOPInstanceUID
 
 
 def test_store_handler_status_passes_through(server):
@@ -393,9 +412,37 @@ def test_contexts_for_files_order_and_dedup():
     ctx = contexts_for_files([CT, CT, JPEG, MR])
     assert ctx[0] == (read_part10(CT).meta.sop_class_uid, [EXPLICIT, IMPLICIT])
     jpeg = read_part10(JPEG).meta
-    assert (jpeg.sop_class_uid, [jpeg.transfer_syntax, EXPLICIT, IMPLICIT]) in ctx
-    assert len(ctx) == 3
+    # a compressed syntax alone in its context (an SCP may pick any syntax of a context,
+    # and real ones prefer uncompressed), then the fallback it can be decompressed into
+    i = ctx.index((jpeg.sop_class_uid, [jpeg.transfer_syntax]))
+    assert ctx[i + 1] == (jpeg.sop_class_uid, [EXPLICIT, IMPLICIT])
+    assert len(ctx) == 4
     assert contexts_for_objects([pydicom.dcmread(CT)]) == ctx[:1]
+
+
+def test_contexts_per_syntax(monkeypatch):
+    cls = "1.2.840.10008.5.1.4.1.1.7"
+    fallback = (cls, [EXPLICIT, IMPLICIT])
+    assert contexts_for_pair(cls, IMPLICIT) == [(cls, [IMPLICIT])]
+    assert contexts_for_pair(cls, EXPLICIT) == [fallback]
+    assert contexts_for_pair(cls, None) == [fallback]
+    for own in ("1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.5"):
+        assert contexts_for_pair(cls, own) == [(cls, [own]), fallback]
+    monkeypatch.setattr(transcode, "codecs_available", lambda: False)
+    assert contexts_for_pair(cls, "1.2.840.10008.1.2.5") == [(cls, ["1.2.840.10008.1.2.5"])]
+    assert contexts_for_pair(cls, "1.2.840.10008.1.2.2") == [(cls, ["1.2.840.10008.1.2.2"]), fallback]
+
+
+def test_more_than_128_contexts_are_planned_over_several_associations():
+    objs = [(b"", ts, cls, "1.2.3") for cls in list(STORAGE_SOP_CLASSES)[:70]
+            for ts in ("1.2.840.10008.1.2.4.50", IMPLICIT)]  # fmt: skip
+    with pytest.raises(ValueError, match="128"):
+        contexts_for_objects(objs)  # 70 x 3 contexts
+    plan = plan_associations(objs)
+    assert [o for _, batch in plan for o in batch] == objs  # all, in order
+    assert all(len(ctx) <= 128 for ctx, _ in plan) and len(plan) == 2
+    for ctx, batch in plan:
+        assert contexts_for_objects(batch) == ctx
 
 
 def test_context_limit_is_clear():

@@ -30,11 +30,13 @@ from dicomul.constants import (
     IMPLEMENTATION_VERSION_NAME,
     JPEG2000,
     JPEG_BASELINE,
+    RLE_LOSSLESS as RLE,
 )
 from dicomul.constants import (
     IMPLICIT_VR_LITTLE_ENDIAN as ILE,
 )
 from dicomul.errors import DicomULError
+from dicomul import transcode
 from dicomul.storage import (
     DiscardWriter,
     FileMeta,
@@ -302,28 +304,51 @@ def test_prepare_part10_reencodes_uncompressed(name: str, accepted: list, target
 
 
 @pytest.mark.parametrize("name", ["JPEG2000.dcm", "SC_rgb_jpeg_dcmtk.dcm"])
-def test_prepare_compressed_without_match_fails(name: str) -> None:
+def test_prepare_compressed_without_codecs_names_the_extra(name: str, monkeypatch) -> None:
+    monkeypatch.setattr(transcode, "codecs_available", lambda: False)
     path = _path(name)
     ts = FILES[name]
     with pytest.raises(StorageError) as exc:
         prepare_dataset(path, [ELE, ILE])
-    assert ts in str(exc.value) and ELE in str(exc.value) and ILE in str(exc.value)
+    text = str(exc.value)
+    assert ts in text and ELE in text and ILE in text and "dicomul[codecs]" in text
     with pytest.raises(StorageError, match="none"):
         prepare_dataset(path, [])
-    # as a Dataset too: only its own syntax
-    ds = pydicom.dcmread(path)
-    with pytest.raises(StorageError, match=ts):
+    ds = pydicom.dcmread(path)  # as a Dataset too
+    with pytest.raises(StorageError, match=r"dicomul\[codecs\]"):
         prepare_dataset(ds, [ELE])
-    prep = prepare_dataset(ds, [ELE, ts])
+    prep = prepare_dataset(ds, [ELE, ts])  # its own syntax needs no codec
     assert prep.transfer_syntax == ts
     assert prep.data == read_part10(path).read_dataset_bytes()
 
 
-def test_prepare_no_uncompressed_accepted() -> None:
-    with pytest.raises(StorageError, match="no accepted uncompressed"):
-        prepare_dataset(_path("CT_small.dcm"), [JPEG2000])
-    with pytest.raises(StorageError, match="no accepted uncompressed"):
-        prepare_dataset(pydicom.dcmread(_path("CT_small.dcm")), [JPEG2000])
+@pytest.mark.parametrize("name", ["JPEG2000.dcm", "SC_rgb_jpeg_dcmtk.dcm", "MR_small_RLE.dcm"])
+def test_prepare_compressed_is_decompressed_for_an_uncompressed_peer(name: str) -> None:
+    path = _path(name)
+    original = pydicom.dcmread(path)
+    for obj in (path, original):
+        prep = prepare_dataset(obj, [ILE, ELE])
+        assert prep.transfer_syntax == ELE  # the first of REENCODE_PREFERENCE accepted
+        back = decode_dataset(prep.data, ELE)
+        assert (back.pixel_array == original.pixel_array).all()
+        assert back.SOPInstanceUID == original.SOPInstanceUID
+    assert original.file_meta.TransferSyntaxUID != ELE  # the caller's Dataset untouched
+    assert original.PixelData == pydicom.dcmread(path).PixelData
+
+
+def test_prepare_for_a_peer_that_accepts_only_rle_compresses() -> None:
+    for name in ("CT_small.dcm", "JPEG2000.dcm"):
+        original = pydicom.dcmread(_path(name))
+        prep = prepare_dataset(_path(name), [RLE])
+        assert prep.transfer_syntax == RLE
+        back = decode_dataset(prep.data, RLE)
+        assert (back.pixel_array == original.pixel_array).all()
+
+
+def test_prepare_nothing_transcodable_accepted() -> None:
+    for obj in (_path("CT_small.dcm"), pydicom.dcmread(_path("CT_small.dcm"))):
+        with pytest.raises(StorageError, match="none of the syntaxes dicomul can transcode"):
+            prepare_dataset(obj, [JPEG2000])
 
 
 def test_prepare_pydicom_dataset() -> None:
@@ -358,8 +383,12 @@ def test_prepare_encoded_tuple() -> None:
     prep = prepare_dataset((memoryview(raw), ELE, m.sop_class_uid, m.sop_instance_uid), [ILE])
     assert prep.transfer_syntax == ILE
     _same_dataset(decode_dataset(prep.data, ILE), decode_dataset(raw, ELE))
-    with pytest.raises(StorageError, match=JPEG2000):
-        prepare_dataset((b"xx", JPEG2000, "1.2", "3.4"), [ELE])
+    from pydicom.encaps import encapsulate
+
+    broken = pydicom.dcmread(_path("JPEG2000.dcm"))
+    broken.PixelData = encapsulate([b"\x00" * 100])  # not a JPEG 2000 code stream
+    with pytest.raises(StorageError, match=f"cannot decompress.*{JPEG2000}"):
+        prepare_dataset((encode_dataset(broken, JPEG2000), JPEG2000, "1.2", "3.4"), [ELE])
 
 
 # ---- safe_filename -------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from dicomul.status import (
     SOP_CLASS_NOT_SUPPORTED,
     SUCCESS,
 )
+from dicomul.transcode import can_transcode
 from dicomul.storage import (
     DiscardWriter,
     FileMeta,
@@ -53,6 +54,9 @@ __all__ = [
     "storage_contexts",
     "contexts_for_files",
     "contexts_for_objects",
+    "contexts_for_pair",
+    "plan_associations",
+    "sop_and_syntax",
     "sop_class_of",
     "file_chunks",
     "send_form",
@@ -136,32 +140,79 @@ def storage_contexts(
     return _check_count([(uid, list(ts)) for uid in _dedup(sop_classes)])
 
 
+def contexts_for_pair(sop_class: str, transfer_syntax: str | None) -> Contexts:
+    """The contexts that let an object of ``sop_class`` in ``transfer_syntax`` be sent to
+    any SCP, which may pick any syntax of a context (and real ones prefer uncompressed):
+
+    - Implicit VR LE (the default syntax, that every SCP accepts): ``[ILE]``;
+    - Explicit VR LE, or no syntax known (an in-memory data set): ``[ELE, ILE]``;
+    - any other syntax (compressed, deflated, big endian) in a context of its own, so an
+      SCP that accepts it takes it and the object goes as it is, plus the fallback
+      ``[ELE, ILE]`` when dicomul can convert the object into it: always for deflated and
+      big endian, with the codecs extra for compressed syntaxes (:mod:`dicomul.transcode`).
+
+    This is DCMTK storescu's one-syntax-per-context proposal for compressed files, with
+    the uncompressed fallback only where it can be used."""
+    if transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN:
+        return [(sop_class, [IMPLICIT_VR_LITTLE_ENDIAN])]
+    if transfer_syntax in (None, EXPLICIT_VR_LITTLE_ENDIAN):
+        return [(sop_class, list(_UNCOMPRESSED))]
+    out: Contexts = [(sop_class, [transfer_syntax])]
+    if can_transcode(transfer_syntax):
+        out.append((sop_class, list(_UNCOMPRESSED)))
+    return out
+
+
 def _pairs_to_contexts(pairs: Iterable[tuple[str, str | None]]) -> Contexts:
+    return _check_count(_merge(contexts_for_pair(sop, ts) for sop, ts in pairs))
+
+
+def _merge(groups: Iterable[Contexts]) -> Contexts:
     seen: set[tuple[str, tuple[str, ...]]] = set()
     out: Contexts = []
-    for sop, ts in pairs:
-        syntaxes = tuple(_dedup(([ts] if ts else []) + list(_UNCOMPRESSED)))
-        if (sop, syntaxes) not in seen:
-            seen.add((sop, syntaxes))
-            out.append((sop, list(syntaxes)))
-    return _check_count(out)
+    for group in groups:
+        for sop, syntaxes in group:
+            if (sop, tuple(syntaxes)) not in seen:
+                seen.add((sop, tuple(syntaxes)))
+                out.append((sop, syntaxes))
+    return out
 
 
 def contexts_for_files(paths: Iterable[str | os.PathLike[str]]) -> Contexts:
-    """Contexts to send these Part 10 files: per distinct (SOP class, transfer syntax),
-    the file's own transfer syntax first, then Explicit and Implicit VR Little Endian
-    (deduplicated). Only the file meta is read. Raises ValueError beyond 128 contexts,
-    StorageError for a file that is not Part 10."""
-    return _pairs_to_contexts(_sop_and_ts(read_part10(p)) for p in paths)
+    """Contexts to send these Part 10 files: :func:`contexts_for_pair` for each distinct
+    (SOP class of the data set, transfer syntax), deduplicated. Only the file meta and
+    the data set's first bytes are read. Raises ValueError beyond 128 contexts (see
+    :func:`plan_associations` to split a batch instead), StorageError for a file that is
+    not Part 10."""
+    return _pairs_to_contexts(sop_and_syntax(read_part10(p)) for p in paths)
+
+
+def plan_associations(objs: Iterable[Any]) -> list[tuple[Contexts, list[Any]]]:
+    """Split ``objs`` (what :func:`contexts_for_objects` takes) into batches whose
+    contexts fit in one association (128), in order: ``[(contexts, objects), ...]``."""
+    plan: list[tuple[Contexts, list[Any]]] = []
+    contexts: Contexts = []
+    batch: list[Any] = []
+    for obj in objs:
+        merged = _merge([contexts, contexts_for_pair(*sop_and_syntax(obj))])
+        if len(merged) > MAX_CONTEXTS and batch:
+            plan.append((contexts, batch))
+            merged, batch = _merge([contexts_for_pair(*sop_and_syntax(obj))]), []
+        contexts = merged
+        batch.append(obj)
+    if batch:
+        plan.append((contexts, batch))
+    return plan
 
 
 def contexts_for_objects(objs: Iterable[Any]) -> Contexts:
     """Like :func:`contexts_for_files` for anything ``storage.prepare_dataset`` takes
     (pydicom Datasets, Part10File, paths, ``(bytes, ts, sop_class, sop_instance)``)."""
-    return _pairs_to_contexts(_sop_and_ts(o) for o in objs)
+    return _pairs_to_contexts(sop_and_syntax(o) for o in objs)
 
 
-def _sop_and_ts(obj: Any) -> tuple[str, str | None]:
+def sop_and_syntax(obj: Any) -> tuple[str, str | None]:
+    """(SOP class UID, transfer syntax or None) of anything ``prepare_dataset`` takes."""
     if isinstance(obj, (str, os.PathLike)):
         obj = read_part10(obj)
     if isinstance(obj, Part10File):  # the data set's own class: what the C-STORE carries
@@ -178,7 +229,7 @@ def _sop_and_ts(obj: Any) -> tuple[str, str | None]:
 
 def sop_class_of(obj: Any) -> str:
     """The SOP class UID of anything ``storage.prepare_dataset`` takes."""
-    return _sop_and_ts(obj)[0]
+    return sop_and_syntax(obj)[0]
 
 
 def file_chunks(f: BinaryIO, size: int = _CHUNK) -> Iterator[bytes]:

@@ -49,8 +49,11 @@ from dicomul._service_util import (
     context_error,
     contexts_for_files,
     contexts_for_objects,
+    contexts_for_pair,
     decode_command_quietly,
+    plan_associations,
     send_form,
+    sop_and_syntax,
     sop_class_of,
     storage_contexts,
     store_response,
@@ -71,6 +74,7 @@ from dicomul.negotiation import negotiated_roles, requestor_accepted
 from dicomul.net import Net
 from dicomul.sop import GET_SOP_CLASSES, VERIFICATION, is_storage, model_uid, name_of
 from dicomul.status import is_pending
+from dicomul.transcode import INSTALL_HINT, can_transcode
 from dicomul.storage import FileMeta, StorageError, decode_dataset, encode_dataset, prepare_dataset
 
 __all__ = [
@@ -82,6 +86,8 @@ __all__ = [
     "storage_contexts",
     "contexts_for_files",
     "contexts_for_objects",
+    "contexts_for_pair",
+    "plan_associations",
     "qr_contexts",
 ]
 
@@ -375,12 +381,18 @@ class Association:
         transfer syntax are streamed from disk as they are. ``move_originator`` is
         (AE title, message ID) for C-STOREs made on behalf of a C-MOVE. Raises
         StorageError when no accepted context suits the data set."""
-        sop = sop_class_of(obj)
+        sop, own_ts = sop_and_syntax(obj)
         choices = [(i, ts) for i, (a, ts) in self.contexts.items() if a == sop]
         if not choices:
+            hint = ""
+            if own_ts is not None and not can_transcode(own_ts):
+                hint = (
+                    f"; it is in {own_ts}, and sending it in another syntax needs the "
+                    f"codecs extra: {INSTALL_HINT}"
+                )
             raise StorageError(
                 f"no accepted presentation context for {name_of(sop)} ({sop}): propose it "
-                "(e.g. contexts_for_files()) or the peer does not accept it"
+                f"(e.g. contexts_for_files()) or the peer does not accept it{hint}"
             )
         prepared = prepare_dataset(obj, [ts for _, ts in choices])
         pc_id = next(i for i, ts in choices if ts == prepared.transfer_syntax)

@@ -10,8 +10,10 @@ picks what goes on the wire for an accepted presentation context:
 * otherwise an uncompressed file (native or deflated) is decoded and re-encoded with
   pydicom into the first accepted of Explicit VR LE, Implicit VR LE, Deflated Explicit VR
   LE, Explicit VR BE (:data:`REENCODE_PREFERENCE`);
-* a compressed (encapsulated) file needs its own transfer syntax accepted, or
-  :class:`StorageError` says which syntax it has and what was accepted.
+* a compressed (encapsulated) file whose syntax is not accepted, or any data set when the
+  peer accepted only compressed syntaxes, goes through :mod:`dicomul.transcode`
+  (decompressed, or compressed to RLE; needs the ``codecs`` extra, or
+  :class:`StorageError` says which syntax it has, what was accepted and what to install).
 
 Receiving: :class:`Part10Writer` writes preamble + "DICM" + group 0002 into a temporary
 file *in* the output directory, appends the data set bytes as they arrive (it is the
@@ -562,14 +564,6 @@ def _reencode_target(accepted: Sequence[str]) -> str | None:
     return next((ts for ts in REENCODE_PREFERENCE if ts in accepted), None)
 
 
-def _no_match(what: str, ts: str, accepted: Sequence[str]) -> StorageError:
-    return StorageError(
-        f"{what} is compressed in transfer syntax {ts}, which the peer did not accept "
-        f"(accepted: {', '.join(accepted) or 'none'}); dicomul does not transcode "
-        "compressed pixel data: propose/accept that transfer syntax"
-    )
-
-
 def _prepare_pydicom(ds: Any, accepted: Sequence[str], what: str) -> PreparedDataset:
     fm = getattr(ds, "file_meta", None) or {}
     cls = ds.get("SOPClassUID") or fm.get("MediaStorageSOPClassUID")
@@ -579,19 +573,22 @@ def _prepare_pydicom(ds: Any, accepted: Sequence[str], what: str) -> PreparedDat
     own = _dataset_syntax(ds)
     pixels = any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
     if own is not None and is_compressed_syntax(own) and pixels:
-        if own not in accepted:
-            raise _no_match(what, own, accepted)
+        if own not in accepted:  # decompressed (or compressed to RLE) on a copy
+            from dicomul.transcode import transcode_dataset
+
+            target, data = transcode_dataset(copy.deepcopy(ds), accepted, what)
+            return PreparedDataset(str(cls), str(inst), target, data)
         target: str | None = own
     elif own in accepted:
         target = own
     else:  # accepted order, Explicit VR BE (retired, needs byte swapping) last
         order = [ts for ts in accepted if ts in _UNCOMPRESSED and ts != EXPLICIT_VR_BIG_ENDIAN]
         target = order[0] if order else _reencode_target(accepted)
-    if target is None:
-        raise StorageError(
-            f"{what}: no accepted uncompressed transfer syntax to encode it in "
-            f"(accepted: {', '.join(accepted) or 'none'})"
-        )
+    if target is None:  # only compressed syntaxes accepted: RLE, if one of them
+        from dicomul.transcode import transcode_dataset
+
+        target, data = transcode_dataset(copy.deepcopy(ds), accepted, what)
+        return PreparedDataset(str(cls), str(inst), target, data)
     return PreparedDataset(str(cls), str(inst), target, encode_dataset(ds, target))
 
 
@@ -600,14 +597,12 @@ def _prepare_encoded(
 ) -> PreparedDataset:
     if ts in accepted:
         return PreparedDataset(cls, inst, ts, data)
-    if is_compressed_syntax(ts):
-        raise _no_match(what, ts, accepted)
     target = _reencode_target(accepted)
-    if target is None:
-        raise StorageError(
-            f"{what} is in {ts}; no accepted uncompressed transfer syntax to re-encode it "
-            f"in (accepted: {', '.join(accepted) or 'none'})"
-        )
+    if target is None or is_compressed_syntax(ts):  # pixel data must change encoding
+        from dicomul.transcode import transcode
+
+        target, encoded = transcode(data, ts, accepted, what)
+        return PreparedDataset(cls, inst, target, encoded)
     return PreparedDataset(cls, inst, target, encode_dataset(decode_dataset(data, ts), target))
 
 
@@ -620,10 +615,11 @@ def prepare_dataset(obj: Any, accepted_transfer_syntaxes: Sequence[str]) -> Prep
     with already-encoded data set bytes. Rules (issue 4 item 2): a file (or encoded bytes)
     whose syntax is accepted goes as is, a file opened with ``open_dataset()``; an
     uncompressed one (native or deflated) otherwise is re-encoded into the first accepted
-    syntax of :data:`REENCODE_PREFERENCE`; a compressed one with no match raises
-    :class:`StorageError`. A Dataset goes in its own syntax (``file_meta``) if accepted,
-    else in the first accepted uncompressed syntax (Explicit VR BE last); a Dataset with
-    pixel data in a compressed syntax only in that syntax.
+    syntax of :data:`REENCODE_PREFERENCE`; a compressed one with no match is transcoded
+    (:func:`dicomul.transcode.transcode`; StorageError without the codecs extra). A
+    Dataset goes in its own syntax (``file_meta``) if accepted, else in the first accepted
+    uncompressed syntax (Explicit VR BE last); a Dataset with compressed pixel data is
+    transcoded on a copy.
     """
     accepted = list(accepted_transfer_syntaxes)
     if isinstance(obj, (str, os.PathLike)):

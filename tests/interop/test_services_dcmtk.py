@@ -224,29 +224,36 @@ def test_echo_and_store_to_storescp(dcmtk, procs, free_port, tmp_path, bit_prese
             assert got.read_dataset_bytes() == want, f.name
 
 
-def test_store_inconsistent_file_meta_is_refused_by_storescp(dcmtk, procs, free_port, tmp_path):
-    """rtplan.dcm: file meta SOP Instance UID 1.2.999..., data set 1.2.777...; dicomul
-    takes the command's UIDs from the file meta (it does not decode the data set) and
-    storescp, which checks, answers 0xA900 (data set does not match SOP class)."""
+def test_store_inconsistent_file_meta_is_stored_by_storescp(dcmtk, procs, free_port, tmp_path):
+    """rtplan.dcm: file meta SOP Instance UID 1.2.999..., data set 1.2.777...; storescp
+    checks the command against the data set (0xA900 when they differ, as they did when
+    dicomul took the command's UIDs from the file meta): dicomul sends the data set's."""
     src = SAMPLE["rtplan.dcm"]
     meta = read_part10(src).meta
-    assert pydicom.dcmread(src).SOPInstanceUID != meta.sop_instance_uid
-    proc = _storescp(dcmtk, procs, free_port, tmp_path)  # (with +B it does not check)
+    own = pydicom.dcmread(src).SOPInstanceUID
+    assert own != meta.sop_instance_uid  # the premise
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = _storescp(dcmtk, procs, free_port, out)  # (with +B it does not check)
     with connect_when_up(proc, free_port, called_ae="STORESCP",
                          contexts=[(meta.sop_class_uid, [meta.transfer_syntax])]) as assoc:
-        assert assoc.store(src) == 0xA900
+        assert assoc.store(src) == 0
+    stored = pydicom.dcmread(_stored(out, own))
+    assert stored.SOPInstanceUID == stored.file_meta.MediaStorageSOPInstanceUID == own
 
 
 def test_store_reencoded_when_storescp_picks_another_syntax(dcmtk, procs, free_port, tmp_path):
-    """contexts_for_files proposes rtplan's Implicit VR LE first, then Explicit VR LE;
-    storescp +xa still prefers Explicit VR LE, so dicomul re-encodes the data set with
-    pydicom: the file storescp writes decodes to the same data set."""
+    """A context of Implicit VR LE first, then Explicit VR LE, for the Implicit VR file
+    rtplan.dcm: storescp +xa prefers Explicit VR LE, so dicomul re-encodes the data set
+    with pydicom: the file storescp writes decodes to the same data set.
+    (contexts_for_files proposes [Implicit] alone for such a file, so it goes as is.)"""
     out = tmp_path / "out"
     out.mkdir()
     rtplan = consistent_copy(SAMPLE["rtplan.dcm"], tmp_path)
+    assert contexts_for_files([rtplan]) == [(read_part10(rtplan).meta.sop_class_uid, [IMPLICIT])]
     proc = _storescp(dcmtk, procs, free_port, out, "+B")
-    with connect_when_up(proc, free_port, called_ae="STORESCP",
-                         contexts=contexts_for_files([rtplan])) as assoc:
+    contexts = [(read_part10(rtplan).meta.sop_class_uid, [IMPLICIT, EXPLICIT])]
+    with connect_when_up(proc, free_port, called_ae="STORESCP", contexts=contexts) as assoc:
         assert list(assoc.contexts.values())[0][1] == EXPLICIT
         assert assoc.store(rtplan) == 0
     got = _stored(out, str(pydicom.dcmread(rtplan).SOPInstanceUID))

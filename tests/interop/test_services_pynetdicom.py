@@ -58,6 +58,8 @@ UNCOMPRESSED = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
 # (the two MR samples share a SOP Instance UID: tests that key by it use one of them)
 FILES = [SAMPLE[n] for n in NAMES if n != "MR_small.dcm"]
 META = {f: read_part10(f).meta for f in FILES}
+#: The data set's own SOP Instance UID: what a C-STORE carries (rtplan's meta differs).
+UID = {f: read_part10(f).dataset_uids()[1] for f in FILES}
 
 
 def _ae(title: str) -> AE:
@@ -152,7 +154,7 @@ def test_echo_and_store_to_pynetdicom(pyscp):
         for f in FILES:
             assert assoc.store(f) == 0, f.name
     for f in FILES:  # sent as they are in the file, received as they were sent
-        data, ts, calling = got[META[f].sop_instance_uid]
+        data, ts, calling = got[UID[f]]
         assert ts == META[f].transfer_syntax and calling == "DICOMUL"
         assert data == dataset_bytes(f), f.name
 
@@ -381,7 +383,7 @@ def test_pynetdicom_get_from_dicomul(server, pyassoc):
         results = list(assoc.send_c_get(_query(study), StudyRootQueryRetrieveInformationModelGet))
         final = results[-1][0]
         assert final.Status == 0 and final.NumberOfCompletedSuboperations == 1, f.name
-        data, ts = got[META[f].sop_instance_uid]  # (rtplan: the file meta's UID, see dcmtk)
+        data, ts = got[UID[f]]
         assert ts == META[f].transfer_syntax
         assert data == dataset_bytes(f), f.name
     assoc.release()
@@ -416,7 +418,7 @@ def test_pynetdicom_move_via_dicomul_to_pynetdicom(server, pyscp, pyassoc):
     assert unknown[-1][0].Status == 0xA801
     assoc.release()
     for f in files:
-        data, ts, originator = received[META[f].sop_instance_uid]
+        data, ts, originator = received[UID[f]]
         assert ts == META[f].transfer_syntax
         assert originator.strip() == "PYNET_SCU"
         assert data == dataset_bytes(f)
