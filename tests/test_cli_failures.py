@@ -223,3 +223,45 @@ def test_storescp_port_in_use(tmp_path):
         r = dicomul_cli("storescp", port, "--bind", "127.0.0.1", "--ignore", cwd=tmp_path)
     assert r.returncode != 0, r.stdout + r.stderr
     assert f"127.0.0.1:{port}" in r.stderr and "in use" in r.stderr, r.stderr
+
+
+def _rude_acceptor() -> tuple[int, threading.Thread, socket.socket]:
+    """A raw acceptor on 127.0.0.1 that accepts the association with every presentation
+    context rejected, then answers the A-RELEASE-RQ with an A-ABORT: the command fails
+    (no context) and so does the release after it."""
+    from dicomul.negotiation import negotiate
+
+    lsn = socket.create_server(("127.0.0.1", 0))
+    lsn.settimeout(T)
+
+    def serve() -> None:
+        conn, _ = lsn.accept()
+        conn.settimeout(T)
+        reader = dicomul.PDUReader()
+        with conn:
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                for pdu in reader.feed(chunk):
+                    if isinstance(pdu, dicomul.Associate):
+                        conn.sendall(negotiate(pdu, {}).encode())
+                    elif isinstance(pdu, dicomul.ReleaseRQ):
+                        conn.sendall(bytes.fromhex("07000000000400000000"))  # A-ABORT
+                        return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return lsn.getsockname()[1], thread, lsn
+
+
+def test_echo_when_the_command_and_then_the_release_fail_prints_the_first_error(tmp_path):
+    port, thread, lsn = _rude_acceptor()
+    try:
+        r = dicomul_cli("echo", "127.0.0.1", port, cwd=tmp_path)  # (no traceback: above)
+    finally:
+        thread.join(T)
+        lsn.close()
+    assert r.returncode == 1, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "no accepted presentation context for Verification" in lines[0]

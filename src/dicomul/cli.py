@@ -20,6 +20,7 @@ association, timeout).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -129,6 +130,27 @@ def _connect(args: argparse.Namespace, **extra: Any) -> Any:
         raise SystemExit(EXIT_NO_ASSOCIATION) from None
 
 
+@contextlib.contextmanager
+def _associated(args: argparse.Namespace, **extra: Any) -> Iterator[Any]:
+    """``with _associated(args) as assoc:``: connect (exit 3 on failure, see _connect),
+    then release on leaving (abort if the block raised). A release that fails after the
+    commands ran is reported in one line, or only logged if an error was reported
+    already: the first error is what the user needs, never a traceback."""
+    assoc = _connect(args, **extra)
+    try:
+        yield assoc
+    except BaseException:
+        assoc.abort()
+        raise
+    try:
+        assoc.release()
+    except _OPERATION_ERRORS as exc:
+        if _REPORTED[0]:
+            log.info("the release after the error failed too: %s", _describe(exc))
+        else:
+            _fail(f"releasing the association failed: {_describe(exc)}")
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
@@ -137,7 +159,12 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+#: How many errors this process has reported (a list, to be changed in place).
+_REPORTED = [0]
+
+
 def _fail(message: str) -> None:
+    _REPORTED[0] += 1
     print(f"dicomul: error: {message}", file=sys.stderr)
 
 
@@ -217,7 +244,7 @@ def cmd_echo(args: argparse.Namespace) -> int:
     from dicomul.status import is_success
 
     failures = 0
-    with _connect(args) as assoc:
+    with _associated(args) as assoc:
         t0 = time.perf_counter()
         try:
             for _ in range(args.repeat):
@@ -279,8 +306,6 @@ class _Progress:
 
 
 def cmd_store(args: argparse.Namespace) -> int:
-    from dicomul.services import contexts_for_files
-    from dicomul.status import is_success
     from dicomul.storage import StorageError, read_part10
 
     files: list[tuple[Path, Any]] = []
@@ -298,33 +323,18 @@ def cmd_store(args: argparse.Namespace) -> int:
     if not files:
         _fail("no DICOM files to send")
         return EXIT_FAILED
-    # At most 128 presentation contexts per association: send in batches of contexts.
-    batches: list[list[tuple[Path, Any]]] = []
-    current: list[tuple[Path, Any]] = []
-    keys: set[tuple[str, str]] = set()
-    for path, p10 in files:
-        key = (p10.meta.sop_class_uid, p10.meta.transfer_syntax)
-        if key not in keys and len(keys) >= 60:  # each key may need 2 contexts
-            batches.append(current)
-            current, keys = [], set()
-        keys.add(key)
-        current.append((path, p10))
-    batches.append(current)
+    from dicomul.sending import store_all
+
     progress = _Progress(len(files), args.progress or sys.stderr.isatty())
+    size = {id(p10): p10.dataset_length for _, p10 in files}
+    report = store_all(
+        args.host, args.port, [p10 for _, p10 in files],
+        on_result=lambda r: progress.update(size[id(r.obj)], r.ok), **_scu_kwargs(args),
+    )  # fmt: skip
     failures: list[str] = [f"{p}: not sent" for p in problems]
-    for batch in batches:
-        contexts = contexts_for_files([p for p, _ in batch])
-        with _connect(args, contexts=contexts) as assoc:
-            for path, p10 in batch:
-                try:
-                    status = assoc.store(p10)
-                    ok = is_success(status) or (status & 0xF000) == 0xB000
-                    if not ok:
-                        failures.append(f"{path}: status {_status_text(status)}")
-                except (StorageError, LookupError, *_OPERATION_ERRORS) as exc:
-                    ok = False  # (after a timeout or abort, the rest of the batch fails too)
-                    failures.append(f"{path}: {_describe(exc)}")
-                progress.update(p10.dataset_length, ok)
+    for r in report.failures:
+        why = r.error if r.status is None else f"status {_status_text(r.status)}"
+        failures.append(f"{r.obj.path}: {why}")
     dt = progress.finish()
     sent = progress.done - progress.failed
     print(
@@ -334,6 +344,10 @@ def cmd_store(args: argparse.Namespace) -> int:
     )
     for f in failures:
         print(f"  failed: {f}", file=sys.stderr)
+    if report.associations == 0:
+        exc = report.failures[0].exception
+        _fail(f"cannot associate with {args.host}:{args.port}: {_describe(exc or Exception())}")
+        return EXIT_NO_ASSOCIATION
     return EXIT_OK if not failures else EXIT_FAILED
 
 
@@ -404,7 +418,7 @@ def cmd_find(args: argparse.Namespace) -> int:
     level = None if model == "worklist" else args.level
     identifier = _keys(args.key, level)
     n = 0
-    with _connect(args, contexts=qr_contexts([model], ["find"])) as assoc:
+    with _associated(args, contexts=qr_contexts([model], ["find"])) as assoc:
         final = 0xC000
         try:
             for status, ds in assoc.find(identifier, model):
@@ -448,7 +462,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         common_storage_classes(127), [EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN]
     )
     final = None
-    with _connect(args, contexts=qr_contexts([model], ["get"]) + list(storage)) as assoc:
+    with _associated(args, contexts=qr_contexts([model], ["get"]) + list(storage)) as assoc:
         try:
             for _status, rsp in assoc.get(identifier, model, output_dir=str(out)):
                 final = rsp
@@ -475,7 +489,7 @@ def cmd_move(args: argparse.Namespace) -> int:
             return EXIT_FAILED
     final = None
     try:
-        with _connect(args, contexts=qr_contexts([model], ["move"])) as assoc:
+        with _associated(args, contexts=qr_contexts([model], ["move"])) as assoc:
             try:
                 for _status, rsp in assoc.move(identifier, args.dest, model):
                     final = rsp
