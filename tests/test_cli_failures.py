@@ -265,3 +265,18 @@ def test_echo_when_the_command_and_then_the_release_fail_prints_the_first_error(
     assert r.returncode == 1, r.stderr
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and "no accepted presentation context for Verification" in lines[0]
+
+
+def test_echo_imports_neither_pydicom_nor_numpy(server, tmp_path):
+    """An echo needs no data set code: start-up is most of a one-shot `dicomul echo`."""
+    _, port = server()
+    code = (
+        "import sys\nfrom dicomul.cli import main\n"
+        f"rc = main(['echo', '127.0.0.1', '{port}', '-aec', 'SCP'])\n"
+        "heavy = sorted(m for m in ('pydicom', 'numpy') if m in sys.modules)\n"
+        "print('heavy:', heavy)\nraise SystemExit(rc)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=T, env=ENV, cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "heavy: []" in r.stdout
