@@ -16,6 +16,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
 from pydicom.uid import generate_uid
 
+from dicomul import transcode
 from dicomul.constants import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN as DEFL,
 )
@@ -30,13 +31,14 @@ from dicomul.constants import (
     IMPLEMENTATION_VERSION_NAME,
     JPEG2000,
     JPEG_BASELINE,
-    RLE_LOSSLESS as RLE,
 )
 from dicomul.constants import (
     IMPLICIT_VR_LITTLE_ENDIAN as ILE,
 )
+from dicomul.constants import (
+    RLE_LOSSLESS as RLE,
+)
 from dicomul.errors import DicomULError
-from dicomul import transcode
 from dicomul.storage import (
     DiscardWriter,
     FileMeta,

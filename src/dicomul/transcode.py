@@ -69,7 +69,9 @@ def _target(accepted: Sequence[str]) -> str | None:
     return None
 
 
-def transcode(data: Any, transfer_syntax: str, accepted: Sequence[str], what: str) -> tuple[str, bytes]:
+def transcode(
+    data: Any, transfer_syntax: str, accepted: Sequence[str], what: str
+) -> tuple[str, bytes]:
     """Re-encode the data set ``data`` (bytes or a binary file, in ``transfer_syntax``)
     into an accepted syntax; returns ``(syntax, bytes)``. See :func:`transcode_dataset`."""
     return transcode_dataset(decode_dataset(data, transfer_syntax), accepted, what)
