@@ -17,10 +17,10 @@ import pytest
 from dicomul._dataset_head import sop_uids
 from dicomul.services import contexts_for_files
 from dicomul.storage import (
+    FileMeta,
     StorageError,
     encode_dataset,
     encode_file_meta,
-    FileMeta,
     prepare_dataset,
     read_part10,
 )

@@ -1,5 +1,5 @@
 """dicomul.server (the acceptor): AE allow-lists, negotiation policy, the storage SCP
-(hostile UIDs, success only after commit, --ignore, handler failures), stop(), and
+(hostile UIDs refused, success only after commit, --ignore, handler failures), stop(), and
 the SOP class table. dicomul's requestor is the peer, over 127.0.0.1 with port 0;
 every wait has a timeout, nothing sleeps.
 """
@@ -132,15 +132,17 @@ def send_raw_store(assoc: Association, instance_uid: bytes, data: bytes) -> int:
 @pytest.mark.parametrize(
     "uid", [b"../../x\x00", b"/etc/passwd\x00", b"..\x00\x00", b"a/../../b\x00"]
 )
-def test_hostile_instance_uid_stays_inside(server, tmp_path, uid):
+def test_hostile_instance_uid_answered_and_not_stored(server, tmp_path, uid):
+    # not a valid UID (PS3.5 9.1): refused with 0x0117, nothing written anywhere, and the
+    # association goes on (see dicomul.uids; safe_filename still guards Part10Writer)
     store = tmp_path / "store"
     _, port = server(store_dir=store)
     data = read_part10(CT).read_dataset_bytes()
     with connect(port, contexts_for_files([CT])) as assoc:
-        assert send_raw_store(assoc, uid, data) == 0
+        assert send_raw_store(assoc, uid, data) == 0x0117
+        assert assoc.store(CT) == 0
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert len(files) == 1
-    assert files[0].parent == store
+    assert [p.parent for p in files] == [store]
     assert read_part10(files[0]).read_dataset_bytes() == data
 
 

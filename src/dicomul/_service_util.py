@@ -42,6 +42,7 @@ from dicomul.storage import (
     StorageError,
     read_part10,
 )
+from dicomul.uids import store_uid_error
 
 __all__ = [
     "AssociationInfo",
@@ -312,7 +313,9 @@ class StoreReceiver:
     ``sink(ts, command)`` is what Net's dataset_sink calls (returns the writer or None);
     ``complete(rq, ts, dataset)`` commits and returns the status to answer with; the
     success status is only returned once the file is committed (renamed into place,
-    fsync'ed if asked). ``abort_pending()`` drops a half-received file.
+    fsync'ed if asked). ``abort_pending()`` drops a half-received file. A request whose
+    SOP Instance or Class UID is not a valid UID is answered 0x0117 or 0x0122 and its
+    data set dropped, never stored nor delivered (:func:`dicomul.uids.store_uid_error`).
     """
 
     def __init__(
@@ -355,6 +358,8 @@ class StoreReceiver:
         if not isinstance(msg, CStoreRQ):
             return None
         meta = self.meta(msg, ts)
+        if store_uid_error(msg.affected_sop_class_uid, msg.affected_sop_instance_uid):
+            return _Guard(DiscardWriter(), meta)  # refused by complete(): nothing is written
         try:
             writer: Any = (
                 DiscardWriter()
@@ -373,6 +378,12 @@ class StoreReceiver:
     def complete(self, rq: CStoreRQ, ts: str, dataset: Any) -> int:
         """The status to answer the C-STORE-RQ with, after storing its data set."""
         self._pending = None
+        refused = store_uid_error(rq.affected_sop_class_uid, rq.affected_sop_instance_uid)
+        if refused is not None:
+            if isinstance(dataset, _Guard):
+                _abort(dataset.writer)
+            log.warning("C-STORE refused with status 0x%04X: %s", refused[0], refused[1])
+            return refused[0]
         if isinstance(dataset, _Guard):
             if dataset.error is not None:
                 _abort(dataset.writer)

@@ -395,6 +395,12 @@ class Association:
                 f"(e.g. contexts_for_files()) or the peer does not accept it{hint}"
             )
         prepared = prepare_dataset(obj, [ts for _, ts in choices])
+        from dicomul.uids import store_uid_error  # (the policy of dicomul.uids)
+
+        refused = store_uid_error(prepared.sop_class_uid, prepared.sop_instance_uid)
+        if refused is not None:
+            prepared.close()
+            raise StorageError(f"cannot send the data set: {refused[1]}")
         pc_id = next(i for i, ts in choices if ts == prepared.transfer_syntax)
         orig_ae, orig_id = move_originator if move_originator is not None else (None, None)
         rq = CStoreRQ(

@@ -37,7 +37,6 @@ import copy
 import dataclasses
 import hashlib
 import io
-import itertools
 import logging
 import mmap
 import os
@@ -45,7 +44,7 @@ import re
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -59,6 +58,7 @@ from dicomul.constants import (
     IMPLICIT_VR_LITTLE_ENDIAN,
 )
 from dicomul._dataset_head import HEAD_BYTES, inflate_head, sop_uids
+from dicomul._received_files import free_names, set_file_mode
 from dicomul.errors import DicomULError
 
 _log = logging.getLogger("dicomul")
@@ -733,7 +733,8 @@ class Part10Writer:
     (:func:`encode_file_meta`); :meth:`write` appends data set bytes (use it as the
     ``dataset_sink`` writable); :meth:`commit` flushes, fsyncs if ``fsync`` (file, then
     directory), and renames to ``filename`` or ``safe_filename(meta.sop_instance_uid)``,
-    never overwriting: if the name exists, "name-1.dcm", "name-2.dcm"... is used.
+    never overwriting: if the name exists, "name-1.dcm", "name-2.dcm"... is used (found in
+    amortised constant time, :mod:`dicomul._received_files`), with mode 0o666 & ~umask.
     :meth:`abort` deletes the temporary file. As a context manager it aborts on an
     exception (and also when leaving without commit). ``bytes_written`` counts data set
     bytes (not the header). ``filename`` must be a plain name, not a path (ValueError).
@@ -775,11 +776,6 @@ class Part10Writer:
         self.bytes_written += n
         return n
 
-    def _candidates(self) -> Iterator[str]:
-        stem, ext = os.path.splitext(self.filename)
-        yield self.filename
-        yield from (f"{stem}-{i}{ext}" for i in itertools.count(1))
-
     def commit(self) -> Path:
         """Finish the file and give it its final name (see the class doc); return it."""
         if self._f is None or self.temp_path is None:
@@ -787,18 +783,17 @@ class Part10Writer:
         tmp = str(self.temp_path)
         try:
             self._f.flush()
+            set_file_mode(self._f, tmp)  # 0o666 & ~umask, not mkstemp's 0600
             if self.fsync:
                 os.fsync(self._f.fileno())
             self._f.close()
             self._f = None
-            for name in self._candidates():
-                final = os.path.join(self.directory, name)
-                if os.path.lexists(final):  # (also skips symlinks planted under the name)
-                    continue
-                if os.path.dirname(os.path.realpath(final)) != self.directory:
+            for name in free_names(self.directory, self.filename):  # O(1) amortised
+                if os.path.basename(name) != name or name in (".", ".."):
                     raise StorageError(f"file name {name!r} escapes {self.directory}")
+                final = os.path.join(self.directory, name)
                 try:
-                    os.link(tmp, final)  # atomic and never overwrites
+                    os.link(tmp, final)  # atomic, never overwrites (nor follows a symlink)
                 except FileExistsError:
                     continue
                 except OSError:  # no hard links here: check, then replace

@@ -1,0 +1,255 @@
+"""Received files (Part10Writer.commit, dicomul._received_files): the mode follows the
+umask, a free final name is found in amortised constant time, and no file is ever
+overwritten (races between writers, a stale cache, planted symlinks, no hard links).
+Calls are counted, never timed; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+
+from dicomul import _received_files
+from dicomul.constants import EXPLICIT_VR_LITTLE_ENDIAN as ELE
+from dicomul.storage import FileMeta, Part10Writer, read_part10, safe_filename
+
+pytestmark = pytest.mark.timeout(60)
+
+CT_CLASS = "1.2.840.10008.5.1.4.1.1.2"
+UID = "1.2.826.0.1.3680043.2.1125.1.77"
+META = FileMeta(ELE, CT_CLASS, UID)
+STEM = safe_filename(UID)[: -len(".dcm")]
+
+
+def _element(n: int) -> bytes:
+    """A tiny data set that tells the commits apart: (0020,0013) IS n."""
+    value = str(n).encode()
+    value += b" " * (len(value) % 2)
+    return b"\x20\x00\x13\x00IS" + len(value).to_bytes(2, "little") + value
+
+
+def _store(directory: Path, n: int, meta: FileMeta = META) -> Path:
+    with Part10Writer(directory, meta) as w:
+        w.write(_element(n))
+        return w.commit()
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a new process: no umask read yet, no suffix known."""
+    monkeypatch.setattr(_received_files, "_umask", None)
+    monkeypatch.setattr(_received_files, "_next", OrderedDict())
+
+
+class _Counter:
+    """Counts os.path.lexists and os.link calls (monkeypatched wrappers)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        lexists, link = os.path.lexists, os.link
+
+        def counted_lexists(path: str) -> bool:
+            self.calls += 1
+            return lexists(path)
+
+        def counted_link(src: str, dst: str, **kw: object) -> None:
+            self.calls += 1
+            link(src, dst, **kw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os.path, "lexists", counted_lexists)
+        monkeypatch.setattr(os, "link", counted_link)
+
+
+# ---- the mode ---------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX modes")
+@pytest.mark.parametrize("proc", [True, False], ids=["proc-status", "os.umask"])
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o077, 0o002], ids=oct)
+def test_committed_file_mode_follows_umask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_cache: None, mask: int, proc: bool
+) -> None:
+    if not proc:  # the fallback: no /proc/self/status to read
+        monkeypatch.setattr(_received_files, "_PROC_STATUS", str(tmp_path / "no-such-file"))
+    old = os.umask(mask)
+    try:
+        with Part10Writer(tmp_path, META) as w:
+            assert stat.S_IMODE(os.stat(w.temp_path).st_mode) == 0o600  # private while partial
+            w.write(_element(1))
+            final = w.commit()
+        assert os.umask(mask) == mask  # the fallback put the umask back
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(final.stat().st_mode) == 0o666 & ~mask
+    assert _received_files.file_mode() == 0o666 & ~mask  # read once, cached
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX modes")
+@pytest.mark.parametrize("mask", [0o022, 0o007], ids=oct)
+def test_committed_file_mode_in_a_new_process(tmp_path: Path, mask: int) -> None:
+    code = (
+        "import os, sys\n"
+        f"os.umask({mask})\n"
+        "from dicomul.storage import FileMeta, Part10Writer\n"
+        f"w = Part10Writer(sys.argv[1], FileMeta({ELE!r}, {CT_CLASS!r}, {UID!r}))\n"
+        "w.write(b'')\n"
+        "print(oct(os.stat(w.commit()).st_mode & 0o777))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == oct(0o666 & ~mask)
+
+
+# ---- free names in constant time --------------------------------------------------------
+
+
+def test_same_uid_300_times_costs_constant_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_cache: None
+) -> None:
+    counter = _Counter(monkeypatch)
+    paths, costs = [], []
+    for n in range(300):
+        before = counter.calls
+        paths.append(_store(tmp_path, n))
+        costs.append(counter.calls - before)
+    assert max(costs[-100:]) <= 3, costs[-100:]
+    assert sum(costs) <= 3 * 300, sum(costs)
+    # the naming scheme is kept: name.dcm, then name-1.dcm ... name-299.dcm
+    assert [p.name for p in paths] == [f"{STEM}.dcm"] + [f"{STEM}-{i}.dcm" for i in range(1, 300)]
+    # all there, distinct, none overwritten: each file holds its own data set
+    assert len(set(paths)) == 300 and len(list(tmp_path.iterdir())) == 300
+    for n, p in enumerate(paths):
+        assert read_part10(p).read_dataset_bytes() == _element(n)
+
+
+def test_new_process_finds_a_free_suffix_in_log_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_cache: None
+) -> None:
+    # another process stored this UID 1000 times: name.dcm, name-1.dcm ... name-999.dcm
+    (tmp_path / f"{STEM}.dcm").write_bytes(b"first")
+    for i in range(1, 1000):
+        (tmp_path / f"{STEM}-{i}.dcm").write_bytes(b"%d" % i)
+    counter = _Counter(monkeypatch)
+    first = _store(tmp_path, 1000)
+    assert first.name == f"{STEM}-1000.dcm"
+    assert counter.calls <= 2 * 10 + 3, counter.calls  # exponential probe + bisection
+    before = counter.calls
+    assert _store(tmp_path, 1001).name == f"{STEM}-1001.dcm"
+    assert counter.calls - before <= 3  # then O(1)
+    assert (tmp_path / f"{STEM}.dcm").read_bytes() == b"first"
+    assert all((tmp_path / f"{STEM}-{i}.dcm").read_bytes() == b"%d" % i for i in range(1, 1000))
+
+
+def test_stale_cache_never_overwrites(tmp_path: Path, fresh_cache: None) -> None:
+    _store(tmp_path, 0)
+    _store(tmp_path, 1)  # cache: the next suffix is 2
+    # meanwhile another process took name-2.dcm, and someone planted name-3.dcm -> outside
+    (tmp_path / f"{STEM}-2.dcm").write_bytes(b"theirs")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (tmp_path / f"{STEM}-3.dcm").symlink_to(outside / "target.dcm")
+    p = _store(tmp_path, 2)
+    assert p.name == f"{STEM}-4.dcm"
+    assert (tmp_path / f"{STEM}-2.dcm").read_bytes() == b"theirs"
+    assert os.path.islink(tmp_path / f"{STEM}-3.dcm") and list(outside.iterdir()) == []
+    # name.dcm freed (moved away by a watcher): it is taken again first
+    (tmp_path / f"{STEM}.dcm").unlink()
+    assert _store(tmp_path, 3).name == f"{STEM}.dcm"
+
+
+def test_without_hard_links_never_overwrites(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_cache: None
+) -> None:
+    def no_link(src: str, dst: str, **kw: object) -> None:
+        raise PermissionError(1, "hard links not supported here", dst)
+
+    monkeypatch.setattr(os, "link", no_link)
+    (tmp_path / f"{STEM}.dcm").write_bytes(b"precious")
+    paths = [_store(tmp_path, n) for n in range(3)]
+    assert [p.name for p in paths] == [f"{STEM}-{i}.dcm" for i in (1, 2, 3)]
+    assert (tmp_path / f"{STEM}.dcm").read_bytes() == b"precious"
+    assert [read_part10(p).read_dataset_bytes() for p in paths] == [_element(n) for n in range(3)]
+    assert not list(tmp_path.glob(".dicomul-*"))
+
+
+# ---- concurrent writers -----------------------------------------------------------------
+
+
+def _run_threads(targets: list, timeout: float = 30.0) -> None:
+    errors: list[BaseException] = []
+
+    def wrap(fn):  # type: ignore[no-untyped-def]
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        return run
+
+    threads = [threading.Thread(target=wrap(t)) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+        assert not t.is_alive()
+    assert not errors, errors
+
+
+def test_two_writers_commit_the_same_name_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_cache: None
+) -> None:
+    # both threads reach os.link for name.dcm together (a barrier in the wrapper)
+    barrier = threading.Barrier(2, timeout=30)
+    first_call = threading.local()
+    link = os.link
+
+    def racing_link(src: str, dst: str, **kw: object) -> None:
+        if not getattr(first_call, "done", False):
+            first_call.done = True
+            barrier.wait()
+        link(src, dst, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "link", racing_link)
+    writers = [Part10Writer(tmp_path, META) for _ in range(2)]
+    results: dict[int, Path] = {}
+    for n, w in enumerate(writers):
+        w.write(_element(n))
+
+    def commit(n: int):  # type: ignore[no-untyped-def]
+        return lambda: results.__setitem__(n, writers[n].commit())
+
+    _run_threads([commit(0), commit(1)])
+    assert sorted(p.name for p in results.values()) == [f"{STEM}-1.dcm", f"{STEM}.dcm"]
+    for n, p in results.items():  # both kept, each with its own data set
+        assert read_part10(p).read_dataset_bytes() == _element(n)
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in results.values())
+
+
+def test_many_threads_storing_one_uid_keep_every_file(tmp_path: Path, fresh_cache: None) -> None:
+    results: list[tuple[int, Path]] = []
+    lock = threading.Lock()
+
+    def worker(base: int):  # type: ignore[no-untyped-def]
+        def run() -> None:
+            for k in range(25):
+                n = base * 100 + k
+                p = _store(tmp_path, n)
+                with lock:
+                    results.append((n, p))
+
+        return run
+
+    _run_threads([worker(i) for i in range(8)])
+    assert len({p for _, p in results}) == 200 == len(os.listdir(tmp_path))
+    for n, p in results:
+        assert read_part10(p).read_dataset_bytes() == _element(n)
