@@ -627,3 +627,14 @@ def test_writer_large_bounded_memory(mb: int, tmp_path: Path) -> None:
         f.seek(total - 4)
         assert f.read() == (bytes(range(256)) * 2)[(total - 16) % 256 :][:4]
     final.unlink()
+
+
+def test_transcoded_data_set_has_dictionary_vrs_not_un() -> None:
+    """rtdose_rle_1frame.dcm was written with every element as UN (gdcmconv); sent as is
+    that is its own business, but a transcoded data set is written anew, and DCMTK's
+    storescp, which looks for (0008,0016) as UI, answered 0xC000 to the UN copy."""
+    path = _path("rtdose_rle_1frame.dcm")
+    assert read_part10(path).read_dataset_bytes()[4:6] == b"UN"  # the premise
+    prep = prepare_dataset(path, [ELE])
+    data = bytes(prep.data)
+    assert b"\x08\x00\x16\x00UI" in data and b"UN" not in data[:400]

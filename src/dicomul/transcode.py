@@ -103,11 +103,21 @@ def transcode_dataset(ds: Any, accepted: Sequence[str], what: str) -> tuple[str,
             f"{what} is in transfer syntax {own}, which the peer did not accept (accepted: "
             f"{', '.join(accepted)}); transcoding it needs the codecs extra: {INSTALL_HINT}"
         )
+    _known_vrs(ds)
     if is_compressed_syntax(own) and "PixelData" in ds:
         ds = _decompressed(ds, what)
     if target in ENCODABLE_SYNTAXES and "PixelData" in ds:
         ds = _compressed(ds, target, what)
     return target, encode_dataset(ds, target)
+
+
+def _known_vrs(ds: Any) -> None:
+    """Give every element read as UN its dictionary VR (pydicom converts an element when
+    it is first accessed): a transcoded data set is written anew, and receivers that
+    do not resolve UN themselves (DCMTK's storescp looks for (0008,0016) as UI) must find
+    the standard VRs. Files sent as they are keep their bytes."""
+    for _ in ds.iterall():
+        pass
 
 
 #: Syntaxes whose compression is always lossy (JPEG 2000 .91 may be either).
