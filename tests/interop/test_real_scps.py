@@ -28,11 +28,14 @@ And with the codecs extra hidden in the subprocess, ``dicomul store`` to storesc
 The files (:func:`_choose`): the Part 10 files of pydicom's data/test_files (never
 pydicom's get_testdata_files: it may go to the network) whose data set has SOP Class and
 Instance UIDs and which dicomul reads, from the list :data:`CANDIDATES`, one per data-set
-SOP Instance UID (MR_small*, SC_rgb_*rle*, rtdose_* ... share one), covering every
-transfer syntax the folder holds. A file that would be transcoded for a peer is left out
-if pydicom itself cannot decode its pixel data (JPEG-lossy.dcm,
-JPEG2000-embedded-sequence-delimiter.dcm): its decodable twin of the same UID goes
-instead; the peers that take it as it is get the undecodable one.
+SOP Instance UID (MR_small*, SC_rgb_*rle*, rtdose_* ... share one), the combination that
+covers the most transfer syntaxes: all that the folder holds, but for storescp +xa (see
+AS_IS_DCMTK_MISSING). Only files expected to arrive are chosen (:func:`_usable`): a file
+that would be transcoded for a peer is left out if pydicom itself cannot decode its
+pixel data (JPEG-lossy.dcm, JPEG2000-embedded-sequence-delimiter.dcm: their decodable
+twins of the same UID go instead; the peers that take them as they are get them), and
+rtdose_rle.dcm (every element coded UN) is not sent as it is to storescp, which cannot
+find its SOP UIDs; transcoded, it arrives.
 
 Every process runs with TCP_NODELAY=1 and is stopped by its PID (conftest ``procs``);
 every wait has a timeout; nothing sleeps.
@@ -40,6 +43,7 @@ every wait has a timeout; nothing sleeps.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -73,8 +77,8 @@ T = 10.0  # every network timeout
 RUN_T = 30.0  # one whole `dicomul store` run
 TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 
-IMPLICIT, EXPLICIT, BIG = pu.ImplicitVRLittleEndian, pu.ExplicitVRLittleEndian, pu.ExplicitVRBigEndian
-DEFLATED = pu.DeflatedExplicitVRLittleEndian
+IMPLICIT, EXPLICIT = pu.ImplicitVRLittleEndian, pu.ExplicitVRLittleEndian
+BIG, DEFLATED = pu.ExplicitVRBigEndian, pu.DeflatedExplicitVRLittleEndian
 UNCOMPRESSED = {IMPLICIT, EXPLICIT, BIG, DEFLATED}
 #: What pynetdicom's SCP supports, in its order of preference.
 PYNETDICOM_SYNTAXES = [EXPLICIT, IMPLICIT, *pu.JPEGTransferSyntaxes, *pu.JPEGLSTransferSyntaxes,
@@ -105,8 +109,8 @@ CANDIDATES = (
     "JPEG-lossy.dcm", "JPGExtended.dcm",
     # JPEG Lossless SV1 (the only one: it shares its UID with the SC_rgb_rle* files)
     "SC_rgb_jpeg_gdcm.dcm",
-    # JPEG-LS Lossless (the only one: it shares its UID with MR_small.dcm)
-    "MR_small_jpeg_ls_lossless.dcm",
+    # RLE Lossless, and JPEG-LS Lossless (the only one), both with MR_small.dcm's UID
+    "MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm",
     # JPEG-LS Near-Lossless
     "JPEGLSNearLossless_16.dcm", "SC_rgb_jls_lossy_line.dcm",
     # JPEG 2000 Lossless
@@ -114,7 +118,7 @@ CANDIDATES = (
     # JPEG 2000 (pydicom cannot decode JPEG2000-embedded-sequence-delimiter.dcm)
     "JPEG2000-embedded-sequence-delimiter.dcm", "JPEG2000.dcm", "693_J2KI.dcm",
     "SC_rgb_gdcm_KY.dcm",
-    # RLE Lossless (the MR and SC RLE files share their UIDs with the two above)
+    # RLE Lossless, every element coded UN (see _usable)
     "rtdose_rle.dcm",
 )
 
@@ -128,6 +132,7 @@ class Sample:
     sop_class: str
     uid: str  # the data set's SOP Instance UID: what the C-STORE must carry
     decodes: bool  # pydicom decodes its pixel data (or it has none)
+    un_uids: bool  # its SOP Class or Instance UID is coded with VR UN (explicit VR)
 
 
 def _decodes(ds) -> bool:
@@ -142,7 +147,7 @@ def _decodes(ds) -> bool:
 
 def _scan() -> dict[str, Sample]:
     """Every Part 10 file of the folder with SOP UIDs in its data set that dicomul reads
-    (no pixels decoded yet: ``decodes`` is filled in for the candidates only)."""
+    (``decodes`` is found out for the candidates only)."""
     out = {}
     for p in sorted(TEST_FILES.iterdir()):
         if not p.is_file():
@@ -153,13 +158,15 @@ def _scan() -> dict[str, Sample]:
         try:
             meta = read_part10(p).meta  # dicomul refuses some (e.g. no transfer syntax)
             ds = pydicom.dcmread(p, stop_before_pixels=p.name not in CANDIDATES)
-        except (StorageError, Exception):  # noqa: BLE001
+        except (StorageError, Exception):  # noqa: BLE001 - pydicom raises many kinds
             continue
+        # (before anything reads them: reading gives an element its dictionary VR)
+        un = any(getattr(ds.get_item(t), "VR", None) == "UN" for t in (0x00080016, 0x00080018))
         if not (ds.get("SOPClassUID") and ds.get("SOPInstanceUID")):  # DICOMDIRs, ...
             continue
         decodes = _decodes(ds) if p.name in CANDIDATES else False
         out[p.name] = Sample(p, meta.transfer_syntax, str(ds.SOPClassUID),
-                             str(ds.SOPInstanceUID), decodes)
+                             str(ds.SOPInstanceUID), decodes, un)
     return out
 
 
@@ -171,19 +178,44 @@ def samples() -> dict[str, Sample]:
     return found
 
 
-def _choose(samples: dict[str, Sample], accepted: set[str]) -> list[Sample]:
-    """The candidates for a peer accepting ``accepted``: one per data-set SOP Instance
-    UID; a file the peer makes dicomul transcode only if pydicom decodes its pixels."""
-    chosen, uids = [], set()
+def _usable(s: Sample, accepted: set[str], dcmtk: bool) -> bool:
+    """Expected to arrive: a file the peer makes dicomul transcode only if pydicom decodes
+    its pixels; for storescp, not one with SOP UIDs coded UN (rtdose_rle*.dcm, gdcmconv)
+    that goes as it is: storescp (without +uc) does not find (0008,0016) as UI and answers
+    0xC000 ("bad DICOM file"), the file's doing. Transcoded, it arrives: dicomul gives
+    UN elements their dictionary VR when it writes a data set anew."""
+    if s.ts not in accepted:
+        return s.decodes
+    return not (dcmtk and s.un_uids)
+
+
+def _choose(samples: dict[str, Sample], accepted: set[str], dcmtk: bool = False) -> list[Sample]:
+    """For a peer accepting ``accepted``: one usable candidate per data-set SOP Instance
+    UID, the combination covering the most transfer syntaxes (ties: earliest in
+    CANDIDATES), in CANDIDATES order."""
+    groups: dict[str, list[Sample]] = {}
     for name in CANDIDATES:
         s = samples[name]
-        if s.uid in uids or (s.ts not in accepted and not s.decodes):
-            continue
-        uids.add(s.uid)
-        chosen.append(s)
-    # every transfer syntax of the folder's sendable files is covered
-    assert {s.ts for s in chosen} == {s.ts for s in samples.values()}
-    return chosen
+        groups.setdefault(s.uid, [])
+        if _usable(s, accepted, dcmtk):
+            groups[s.uid].append(s)
+    options = [g for g in groups.values() if g]
+    order = {name: i for i, name in enumerate(CANDIDATES)}
+    best = max(itertools.product(*options),
+               key=lambda c: (len({s.ts for s in c}), [-order[s.path.name] for s in c]))
+    return sorted(best, key=lambda s: order[s.path.name])
+
+
+def _missing(files: list[Sample], samples: dict[str, Sample]) -> set[str]:
+    """The transfer syntaxes of the folder's sendable files that ``files`` do not cover."""
+    return {s.ts for s in samples.values()} - {s.ts for s in files}
+
+
+#: For storescp +xa (everything as it is), with rtdose_rle*.dcm out (UN-coded SOP UIDs),
+#: RLE Lossless is only in MR_small_RLE.dcm and the SC_rgb_rle* files, which share their
+#: SOP Instance UIDs with the only JPEG-LS Lossless and JPEG Lossless files: no choice
+#: covers all; MR_small_RLE.dcm goes, and JPEG-LS stays covered by the near-lossless files.
+AS_IS_DCMTK_MISSING = {pu.JPEGLSLossless}
 
 
 def _expected_ts(s: Sample, accepted: set[str]) -> str:
@@ -279,7 +311,8 @@ def _wait_listening(proc: subprocess.Popen, port: int) -> None:
                 proc.wait(timeout=0.05)
             except subprocess.TimeoutExpired:
                 continue
-            raise AssertionError(f"storescp exited with {proc.returncode}: {cap._stop(proc)}")
+            raise AssertionError(
+                f"storescp exited with {proc.returncode}: {cap._stop(proc)}") from None
 
 
 def _storescp(dcmtk, procs, port: int, out: Path, *extra: str) -> subprocess.Popen:
@@ -335,14 +368,21 @@ def pynetdicom_scp():
 PAD = 0xFFFCFFFC  # Data Set Trailing Padding: DCMTK drops it when it re-encodes (no +B)
 
 
-def _elements(ds) -> list:
-    """The elements to compare: (tag, VR, value), the data set trailing padding and the
-    retired group lengths left out;
+#: What a change of syntax may change besides the pixel data: decompressed colour JPEG
+#: comes out RGB (Photometric Interpretation, Planar Configuration), a decompressed lossy
+#: image is marked so (Lossy Image Compression).
+_REENCODED = frozenset({0x7FE00010, 0x00280004, 0x00280006, 0x00282110})
+
+
+def _elements(ds, skip=frozenset()) -> list:
+    """The elements to compare but ``skip``: (tag, VR, value), the data set trailing
+    padding and the retired group lengths left out;
     encapsulated Pixel Data compares as OB whatever VR it was read with (PS3.5 A.4: it is
     OB; storescp writes OB where the original said OW)."""
     out = []
     for e in ds:
-        if e.tag == PAD or e.tag.element == 0:  # group lengths: storescp recomputes them
+        # (group lengths: storescp recomputes them)
+        if e.tag == PAD or e.tag.element == 0 or e.tag in skip:
             continue
         encapsulated = e.tag == 0x7FE00010 and getattr(e, "is_undefined_length", False)
         vr = "OB" if encapsulated else e.VR
@@ -381,6 +421,8 @@ def check_arrived(received: list[Received], sent: list[Sample], accepted: set[st
                 assert _elements(_decode_part10(r.raw, s, r.ts)) == _elements(r.ds), what
             if "PixelData" in original:
                 assert np.array_equal(r.ds.pixel_array, original.pixel_array), what
+            # and the other attributes, but those that describe the pixels' encoding
+            assert _elements(r.ds, _REENCODED) == _elements(original, _REENCODED), what
     return arrived
 
 
@@ -389,7 +431,8 @@ def check_arrived(received: list[Received], sent: list[Sample], accepted: set[st
 def test_store_to_storescp_defaults_transcodes(dcmtk, procs, free_port, tmp_path, samples):
     """storescp without options accepts uncompressed syntaxes only: the compressed and
     deflated files arrive decompressed (inflated) in Explicit VR LE, the rest as is."""
-    files = _choose(samples, STORESCP_DEFAULT)
+    files = _choose(samples, STORESCP_DEFAULT, dcmtk=True)
+    assert not _missing(files, samples)  # every transfer syntax of the folder
     src = _stage(files, tmp_path / "in")
     _storescp(dcmtk, procs, free_port, tmp_path / "out")
     r = dicomul_store(free_port, src, tmp_path)
@@ -406,7 +449,9 @@ def test_store_to_storescp_accept_all_as_is(dcmtk, procs, free_port, tmp_path, s
     # rtdose_rle.dcm encodes every element as UN (gdcmconv): sent as it is, byte for
     # byte, storescp does not find its (0008,0016) as UI and answers 0xC000 ("bad DICOM
     # file"), which is the file's doing; transcoded (the test above) it arrives.
-    files = [s for s in _choose(samples, accepted) if s.path.name != "rtdose_rle.dcm"]
+    files = _choose(samples, accepted, dcmtk=True)
+    assert "rtdose_rle.dcm" not in {s.path.name for s in files}
+    assert _missing(files, samples) == AS_IS_DCMTK_MISSING
     src = _stage(files, tmp_path / "in")
     _storescp(dcmtk, procs, free_port, tmp_path / "out", "+xa")
     r = dicomul_store(free_port, src, tmp_path)
@@ -419,7 +464,8 @@ def test_store_to_storescp_accept_all_as_is(dcmtk, procs, free_port, tmp_path, s
 def test_store_to_pynetdicom_preferring_uncompressed(pynetdicom_scp, tmp_path, samples):
     accepted = set(PYNETDICOM_SYNTAXES)
     files = _choose(samples, accepted)
-    assert {s.sop_class for s in files} <= {cx.abstract_syntax for cx in StoragePresentationContexts}
+    assert not _missing(files, samples)  # every transfer syntax of the folder
+    assert {s.sop_class for s in files} <= {c.abstract_syntax for c in StoragePresentationContexts}
     src = _stage(files, tmp_path / "in")
     port, received = pynetdicom_scp()
     r = dicomul_store(port, src, tmp_path)
@@ -435,7 +481,7 @@ def test_store_without_codecs_fails_compressed_only(dcmtk, procs, free_port, tmp
     """The codecs extra hidden: storescp (defaults) accepts none of the compressed files'
     syntaxes and dicomul cannot transcode them: each fails naming "dicomul[codecs]"; the
     uncompressed ones (deflated and big endian included) are still sent; exit status 1."""
-    files = _choose(samples, STORESCP_DEFAULT)
+    files = _choose(samples, STORESCP_DEFAULT, dcmtk=True)
     plain = [s for s in files if s.ts in UNCOMPRESSED]
     compressed = [s for s in files if s.ts not in UNCOMPRESSED]
     assert plain and compressed
