@@ -13,12 +13,13 @@ from __future__ import annotations
 import struct
 import zlib
 
-__all__ = ["HEAD_BYTES", "inflate_head", "sop_uids"]
+__all__ = ["HEAD_BYTES", "LONG_VRS", "element_text", "inflate_head", "sop_uids"]
 
 #: Bytes of a data set read to find its SOP UIDs (group 0008 comes first).
 HEAD_BYTES = 64 * 1024
 
-_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
+#: Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 Table 7.1-1).
+LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
 _SOP_CLASS, _SOP_INSTANCE = 0x00080016, 0x00080018
 _UNDEFINED = 0xFFFFFFFF
 
@@ -34,7 +35,8 @@ def inflate_head(deflated: bytes, size: int = HEAD_BYTES) -> bytes:
     return b""
 
 
-def _text(value: bytes) -> str:
+def element_text(value: bytes) -> str:
+    """A text or UI value without its padding (trailing NUL/space, leading space)."""
     return value.decode("ascii", "replace").rstrip("\x00 ").lstrip(" ")
 
 
@@ -58,7 +60,7 @@ def sop_uids(
         vr = head[pos + 4 : pos + 6]
         if implicit or group == 0xFFFE:  # item tags have no VR in any syntax
             length, hlen = u32.unpack_from(head, pos + 4)[0], 8
-        elif vr in _LONG_VRS:
+        elif vr in LONG_VRS:
             if pos + 12 > n:
                 return None
             length, hlen = u32.unpack_from(head, pos + 8)[0], 12
@@ -70,7 +72,7 @@ def sop_uids(
         if tag in (_SOP_CLASS, _SOP_INSTANCE):
             if start + length > n:
                 return None
-            found[tag] = _text(head[start : start + length])
+            found[tag] = element_text(head[start : start + length])
         pos = start + length
     else:  # the head ran out before an element past (0008,0018)
         if not (complete and pos == n):

@@ -49,6 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from dicomul._dataset_head import HEAD_BYTES, LONG_VRS, element_text, inflate_head, sop_uids
+from dicomul._received_files import free_names, set_file_mode
 from dicomul.constants import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
     EXPLICIT_VR_BIG_ENDIAN,
@@ -57,8 +59,6 @@ from dicomul.constants import (
     IMPLEMENTATION_VERSION_NAME,
     IMPLICIT_VR_LITTLE_ENDIAN,
 )
-from dicomul._dataset_head import HEAD_BYTES, inflate_head, sop_uids
-from dicomul._received_files import free_names, set_file_mode
 from dicomul.errors import DicomULError
 
 _log = logging.getLogger("dicomul")
@@ -96,8 +96,6 @@ REENCODE_PREFERENCE = (
 
 _PREAMBLE_LEN = 128
 _MAGIC = b"DICM"
-# Explicit VR with a 2-byte reserved field and a 4-byte length (PS3.5 Table 7.1-1).
-_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
 _TAG_VR = struct.Struct("<HH2s")
 _READ_CHUNK = 1 << 20
 
@@ -319,10 +317,6 @@ def _read_exact(f: BinaryIO, n: int, path: Any) -> bytes:
     return b
 
 
-def _text(value: bytes) -> str:
-    return value.decode("ascii", "replace").rstrip("\x00 ").lstrip(" ")
-
-
 def _parse_group2(f: BinaryIO, start: int, size: int, path: Any) -> tuple[dict[int, bytes], int]:
     """Read group 0002 elements from ``start``; return ``({element: value}, end offset)``.
 
@@ -337,7 +331,7 @@ def _parse_group2(f: BinaryIO, start: int, size: int, path: Any) -> tuple[dict[i
         group, elem, vr = _TAG_VR.unpack_from(head)
         if group != 2:
             break
-        if vr in _LONG_VRS:
+        if vr in LONG_VRS:
             length = struct.unpack("<I", _read_exact(f, 4, path))[0]
             hlen = 12
         elif vr.isalpha() and vr.isupper():
@@ -384,11 +378,11 @@ def read_part10(path: str | os.PathLike[str], *, force: bool = False) -> Part10F
         elems, end = _parse_group2(f, start, size, path)
     if not elems.get(0x0010):
         raise StorageError(f"{path}: File Meta Information lacks (0002,0010) transfer syntax")
-    opt = {k: (_text(elems[e]) if e in elems else None) for k, e in _OPTIONAL_META.items()}
+    opt = {k: element_text(elems[e]) if e in elems else None for k, e in _OPTIONAL_META.items()}
     meta = FileMeta(
-        transfer_syntax=_text(elems[0x0010]),
-        sop_class_uid=_text(elems.get(0x0002, b"")),
-        sop_instance_uid=_text(elems.get(0x0003, b"")),
+        transfer_syntax=element_text(elems[0x0010]),
+        sop_class_uid=element_text(elems.get(0x0002, b"")),
+        sop_instance_uid=element_text(elems.get(0x0003, b"")),
         **opt,
     )
     p10 = Part10File(path, meta, end, size - end, forced)
