@@ -33,15 +33,16 @@ from dicomul.status import (
     SOP_CLASS_NOT_SUPPORTED,
     SUCCESS,
 )
-from dicomul.transcode import can_transcode
 from dicomul.storage import (
     DiscardWriter,
     FileMeta,
     Part10File,
     Part10Writer,
+    PreparedDataset,
     StorageError,
     read_part10,
 )
+from dicomul.transcode import can_transcode
 from dicomul.uids import store_uid_error
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "contexts_for_objects",
     "contexts_for_pair",
     "plan_associations",
+    "refuse_invalid_uids",
     "sop_and_syntax",
     "sop_class_of",
     "file_chunks",
@@ -195,10 +197,11 @@ def plan_associations(objs: Iterable[Any]) -> list[tuple[Contexts, list[Any]]]:
     contexts: Contexts = []
     batch: list[Any] = []
     for obj in objs:
-        merged = _merge([contexts, contexts_for_pair(*sop_and_syntax(obj))])
+        own = contexts_for_pair(*sop_and_syntax(obj))
+        merged = _merge([contexts, own])
         if len(merged) > MAX_CONTEXTS and batch:
             plan.append((contexts, batch))
-            merged, batch = _merge([contexts_for_pair(*sop_and_syntax(obj))]), []
+            merged, batch = _merge([own]), []
         contexts = merged
         batch.append(obj)
     if batch:
@@ -226,6 +229,16 @@ def sop_and_syntax(obj: Any) -> tuple[str, str | None]:
     fm = getattr(obj, "file_meta", None)
     ts = getattr(fm, "TransferSyntaxUID", None) if fm is not None else None
     return str(sop), (str(ts) if ts else None)
+
+
+def refuse_invalid_uids(prepared: PreparedDataset, prefix: str = "") -> None:
+    """Raise StorageError (and close ``prepared``) if its SOP Class/Instance UIDs break
+    the UID policy of :mod:`dicomul.uids`: the sending side of it, for every C-STORE
+    dicomul makes (requestor and C-GET sub-operations)."""
+    refused = store_uid_error(prepared.sop_class_uid, prepared.sop_instance_uid)
+    if refused is not None:
+        prepared.close()
+        raise StorageError(f"{prefix}cannot send the data set: {refused[1]}")
 
 
 def sop_class_of(obj: Any) -> str:

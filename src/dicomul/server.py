@@ -49,6 +49,7 @@ from dicomul._service_util import (
     StoreReceiver,
     contexts_for_objects,
     decode_command_quietly,
+    refuse_invalid_uids,
     send_form,
     sop_class_of,
     store_response,
@@ -99,7 +100,6 @@ from dicomul.status import (
     is_warning,
 )
 from dicomul.storage import FileMeta, StorageError, decode_dataset, encode_dataset, prepare_dataset
-from dicomul.uids import store_uid_error
 
 __all__ = ["Server", "Operation", "current_operation", "AssociationInfo"]
 
@@ -699,10 +699,7 @@ class _ServerNet(Net):
             log.warning("C-GET: no context with SCP role for the requestor for %s", sop)
             return None
         prepared = prepare_dataset(obj, [ts for _, ts in choices])
-        refused = store_uid_error(prepared.sop_class_uid, prepared.sop_instance_uid)
-        if refused is not None:  # as Association.store: a failed sub-operation, not sent
-            prepared.close()
-            raise StorageError(f"C-GET: cannot send the data set: {refused[1]}")
+        refuse_invalid_uids(prepared, "C-GET: ")  # a failed sub-operation, not sent
         ctx = next(i for i, ts in choices if ts == prepared.transfer_syntax)
         msg_id = self._ids.next()
         rq = CStoreRQ(

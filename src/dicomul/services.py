@@ -52,9 +52,9 @@ from dicomul._service_util import (
     contexts_for_pair,
     decode_command_quietly,
     plan_associations,
+    refuse_invalid_uids,
     send_form,
     sop_and_syntax,
-    sop_class_of,
     storage_contexts,
     store_response,
     verification_contexts,
@@ -74,8 +74,8 @@ from dicomul.negotiation import negotiated_roles, requestor_accepted
 from dicomul.net import Net
 from dicomul.sop import GET_SOP_CLASSES, VERIFICATION, is_storage, model_uid, name_of
 from dicomul.status import is_pending
-from dicomul.transcode import INSTALL_HINT, can_transcode
 from dicomul.storage import FileMeta, StorageError, decode_dataset, encode_dataset, prepare_dataset
+from dicomul.transcode import INSTALL_HINT, can_transcode
 
 __all__ = [
     "Association",
@@ -395,12 +395,7 @@ class Association:
                 f"(e.g. contexts_for_files()) or the peer does not accept it{hint}"
             )
         prepared = prepare_dataset(obj, [ts for _, ts in choices])
-        from dicomul.uids import store_uid_error  # (the policy of dicomul.uids)
-
-        refused = store_uid_error(prepared.sop_class_uid, prepared.sop_instance_uid)
-        if refused is not None:
-            prepared.close()
-            raise StorageError(f"cannot send the data set: {refused[1]}")
+        refuse_invalid_uids(prepared)
         pc_id = next(i for i, ts in choices if ts == prepared.transfer_syntax)
         orig_ae, orig_id = move_originator if move_originator is not None else (None, None)
         rq = CStoreRQ(
