@@ -5,6 +5,7 @@ same; Association.store and the C-GET SCP refusing to send. Over 127.0.0.1, port
 every wait has a timeout, nothing sleeps.
 """
 
+# ruff: noqa: F811 - the shared Server fixture is imported, then named as an argument
 from __future__ import annotations
 
 import logging
@@ -12,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from pydicom.data import get_testdata_file
+from test_server import server  # noqa: F401 - the Server fixture, shared
 
 from dicomul import server as server_module
 from dicomul._service_util import StoreReceiver
 from dicomul.dimse import decode_message, encode_command
-from dicomul.server import Server
 from dicomul.services import Association, contexts_for_files, qr_contexts
 from dicomul.status import INVALID_OBJECT_INSTANCE, SOP_CLASS_NOT_SUPPORTED
 from dicomul.storage import StorageError, read_part10
@@ -88,20 +89,6 @@ def connect(port: int, contexts=None, **kw) -> Association:  # type: ignore[no-u
     for k in ("dimse_timeout", "acse_timeout", "connect_timeout"):
         kw.setdefault(k, T)
     return Association.connect("127.0.0.1", port, called_ae="SCP", contexts=contexts, **kw)
-
-
-@pytest.fixture
-def server():  # type: ignore[no-untyped-def]
-    servers: list[Server] = []
-
-    def make(**kw) -> tuple[Server, int]:  # type: ignore[no-untyped-def]
-        srv = Server("SCP", **kw)
-        servers.append(srv)
-        return srv, srv.start("127.0.0.1", 0)
-
-    yield make
-    for srv in servers:
-        srv.stop(timeout=T)
 
 
 def _even(value: bytes) -> bytes:
