@@ -243,7 +243,7 @@ EXERCISES: dict[str, Callable[[Associate], Any]] = {
 
 def test_every_api_md_associate_function_exists_and_works() -> None:
     if not API_MD.is_file():
-        pytest.fail(f"API.md not found at {API_MD} (docs/API.md: the LEADTOOLS mapping, user documentation)")
+        pytest.fail(f"API.md not found at {API_MD} (docs/API.md: the LEADTOOLS mapping, user docs)")
     names = leadtools_functions(API_MD.read_text(encoding="utf-8"))
     associate_names = [n for n in names if n not in NET_FUNCTIONS]
     modify = [n for n in associate_names if re.match(r"(Set|Add|Del)[A-Z]", n)]

@@ -53,3 +53,13 @@ def test_bench_net_runs() -> None:
     assert "raw loopback TCP, the 32 MiB object's bytes" in text
     assert "C-ECHO, one association" in text
     assert "dicomul -> dicomul, unlimited PDU" in text
+
+
+@pytest.mark.interop
+@pytest.mark.timeout(120)
+def test_bench_startup_runs() -> None:
+    if not (os.path.exists("/usr/bin/echoscu") and os.path.exists("/usr/bin/storescp")):
+        pytest.skip("DCMTK (Debian dcmtk) not installed")
+    text = _run("bench_startup.py", "--quick", timeout=100)
+    assert "echo: dicomul echo" in text and "echo: DCMTK echoscu (as shipped)" in text
+    assert "targets:" in text

@@ -13,7 +13,7 @@ import queue
 import select
 import selectors
 import socket
-import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +37,18 @@ def shutdown_quietly(sock: socket.socket) -> None:
         pass
 
 
+def is_tls(sock: object) -> bool:
+    """True if ``sock`` is an ssl.SSLSocket. ssl is imported only by those who use TLS
+    (it costs start-up time): if nobody imported it, no socket can be one."""
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(sock, ssl.SSLSocket)
+
+
+def _tls_wants_read(exc: OSError) -> bool:
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(exc, ssl.SSLWantReadError)
+
+
 def recv_into(sock: socket.socket, conn: Connection, now: float, tls: bool) -> bool:
     """Read what is there straight into the Connection's receive buffers, handing each
     read on at once. After the first read (poll said the socket is readable), reads go on
@@ -52,9 +64,9 @@ def recv_into(sock: socket.socket, conn: Connection, now: float, tls: bool) -> b
                 n = sock.recv_into(buf)
             else:
                 n = sock.recv_into(buf, 0, socket.MSG_DONTWAIT)
-        except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
-            return total > 0
-        except OSError:
+        except OSError as exc:
+            if isinstance(exc, (BlockingIOError, InterruptedError)) or _tls_wants_read(exc):
+                return total > 0
             n = 0  # the connection broke: as closed
         conn.received(n, now=now)
         total += n
@@ -175,7 +187,7 @@ def write_plain(sock: socket.socket, bufs: list[Any], nbytes: int) -> None:
 
 def write_all(sock: socket.socket, bufs: list[Any], nbytes: int | None = None) -> None:
     """Write every buffer, in order, without joining them (sendmsg where possible)."""
-    if isinstance(sock, ssl.SSLSocket) or not hasattr(sock, "sendmsg"):
+    if is_tls(sock) or not hasattr(sock, "sendmsg"):
         small: list[Any] = []
         for b in bufs:  # TLS: no sendmsg; join small pieces, send big ones as they are
             if len(b) < 65536:

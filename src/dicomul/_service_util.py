@@ -13,10 +13,9 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from dicomul._record import Factory, record
 from dicomul.associate import Associate
 from dicomul.constants import (
     EXPLICIT_VR_LITTLE_ENDIAN,
@@ -44,6 +43,9 @@ from dicomul.storage import (
 )
 from dicomul.transcode import can_transcode
 from dicomul.uids import store_uid_error
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "AssociationInfo",
@@ -82,7 +84,7 @@ class ContextNotAccepted(DicomULError, LookupError):
     """No accepted presentation context can carry the requested operation."""
 
 
-@dataclass(frozen=True)
+@record
 class AssociationInfo:
     """What a handler may want to know about the association a request came on."""
 
@@ -90,7 +92,7 @@ class AssociationInfo:
     called_ae: str
     peer_address: tuple[Any, ...] | None
     request: Associate | None = None
-    contexts: dict[int, tuple[str, str]] = field(default_factory=dict)
+    contexts: dict[int, tuple[str, str]] = Factory(dict)
 
 
 class MessageIDs:
@@ -340,6 +342,8 @@ class StoreReceiver:
         fsync: bool = False,
         source_ae: str | None = None,
     ) -> None:
+        from pathlib import Path
+
         self.directory = Path(directory) if directory is not None else None
         self.deliver = deliver
         self.ignore = ignore
@@ -409,6 +413,8 @@ class StoreReceiver:
                 return OUT_OF_RESOURCES
             if self.ignore or self.deliver is None:
                 return SUCCESS
+            from pathlib import Path
+
             return self._call(dataset.meta, Path(path))
         meta = self.meta(rq, ts)
         if self.deliver is None:

@@ -23,14 +23,10 @@ import argparse
 import contextlib
 import logging
 import os
-import signal
-import ssl
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import dicomul
 from dicomul.constants import (
@@ -38,6 +34,10 @@ from dicomul.constants import (
     IMPLICIT_VR_LITTLE_ENDIAN,
     VERIFICATION_SOP_CLASS,
 )
+
+if TYPE_CHECKING:
+    import ssl
+    from pathlib import Path
 
 log = logging.getLogger("dicomul")
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
@@ -95,10 +95,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _ssl_context(args: argparse.Namespace, server: bool) -> ssl.SSLContext | None:
     if not getattr(args, "tls", False):
         return None
+    import ssl  # only when asked for: it costs start-up time
+
     purpose = ssl.Purpose.CLIENT_AUTH if server else ssl.Purpose.SERVER_AUTH
-    ctx = ssl.create_default_context(purpose, cafile=args.tls_ca)
+    try:
+        ctx = ssl.create_default_context(purpose, cafile=args.tls_ca)
+    except OSError as exc:  # ssl.SSLError is one too
+        raise SystemExit(_usage(f"--tls-ca {args.tls_ca}: {exc.strerror or exc}")) from None
     if args.tls_cert:
-        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        try:
+            ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        except OSError as exc:
+            key = f" --tls-key {args.tls_key}" if args.tls_key else ""
+            what = f"--tls-cert {args.tls_cert}{key}"
+            raise SystemExit(_usage(f"{what}: {exc.strerror or exc}")) from None
     if args.tls_no_verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -269,6 +279,8 @@ def cmd_echo(args: argparse.Namespace) -> int:
 
 
 def _collect(paths: Sequence[str], recurse: bool) -> Iterator[Path]:
+    from pathlib import Path  # imported where used: pathlib costs 4 ms of start-up
+
     for p in map(Path, paths):
         if p.is_dir():
             walker = sorted(p.rglob("*") if recurse else p.iterdir())
@@ -355,6 +367,9 @@ def cmd_store(args: argparse.Namespace) -> int:
 
 
 def cmd_storescp(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
     from dicomul.server import Server
 
     if not args.ignore and not args.output_dir:
@@ -454,6 +469,8 @@ def cmd_get(args: argparse.Namespace) -> int:
 
     model = _model(args)
     identifier = _keys(args.key, args.level)
+    from pathlib import Path
+
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     # Storage contexts for what may come back: the most common classes, so that the
@@ -576,28 +593,21 @@ def _add_query(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dicomul", description="DICOM networking tools")
-    parser.add_argument("--version", action="version", version=f"dicomul {dicomul.__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
-    parser.add_argument("-d", "--debug", action="store_true", help="log at DEBUG level")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("echo", help="C-ECHO a peer")
+def _echo_args(p: argparse.ArgumentParser) -> None:
     _add_peer(p)
     _add_common(p, scu=True)
     p.add_argument("-r", "--repeat", type=int, default=1, help="C-ECHOs on one association")
-    p.set_defaults(func=cmd_echo)
 
-    p = sub.add_parser("store", help="C-STORE files and directories")
+
+def _store_args(p: argparse.ArgumentParser) -> None:
     _add_peer(p)
     p.add_argument("paths", nargs="+", help="files or directories (recursive)")
     _add_common(p, scu=True)
     p.add_argument("--no-recurse", action="store_true", help="do not descend into directories")
     p.add_argument("--progress", action="store_true", help="show progress even if not a tty")
-    p.set_defaults(func=cmd_store)
 
-    p = sub.add_parser("storescp", help="run a storage SCP until interrupted")
+
+def _storescp_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("port", type=int, help="TCP port to listen on (0 = any free port)")
     _add_common(p, scu=False)
     p.add_argument("-od", "--output-dir", help="directory for received files")
@@ -606,14 +616,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bind", default="0.0.0.0", help="address to listen on")
     p.add_argument("--allow-calling", action="append", help="accept only these calling AEs")
     p.add_argument("--allow-called", action="append", help="accept only these called AEs")
-    p.set_defaults(func=cmd_storescp)
 
-    for name, func, helptext in (
-        ("find", cmd_find, "C-FIND query"),
-        ("get", cmd_get, "C-GET retrieve"),
-        ("move", cmd_move, "C-MOVE retrieve"),
-    ):
-        p = sub.add_parser(name, help=helptext, prefix_chars="-+")
+
+def _query_args(name: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(p: argparse.ArgumentParser) -> None:
         _add_peer(p)
         _add_common(p, scu=True)
         _add_query(p)
@@ -631,19 +637,80 @@ def build_parser() -> argparse.ArgumentParser:
                 help="also run a storage SCP on this port to receive the objects",
             )
             p.add_argument("--bind", default="0.0.0.0", help="address for --listen-port")
-        p.set_defaults(func=func)
 
-    p = sub.add_parser("selftest", help="run every service against an in-process SCP")
-    p.set_defaults(func=cmd_selftest)
-    p = sub.add_parser("demo", help="encode and decode a sample association")
-    p.set_defaults(func=cmd_demo)
+    return add
+
+
+def _no_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+#: COMMAND -> (help, function, what adds its arguments, prefix characters).
+_COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int], Any, str]] = {
+    "echo": ("C-ECHO a peer", cmd_echo, _echo_args, "-"),
+    "store": ("C-STORE files and directories", cmd_store, _store_args, "-"),
+    "storescp": ("run a storage SCP until interrupted", cmd_storescp, _storescp_args, "-"),
+    "find": ("C-FIND query", cmd_find, _query_args("find"), "-+"),
+    "get": ("C-GET retrieve", cmd_get, _query_args("get"), "-+"),
+    "move": ("C-MOVE retrieve", cmd_move, _query_args("move"), "-+"),
+    "selftest": ("run every service against an in-process SCP", cmd_selftest, _no_args, "-"),
+    "demo": ("encode and decode a sample association", cmd_demo, _no_args, "-"),
+}
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter with the width worked out here: its own imports shutil
+    (2 ms of start-up) to ask for the terminal size, once per argument."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_width() - 2)
+
+
+def _terminal_width() -> int:
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):  # not a terminal, or stdout replaced
+        return 80
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser. ``only``: the command about to run, the only one then built
+    (each sub-parser costs a millisecond of start-up); None: all of them (for --help and
+    for the error that lists them)."""
+    parser = argparse.ArgumentParser(
+        prog="dicomul", description="DICOM networking tools", formatter_class=_HelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"dicomul {dicomul.__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument("-d", "--debug", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (helptext, func, add_args, prefix) in _COMMANDS.items():
+        if only is None or only == name:
+            p = sub.add_parser(
+                name, help=helptext, prefix_chars=prefix, formatter_class=_HelpFormatter
+            )
+            add_args(p)
+            p.set_defaults(func=func)
     return parser
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The COMMAND of a command line (the first word that is not an option)."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in _COMMANDS else None
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dicomul`` command."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(only=_command_in(words))
+    args = parser.parse_args(words)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     func = getattr(args, "func", None)

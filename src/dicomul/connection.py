@@ -696,9 +696,7 @@ class Connection:
             bufs = fragment(context_id, True, command, peer)
             self._out.append((4, sum(map(len, bufs)), bufs))
             return
-        batches = message_batches(
-            context_id, command, dataset, peer, regions=self.file_regions
-        )
+        batches = message_batches(context_id, command, dataset, peer, regions=self.file_regions)
         self._out.append((4, 0, batches))
 
 

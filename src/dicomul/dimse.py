@@ -14,7 +14,7 @@ Two levels:
   space on encode; decode strips trailing NUL/space, and leading spaces of AE/LO),
   AT -> tuple of 32-bit tags. Retired and unknown group-0000 elements are kept as raw
   ``bytes`` and written back unchanged, and any value given as bytes is written as is.
-* Message classes (:class:`CEchoRQ` ... :class:`CCancelRQ`): frozen dataclasses with the
+* Message classes (:class:`CEchoRQ` ... :class:`CCancelRQ`): immutable records with the
   fields PS3.7 9.3 lists, ``.encode()`` and ``has_dataset``; :func:`decode_message`
   dispatches on Command Field (0000,0100). Elements a message does not define are kept in
   its ``extra`` mapping, so decode -> encode keeps them.
@@ -34,7 +34,6 @@ Bad arguments to the encoders raise ValueError or TypeError before anything is r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import IntEnum
 from operator import attrgetter
 from typing import Any, ClassVar
@@ -56,6 +55,7 @@ from dicomul._dimse_codec import (
     encode_command,
     encode_fault,
 )
+from dicomul._record import Factory, record
 from dicomul.status import StatusCategory, category
 
 __all__ = [
@@ -246,11 +246,7 @@ class _Response(DIMSEMessage):
         return category(self.status)
 
 
-def _extra() -> Any:
-    return field(default_factory=dict, hash=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True, hidden=("extra",))
 class CEchoRQ(
     DIMSEMessage,
     command_field=CommandField.C_ECHO_RQ,
@@ -262,10 +258,10 @@ class CEchoRQ(
     message_id: int
     affected_sop_class_uid: str = "1.2.840.10008.1.1"
     has_dataset: bool = False
-    extra: Mapping[int, Any] = _extra()
+    extra: Mapping[int, Any] = Factory(dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True, hidden=("extra",))
 class CEchoRSP(
     _Response,
     command_field=CommandField.C_ECHO_RSP,
@@ -285,10 +281,10 @@ class CEchoRSP(
     error_comment: str | None = None
     error_id: int | None = None
     has_dataset: bool = False
-    extra: Mapping[int, Any] = _extra()
+    extra: Mapping[int, Any] = Factory(dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True, hidden=("extra",))
 class CStoreRQ(
     DIMSEMessage,
     command_field=CommandField.C_STORE_RQ,
@@ -305,10 +301,10 @@ class CStoreRQ(
     move_originator_ae_title: str | None = None
     move_originator_message_id: int | None = None
     has_dataset: bool = True
-    extra: Mapping[int, Any] = _extra()
+    extra: Mapping[int, Any] = Factory(dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True, hidden=("extra",))
 class CStoreRSP(
     _Response,
     command_field=CommandField.C_STORE_RSP,
@@ -325,10 +321,10 @@ class CStoreRSP(
     error_comment: str | None = None
     error_id: int | None = None
     has_dataset: bool = False
-    extra: Mapping[int, Any] = _extra()
+    extra: Mapping[int, Any] = Factory(dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True, hidden=("extra",))
 class CFindRQ(
     DIMSEMessage,
     command_field=CommandField.C_FIND_RQ,
@@ -341,10 +337,10 @@ class CFindRQ(
     affected_sop_class_uid: str
     priority: int = Priority.MEDIUM
     has_dataset: bool = True
-    extra: Mapping[int, Any] = _extra()
+    extra: Mapping[int, Any] = Factory(dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True, hidden=("extra",))
 class CFindRSP(
     _Response,
     command_field=CommandField.C_FIND_RSP,
@@ -360,10 +356,10 @@ class CFindRSP(
     error_comment: str | None = None
     error_id: int | None = None
     has_dataset: bool = False
-    extra: Mapping[int, Any] = _extra()
+    extra: Mapping[int, Any] = Factory(dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True, hidden=("extra",))
 class CGetRQ(
     DIMSEMessage,
     command_field=CommandField.C_GET_RQ,
@@ -376,10 +372,10 @@ class CGetRQ(
     affected_sop_class_uid: str
     priority: int = Priority.MEDIUM
     has_dataset: bool = True
-    extra: Mapping[int, Any] = _extra()
+    extra: Mapping[int, Any] = Factory(dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True, hidden=("extra",))
 class _RetrieveRSP(_Response):
     """The fields C-GET-RSP and C-MOVE-RSP share (PS3.7 9.3.3.2, 9.3.4.2), with the
     sub-operation counts (0000,1020-1023)."""
@@ -395,10 +391,10 @@ class _RetrieveRSP(_Response):
     error_comment: str | None = None
     error_id: int | None = None
     has_dataset: bool = False
-    extra: Mapping[int, Any] = _extra()
+    extra: Mapping[int, Any] = Factory(dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True, hidden=("extra",))
 class CGetRSP(
     _RetrieveRSP,
     command_field=CommandField.C_GET_RSP,
@@ -408,7 +404,7 @@ class CGetRSP(
     """C-GET-RSP (PS3.7 9.3.3.2) with the sub-operation counts (0000,1020-1023)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True, hidden=("extra",))
 class CMoveRQ(
     DIMSEMessage,
     command_field=CommandField.C_MOVE_RQ,
@@ -422,10 +418,10 @@ class CMoveRQ(
     move_destination: str
     priority: int = Priority.MEDIUM
     has_dataset: bool = True
-    extra: Mapping[int, Any] = _extra()
+    extra: Mapping[int, Any] = Factory(dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True, hidden=("extra",))
 class CMoveRSP(
     _RetrieveRSP,
     command_field=CommandField.C_MOVE_RSP,
@@ -435,7 +431,7 @@ class CMoveRSP(
     """C-MOVE-RSP (PS3.7 9.3.4.2) with the sub-operation counts (0000,1020-1023)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True, hidden=("extra",))
 class CCancelRQ(
     DIMSEMessage,
     command_field=CommandField.C_CANCEL_RQ,
@@ -446,7 +442,7 @@ class CCancelRQ(
 
     message_id_being_responded_to: int
     has_dataset: bool = False
-    extra: Mapping[int, Any] = _extra()
+    extra: Mapping[int, Any] = Factory(dict)
 
 
 _BY_COMMAND_FIELD: dict[int, type[DIMSEMessage]] = {

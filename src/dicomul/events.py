@@ -14,9 +14,9 @@ indication), :class:`ReleaseConfirmed`, :class:`Aborted` (A-ABORT / A-P-ABORT in
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from dicomul._record import record
 from dicomul.associate import Associate
 
 __all__ = [
@@ -48,21 +48,21 @@ Dataset = bytes | bytearray | memoryview | BinaryIO | Iterable[Any]
 # ---- requests -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AssociateRequest:
     """A-ASSOCIATE request (Evt1): ``associate`` is an RQ handle."""
 
     associate: Associate
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AssociateAccept:
     """A-ASSOCIATE response, accept (Evt7): ``associate`` is the AC handle to send."""
 
     associate: Associate
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AssociateRejectRequest:
     """A-ASSOCIATE response, reject (Evt8), with PS3.8 Table 9-21 codes."""
 
@@ -71,7 +71,7 @@ class AssociateRejectRequest:
     reason: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DataRequest:
     """P-DATA request (Evt9): one DIMSE message on an accepted presentation context.
 
@@ -85,17 +85,17 @@ class DataRequest:
     dataset: Dataset | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReleaseRequest:
     """A-RELEASE request (Evt11)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReleaseResponse:
     """A-RELEASE response (Evt14)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AbortRequest:
     """A-ABORT request (Evt15): source 0 (service-user) and reason 0 unless told."""
 
@@ -117,21 +117,21 @@ Request = (
 # ---- events ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AssociationRequested:
     """A-ASSOCIATE indication: the peer's A-ASSOCIATE-RQ (acceptor side)."""
 
     associate: Associate
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AssociationAccepted:
     """A-ASSOCIATE confirmation (accept): the peer's AC, abstract syntaxes back-filled."""
 
     associate: Associate
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AssociationRejectedEvent:
     """A-ASSOCIATE confirmation (reject): the peer's A-ASSOCIATE-RJ codes."""
 
@@ -140,7 +140,7 @@ class AssociationRejectedEvent:
     reason: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DataReceived:
     """P-DATA indication of one whole DIMSE message.
 
@@ -156,19 +156,19 @@ class DataReceived:
     error: BaseException | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReleaseRequested:
     """A-RELEASE indication (the peer sent A-RELEASE-RQ; answer with ReleaseResponse)."""
 
     collision: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReleaseConfirmed:
     """A-RELEASE confirmation (the peer's A-RELEASE-RP)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Aborted:
     """A-ABORT (``provider`` False, the peer's user aborted) or A-P-ABORT indication.
 
@@ -186,7 +186,7 @@ class Aborted:
     error: BaseException | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PDUReceived:
     """A raw PDU as received, before it is acted upon (only with ``raw_pdus=True``)."""
 
@@ -194,7 +194,7 @@ class PDUReceived:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TransportClosed:
     """The transport connection is closed (by either side); the Connection is in Sta1."""
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
+from dicomul._record import record
 from dicomul.errors import DicomULError
 from dicomul.services import Association, plan_associations
 from dicomul.status import is_success
@@ -35,7 +35,7 @@ __all__ = ["StoreResult", "StoreReport", "store_all"]
 log = logging.getLogger("dicomul")
 
 
-@dataclass(frozen=True)
+@record
 class StoreResult:
     """The outcome of one object: the C-STORE status, or the error that kept it from
     being stored (``status`` None)."""
@@ -53,12 +53,15 @@ class StoreResult:
         return s is not None and (is_success(s) or s & 0xF000 == 0xB000)
 
 
-@dataclass
 class StoreReport:
     """Every object's :class:`StoreResult`, in the order given; ``associations`` made."""
 
-    results: list[StoreResult] = field(default_factory=list)
-    associations: int = 0
+    def __init__(self, results: list[StoreResult] | None = None, associations: int = 0) -> None:
+        self.results: list[StoreResult] = [] if results is None else results
+        self.associations = associations
+
+    def __repr__(self) -> str:
+        return f"StoreReport(results={self.results!r}, associations={self.associations})"
 
     @property
     def failures(self) -> list[StoreResult]:

@@ -36,12 +36,11 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import ssl
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dicomul._service_util import (
     AssociationInfo,
@@ -100,6 +99,9 @@ from dicomul.status import (
     is_warning,
 )
 from dicomul.storage import FileMeta, StorageError, decode_dataset, encode_dataset, prepare_dataset
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["Server", "Operation", "current_operation", "AssociationInfo"]
 

@@ -34,11 +34,9 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import ssl
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dicomul._service_util import (
     MAX_CONTEXTS,
@@ -76,6 +74,10 @@ from dicomul.sop import GET_SOP_CLASSES, VERIFICATION, is_storage, model_uid, na
 from dicomul.status import is_pending
 from dicomul.storage import FileMeta, StorageError, decode_dataset, encode_dataset, prepare_dataset
 from dicomul.transcode import INSTALL_HINT, can_transcode
+
+if TYPE_CHECKING:
+    import ssl
+    from pathlib import Path
 
 __all__ = [
     "Association",

@@ -13,7 +13,6 @@ name or a UID.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -25,6 +24,8 @@ def _uid_dictionary() -> dict[str, tuple[str, str, str, str, str]]:
     the pydicom package (about 200 ms, most of ``dicomul echo``'s start-up otherwise);
     through pydicom.uid if that file is not where pydicom's package says."""
     try:
+        import importlib.util  # here: only a lookup of a UID name needs it
+
         spec = importlib.util.find_spec("pydicom")
         where = spec.submodule_search_locations if spec is not None else None
         path = os.path.join(list(where)[0], "_uid_dict.py") if where else ""

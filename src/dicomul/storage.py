@@ -34,23 +34,19 @@ decode). pydicom is used for data sets and for the force-read fallback, never pe
 from __future__ import annotations
 
 import copy
-import dataclasses
-import hashlib
 import io
 import logging
 import mmap
 import os
 import re
 import struct
-import tempfile
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dicomul._dataset_head import HEAD_BYTES, LONG_VRS, element_text, inflate_head, sop_uids
 from dicomul._received_files import free_names, set_file_mode
+from dicomul._record import record, replace
 from dicomul.constants import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
     EXPLICIT_VR_BIG_ENDIAN,
@@ -60,6 +56,9 @@ from dicomul.constants import (
     IMPLICIT_VR_LITTLE_ENDIAN,
 )
 from dicomul.errors import DicomULError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _log = logging.getLogger("dicomul")
 
@@ -100,6 +99,14 @@ _TAG_VR = struct.Struct("<HH2s")
 _READ_CHUNK = 1 << 20
 
 
+def _as_path(path: str | os.PathLike[str]) -> Path:
+    """``Path(path)``, pathlib imported on first use: it costs 4 ms of the start-up of
+    every command, and an echo never touches a file."""
+    from pathlib import Path
+
+    return Path(path)
+
+
 class StorageError(DicomULError):
     """A file or data set cannot be read, stored or sent as asked (the message says why)."""
 
@@ -110,7 +117,7 @@ def is_compressed_syntax(transfer_syntax: str) -> bool:
     return transfer_syntax not in _UNCOMPRESSED
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FileMeta:
     """The File Meta Information that matters (PS3.10 7.1): (0002,0010) transfer syntax,
     (0002,0002)/(0002,0003) media storage SOP class/instance, (0002,0012)/(0002,0013)
@@ -233,7 +240,7 @@ class Part10File:
         dataset_length: int,
         forced: bool = False,
     ) -> None:
-        self.path = Path(path)
+        self.path = _as_path(path)
         self.meta = meta
         self.dataset_offset = dataset_offset
         self.dataset_length = dataset_length
@@ -396,7 +403,7 @@ def read_part10(path: str | os.PathLike[str], *, force: bool = False) -> Part10F
                 f"{path}: File Meta Information lacks {', '.join(missing)} and the data set "
                 "has no SOP Class/Instance UID"
             )
-        p10.meta = dataclasses.replace(meta, sop_class_uid=cls, sop_instance_uid=inst)
+        p10.meta = replace(meta, sop_class_uid=cls, sop_instance_uid=inst)
     return p10
 
 
@@ -531,7 +538,7 @@ def decode_dataset(data: Any, transfer_syntax: str) -> Any:
 # ---- choosing what to send ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PreparedDataset:
     """What to send in a C-STORE: the SOP class/instance for the command set, the transfer
     syntax the data is encoded in (pick the presentation context by it), and ``data``:
@@ -658,6 +665,8 @@ def safe_filename(sop_instance_uid: str, prefix: str = "") -> str:
     (CON, NUL, COM1...) get a leading "_". A valid UID comes back unchanged + ".dcm".
     """
     original = f"{prefix}{sop_instance_uid}"
+    import hashlib  # here, not at the top: it costs start-up time of every command
+
     digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     name = _DOTS.sub(".", _UNSAFE.sub("_", original)).lstrip(".-").rstrip(".")
     if not name:
@@ -752,8 +761,10 @@ class Part10Writer:
         self.filename = filename or safe_filename(meta.sop_instance_uid)
         self.bytes_written = 0
         self.path: Path | None = None  # the final path, after commit()
+        import tempfile  # here: costly to import, and only a writer needs it
+
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".dicomul-", suffix=".part")
-        self.temp_path: Path | None = Path(tmp)
+        self.temp_path: Path | None = _as_path(tmp)
         self._f: Any = open(fd, "wb", buffering=256 * 1024)  # noqa: SIM115
         try:
             self._f.write(encode_file_meta(meta))
@@ -803,7 +814,7 @@ class Part10Writer:
         self.temp_path = None
         if self.fsync:
             _fsync_dir(self.directory)
-        self.path = Path(final)
+        self.path = _as_path(final)
         return self.path
 
     def abort(self) -> None:

@@ -36,6 +36,7 @@ from pynetdicom import dimse_messages as PM  # noqa: E402
 from pynetdicom import dimse_primitives as PP  # noqa: E402
 from pynetdicom.pdu_primitives import P_DATA  # noqa: E402
 
+from dicomul._record import fields as fields_of  # noqa: E402
 from dicomul.dimse import (  # noqa: E402
     COMMAND_ELEMENTS,
     RETIRED_COMMAND_ELEMENTS,
@@ -299,7 +300,7 @@ PYN_IDS = [i for i, c in zip(IDS, CASES, strict=True) if c[2]]
 
 
 def _has_dataset(cls: type[DIMSEMessage], fields: dict[str, Any]) -> bool:
-    default = cls.__dataclass_fields__["has_dataset"].default  # type: ignore[attr-defined]
+    default = fields_of(cls)["has_dataset"]
     return bool(fields.get("has_dataset", default))
 
 
@@ -362,7 +363,7 @@ def _pynetdicom_encode(cls: type[DIMSEMessage], fields: dict[str, Any]) -> bytes
 
 def _check_fields(msg: DIMSEMessage, cls: type[DIMSEMessage], fields: dict[str, Any]) -> None:
     assert type(msg) is cls
-    for name in cls.__dataclass_fields__:  # type: ignore[attr-defined]
+    for name in fields_of(cls):
         if name == "extra":
             assert msg.extra == {}
         elif name == "has_dataset":
@@ -452,7 +453,7 @@ def test_dicomul_to_pynetdicom(cls: type[DIMSEMessage], fields: dict[str, Any], 
     prim = msg.message_to_primitive()
     checked = set()
     for name, keyword in KEYWORD.items():
-        if hasattr(prim, keyword) and name in cls.__dataclass_fields__:  # type: ignore[attr-defined]
+        if hasattr(prim, keyword) and name in fields_of(cls):
             got = getattr(prim, keyword)
             want = fields.get(name)
             assert (_norm(keyword, got) if got is not None else None) == want, keyword
