@@ -8,11 +8,12 @@ import os
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-# Each extension module and the C files it links; DICOMUL_ONLY=name builds just that one.
+# Each extension module and the C files it links; DICOMUL_ONLY=name (e.g. ul._core)
+# builds just that one.
 MODULES = {
-    "_core": ["csrc/ul_pdu.c"],
-    "_fsm": ["csrc/ul_fsm.c"],
-    "_cmdset": ["csrc/ul_cmd.c"],
+    "ul._core": ["csrc/ul_pdu.c"],
+    "ul._fsm": ["csrc/ul_fsm.c"],
+    "dimse._cmdset": ["csrc/ul_cmd.c"],
 }
 cflags = ["-std=c11"] if os.name != "nt" else []
 ldflags: list[str] = []
@@ -26,7 +27,7 @@ if os.environ.get("DICOMUL_SANITIZE"):
 def ext(name: str) -> Extension:
     return Extension(
         f"dicomul.{name}",
-        [f"src/dicomul/{name}.pyx", *MODULES[name]],
+        [f"src/dicomul/{name.replace('.', '/')}.pyx", *MODULES[name]],
         include_dirs=["csrc"],
         extra_compile_args=cflags,
         extra_link_args=ldflags,

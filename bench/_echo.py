@@ -4,8 +4,8 @@ acceptor that answers it."""
 from __future__ import annotations
 
 import dicomul
-from dicomul.dimse import CEchoRQ, CEchoRSP, decode_message
-from dicomul.net import Net
+from dicomul.dimse.messages import CEchoRQ, CEchoRSP, decode_message
+from dicomul.sync.net import Net
 
 
 def echo_rq(message_id: int) -> bytes:

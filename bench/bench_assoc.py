@@ -7,7 +7,7 @@ Pairs (requestor -> acceptor): dicomul -> dicomul, dicomul -> pynetdicom,
 pynetdicom -> dicomul, dicomul -> DCMTK storescp, DCMTK echoscu -> dicomul, and the
 baselines pynetdicom -> pynetdicom and DCMTK echoscu -> DCMTK storescp. Each process runs
 with TCP_NODELAY on (DCMTK through its TCP_NODELAY=1 environment switch). Round trips are
-C-ECHO-RQ/RSP exchanges (command sets from dicomul.dimse) on one association; the dicomul
+C-ECHO-RQ/RSP exchanges (command sets from dicomul.dimse.messages) on one association; the dicomul
 requestor drives them from its callbacks, as a LEADTOOLS-style client does.
 """
 
@@ -86,8 +86,9 @@ def serve(kind: str, port: int) -> None:
         ae = AE(ae_title="BENCH_SCP")
         ae.add_supported_context(Verification)
         ae.maximum_associations = 64
-        ae.start_server(("127.0.0.1", port), block=False,
-                        evt_handlers=[(evt.EVT_C_ECHO, lambda e: 0x0000)])
+        ae.start_server(
+            ("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_ECHO, lambda e: 0x0000)]
+        )
     print("ready", flush=True)
     sys.stdin.read()  # runs until the parent closes our stdin or kills us
 
@@ -100,7 +101,7 @@ def client_cycles(kind: str, port: int, seconds: float) -> float:
     if kind == "dicomul":
         from _echo import verification_rq
 
-        from dicomul.net import Net
+        from dicomul.sync.net import Net
 
         rq = verification_rq()
         while time.perf_counter() - t0 < seconds:
@@ -126,7 +127,7 @@ def client_echo(kind: str, port: int, seconds: float) -> float:
     if kind == "dicomul":
         from _echo import echo_rq, verification_rq
 
-        from dicomul.net import Net
+        from dicomul.sync.net import Net
 
         done = threading.Event()
         state = {"n": 0, "t0": 0.0, "t1": 0.0}
@@ -171,14 +172,21 @@ def start_server(kind: str) -> tuple[subprocess.Popen[bytes], int]:
     if kind == "dcmtk":
         exe = dcmtk("storescp")
         assert exe
-        proc = subprocess.Popen([exe, "--ignore", "-aet", "BENCH_SCP", "--max-pdu", "131072",
-                                 str(port)], env=ENV, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [exe, "--ignore", "-aet", "BENCH_SCP", "--max-pdu", "131072", str(port)],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_port(port, proc)
         return proc, port
     kind, env = kind_env(kind)
-    proc = subprocess.Popen([sys.executable, __file__, "_serve", kind, str(port)], env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "_serve", kind, str(port)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if b"ready" not in line:
@@ -197,14 +205,24 @@ def run_client(kind: str, mode: str, port: int, seconds: float) -> float:
         assert exe and mode == "echo"
         n = int(seconds * 15000)
         t0 = time.perf_counter()
-        subprocess.run([exe, "--repeat", str(n), "-aec", "BENCH_SCP", "127.0.0.1", str(port)],
-                       env=ENV, check=True, timeout=seconds * 20 + 60,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [exe, "--repeat", str(n), "-aec", "BENCH_SCP", "127.0.0.1", str(port)],
+            env=ENV,
+            check=True,
+            timeout=seconds * 20 + 60,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         return n / (time.perf_counter() - t0)
     kind, env = kind_env(kind)
-    out = subprocess.run([sys.executable, __file__, "_client", kind, mode, str(port),
-                          str(seconds)], env=env, capture_output=True, text=True, check=True,
-                         timeout=seconds * 10 + 120)
+    out = subprocess.run(
+        [sys.executable, __file__, "_client", kind, mode, str(port), str(seconds)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds * 10 + 120,
+    )
     return float(json.loads(out.stdout.strip().splitlines()[-1])["rate"])
 
 
@@ -243,8 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
     parser.add_argument("--quick", action="store_true", help="0.3 s per measurement")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="rounds of every measurement; the median is shown (default 3)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="rounds of every measurement; the median is shown (default 3)",
+    )
     args = parser.parse_args(argv)
     seconds = 0.3 if args.quick else args.seconds
     rounds = 1 if args.quick else max(1, args.repeat)
@@ -268,8 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     base_c = results.get(("pynetdicom", "pynetdicom", "cycles"))
     base_e = results.get(("pynetdicom", "pynetdicom", "echo"))
     dcmtk_e = results.get(("dcmtk", "dcmtk", "echo"))
-    print(f"{'requestor -> acceptor':<34} {'assoc+release/s':>16} {'vs pynetdicom':>14} "
-          f"{'C-ECHO/s':>10} {'vs pynetdicom':>14} {'vs DCMTK':>9}")
+    print(
+        f"{'requestor -> acceptor':<34} {'assoc+release/s':>16} {'vs pynetdicom':>14} "
+        f"{'C-ECHO/s':>10} {'vs pynetdicom':>14} {'vs DCMTK':>9}"
+    )
     for client, server in PAIRS:
         c = results.get((client, server, "cycles"))
         e = results.get((client, server, "echo"))
@@ -279,17 +303,25 @@ def main(argv: list[str] | None = None) -> int:
 
         cs = f"{c:>16.0f}" if c is not None else f"{'-':>16}"
         es = f"{e:>10.0f}" if e is not None else f"{'n/a':>10}"
-        print(f"{client + ' -> ' + server:<34} {cs} {fmt(c, base_c, 14)} {es} "
-              f"{fmt(e, base_e, 14)} {fmt(e, dcmtk_e, 9)}")
-    dd_c, dd_e = results.get(("dicomul", "dicomul", "cycles")), results.get(
-        ("dicomul", "dicomul", "echo"))
+        print(
+            f"{client + ' -> ' + server:<34} {cs} {fmt(c, base_c, 14)} {es} "
+            f"{fmt(e, base_e, 14)} {fmt(e, dcmtk_e, 9)}"
+        )
+    dd_c, dd_e = (
+        results.get(("dicomul", "dicomul", "cycles")),
+        results.get(("dicomul", "dicomul", "echo")),
+    )
     ns_e = results.get((NOSPIN, NOSPIN, "echo"))
-    print(f"({NOSPIN}: both processes with DICOMUL_SPIN_WAIT=0, sleeping at once in every "
-          "wait; dicomul spins up to 100 us first by default, see Net(spin_wait=))")
-    print(f"targets: dicomul->dicomul >= 3000 assoc+release/s: {dd_c or 0:.0f} "
-          f"({'met' if (dd_c or 0) >= 3000 else 'MISSED'}); >= 15000 round trips/s: "
-          f"{dd_e or 0:.0f} ({'met' if (dd_e or 0) >= 15000 else 'MISSED'}; without "
-          f"spinning {ns_e or 0:.0f})")
+    print(
+        f"({NOSPIN}: both processes with DICOMUL_SPIN_WAIT=0, sleeping at once in every "
+        "wait; dicomul spins up to 100 us first by default, see Net(spin_wait=))"
+    )
+    print(
+        f"targets: dicomul->dicomul >= 3000 assoc+release/s: {dd_c or 0:.0f} "
+        f"({'met' if (dd_c or 0) >= 3000 else 'MISSED'}); >= 15000 round trips/s: "
+        f"{dd_e or 0:.0f} ({'met' if (dd_e or 0) >= 15000 else 'MISSED'}; without "
+        f"spinning {ns_e or 0:.0f})"
+    )
     return 0
 
 

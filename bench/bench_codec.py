@@ -24,7 +24,7 @@ from pynetdicom.dimse_primitives import C_STORE  # noqa: E402
 from pynetdicom.presentation import PresentationContext  # noqa: E402
 
 import dicomul  # noqa: E402
-from dicomul import _core  # noqa: E402
+from dicomul.ul import _core  # noqa: E402
 
 TS = ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.50"]
 
@@ -130,11 +130,21 @@ def bench_pdata(results: list[str], quick: bool) -> None:
 
     pn_obj = pn_decode()
     t = 0.05 if quick else 0.3
-    results.append(row("P-DATA-TF 16 KiB PDV decode",
-                       per_call_us(lambda: dicomul.decode_pdu(raw), t), per_call_us(pn_decode, t)))
+    results.append(
+        row(
+            "P-DATA-TF 16 KiB PDV decode",
+            per_call_us(lambda: dicomul.decode_pdu(raw), t),
+            per_call_us(pn_decode, t),
+        )
+    )
     ours = dicomul.decode_pdu(raw)
-    results.append(row("P-DATA-TF 16 KiB PDV encode", per_call_us(ours.encode, t),
-                       per_call_us(pn_obj.encode, t)))
+    results.append(
+        row(
+            "P-DATA-TF 16 KiB PDV encode",
+            per_call_us(ours.encode, t),
+            per_call_us(pn_obj.encode, t),
+        )
+    )
 
 
 def bench_fragment(results: list[str], quick: bool) -> None:
@@ -166,11 +176,12 @@ def bench_fragment(results: list[str], quick: bool) -> None:
     pn_wire = pn_fragment()
     command = bytes(pn_wire[0][12:])  # pynetdicom's encoded command set, sent by both
     stream = b"".join(pn_wire)
-    chunks = [stream[i:i + 65536] for i in range(0, len(stream), 65536)]
+    chunks = [stream[i : i + 65536] for i in range(0, len(stream), 65536)]
 
     def ours_fragment() -> list[object]:
         return _core.fragment(1, True, command, max_pdu) + _core.fragment(
-            1, False, dataset, max_pdu)
+            1, False, dataset, max_pdu
+        )
 
     assert b"".join(ours_fragment()) == stream, "dicomul and pynetdicom wire bytes differ"
 

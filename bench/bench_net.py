@@ -70,14 +70,21 @@ def start_server(kind: str, max_pdu: int = PDU) -> tuple[subprocess.Popen[bytes]
     if kind == "dcmtk":
         exe = dcmtk("storescp")
         assert exe
-        proc = subprocess.Popen([exe, "--ignore", "+xa", "-aet", "BENCH_SCP", "--max-pdu",
-                                 str(max_pdu), str(port)], env=ENV,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [exe, "--ignore", "+xa", "-aet", "BENCH_SCP", "--max-pdu", str(max_pdu), str(port)],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_port(port, proc)
         return proc, port
     kind, env = kind_env(kind)
-    proc = subprocess.Popen([sys.executable, __file__, "_serve", kind, str(port), str(max_pdu)],
-                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "_serve", kind, str(port), str(max_pdu)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     if b"ready" not in proc.stdout.readline():
         raise RuntimeError(f"{kind} server did not start")
@@ -86,10 +93,11 @@ def start_server(kind: str, max_pdu: int = PDU) -> tuple[subprocess.Popen[bytes]
 
 def serve(kind: str, port: int, max_pdu: int) -> None:
     if kind == "dicomul":
-        from dicomul.server import Server
+        from dicomul.sync.server import Server
 
-        Server("BENCH_SCP", accept_all_storage=True, ignore=True, max_pdu=max_pdu,
-               dimse_timeout=None).start("127.0.0.1", port)
+        Server(
+            "BENCH_SCP", accept_all_storage=True, ignore=True, max_pdu=max_pdu, dimse_timeout=None
+        ).start("127.0.0.1", port)
     elif kind == "pynetdicom":
         from pynetdicom import AE, evt
         from pynetdicom.sop_class import SecondaryCaptureImageStorage, Verification
@@ -98,8 +106,11 @@ def serve(kind: str, port: int, max_pdu: int) -> None:
         ae.maximum_pdu_size = max_pdu
         ae.add_supported_context(Verification)
         ae.add_supported_context(SecondaryCaptureImageStorage, [ELE])
-        ae.start_server(("127.0.0.1", port), block=False, evt_handlers=[
-            (evt.EVT_C_ECHO, lambda e: 0x0000), (evt.EVT_C_STORE, lambda e: 0x0000)])
+        ae.start_server(
+            ("127.0.0.1", port),
+            block=False,
+            evt_handlers=[(evt.EVT_C_ECHO, lambda e: 0x0000), (evt.EVT_C_STORE, lambda e: 0x0000)],
+        )
     elif kind == "raw":  # the ceiling: read and discard as fast as the kernel delivers
         srv = socket.create_server(("127.0.0.1", port))
         print("ready", flush=True)
@@ -127,7 +138,7 @@ def client(kind: str, port: int, mode: str, arg: str, seconds: float, max_pdu: i
 def echo_client(kind: str, port: int, seconds: float) -> float:
     n, t0 = 0, time.perf_counter()
     if kind == "dicomul":
-        from dicomul.services import Association
+        from dicomul.sync.services import Association
 
         with Association.connect("127.0.0.1", port, called_ae="BENCH_SCP") as assoc:
             t0 = time.perf_counter()
@@ -152,12 +163,17 @@ def echo_client(kind: str, port: int, seconds: float) -> float:
 def store_client(kind: str, port: int, path: Path, seconds: float, max_pdu: int) -> dict:
     n, size = 0, path.stat().st_size
     if kind == "dicomul":
-        from dicomul.services import Association, contexts_for_files
-        from dicomul.storage import read_part10
+        from dicomul.storage.part10 import read_part10
+        from dicomul.sync.services import Association, contexts_for_files
 
         p10 = read_part10(path)
-        with Association.connect("127.0.0.1", port, called_ae="BENCH_SCP", max_pdu=max_pdu,
-                                 contexts=contexts_for_files([path])) as assoc:
+        with Association.connect(
+            "127.0.0.1",
+            port,
+            called_ae="BENCH_SCP",
+            max_pdu=max_pdu,
+            contexts=contexts_for_files([path]),
+        ) as assoc:
             t0 = time.perf_counter()
             while time.perf_counter() - t0 < seconds or n == 0:
                 assert assoc.store(p10) == 0
@@ -181,14 +197,30 @@ def store_client(kind: str, port: int, path: Path, seconds: float, max_pdu: int)
     return {"rate": n / dt, "mbps": n * size / dt / 1e6}
 
 
-def run_client(kind: str, port: int, mode: str, arg: str, seconds: float,
-               max_pdu: int = PDU) -> dict:
+def run_client(
+    kind: str, port: int, mode: str, arg: str, seconds: float, max_pdu: int = PDU
+) -> dict:
     if kind == "dcmtk":
         return dcmtk_client(port, mode, arg, seconds, max_pdu)
     kind, env = kind_env(kind)
-    out = subprocess.run([sys.executable, __file__, "_client", kind, str(port), mode, arg,
-                          str(seconds), str(max_pdu)], env=env, capture_output=True, text=True,
-                         check=True, timeout=seconds * 20 + 180)
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "_client",
+            kind,
+            str(port),
+            mode,
+            arg,
+            str(seconds),
+            str(max_pdu),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds * 20 + 180,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -196,18 +228,45 @@ def dcmtk_client(port: int, mode: str, arg: str, seconds: float, max_pdu: int) -
     if mode == "echo":
         n = int(seconds * 15000)
         t0 = time.perf_counter()
-        subprocess.run([dcmtk("echoscu") or "echoscu", "--repeat", str(n), "-aec", "BENCH_SCP",
-                        "127.0.0.1", str(port)], env=ENV, check=True, timeout=seconds * 20 + 60,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                dcmtk("echoscu") or "echoscu",
+                "--repeat",
+                str(n),
+                "-aec",
+                "BENCH_SCP",
+                "127.0.0.1",
+                str(port),
+            ],
+            env=ENV,
+            check=True,
+            timeout=seconds * 20 + 60,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         return {"rate": n / (time.perf_counter() - t0)}
     path = Path(arg)
     size = path.stat().st_size
     n = max(1, min(int(seconds * 2000e6 / size), 2000))  # about `seconds` at 2 GB/s
     t0 = time.perf_counter()
-    subprocess.run([dcmtk("storescu") or "storescu", "-aec", "BENCH_SCP", "--max-pdu",
-                    str(max_pdu), "-xe", "127.0.0.1", str(port), *([str(path)] * n)], env=ENV,
-                   check=True, timeout=seconds * 60 + 120,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            dcmtk("storescu") or "storescu",
+            "-aec",
+            "BENCH_SCP",
+            "--max-pdu",
+            str(max_pdu),
+            "-xe",
+            "127.0.0.1",
+            str(port),
+            *([str(path)] * n),
+        ],
+        env=ENV,
+        check=True,
+        timeout=seconds * 60 + 120,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     dt = time.perf_counter() - t0
     return {"rate": n / dt, "mbps": n * size / dt / 1e6}
 
@@ -245,9 +304,23 @@ def rss_growth(directory: Path) -> float | None:
         return None
     path = make_file(directory, 256 << 20)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "dicomul", "storescp", str(port),
-                             "--ignore", "--bind", "127.0.0.1", "-aet", "BENCH_SCP"], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dicomul",
+            "storescp",
+            str(port),
+            "--ignore",
+            "--bind",
+            "127.0.0.1",
+            "-aet",
+            "BENCH_SCP",
+        ],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert proc.stdout is not None
         proc.stdout.readline()  # "listening on ..."
@@ -268,13 +341,19 @@ def _hwm(pid: int) -> int:
 
 # ---- orchestration ----------------------------------------------------------------------
 
-PAIRS = [("dicomul", "dicomul"), ("dicomul", "dcmtk"), ("dcmtk", "dicomul"),
-         ("pynetdicom", "pynetdicom"), ("dcmtk", "dcmtk")]
+PAIRS = [
+    ("dicomul", "dicomul"),
+    ("dicomul", "dcmtk"),
+    ("dcmtk", "dicomul"),
+    ("pynetdicom", "pynetdicom"),
+    ("dcmtk", "dcmtk"),
+]
 ECHO_PAIRS = [*PAIRS[:1], (NOSPIN, NOSPIN), *PAIRS[1:]]  # and dicomul without spinning
 
 
-def measure(client_kind: str, server_kind: str, mode: str, arg: str, seconds: float,
-            max_pdu: int = PDU) -> dict | None:
+def measure(
+    client_kind: str, server_kind: str, mode: str, arg: str, seconds: float, max_pdu: int = PDU
+) -> dict | None:
     if "dcmtk" in (client_kind, server_kind) and not dcmtk("storescp"):
         return None
     proc, port = start_server(server_kind, max_pdu)
@@ -299,15 +378,22 @@ def main(argv: list[str] | None = None) -> int:
         serve(argv[1], int(argv[2]), int(argv[3]))
         return 0
     if argv and argv[0] == "_client":
-        print(json.dumps(client(argv[1], int(argv[2]), argv[3], argv[4], float(argv[5]),
-                                int(argv[6]))))
+        print(
+            json.dumps(
+                client(argv[1], int(argv[2]), argv[3], argv[4], float(argv[5]), int(argv[6]))
+            )
+        )
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="per measurement")
     parser.add_argument("--quick", action="store_true", help="0.2 s per measurement, no RSS")
     parser.add_argument("--skip-rss", action="store_true", help="skip the 256 MiB RSS test")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="rounds of every measurement; the median is shown (default 3)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="rounds of every measurement; the median is shown (default 3)",
+    )
     args = parser.parse_args(argv)
     seconds = 0.2 if args.quick else args.seconds
     rounds = 1 if args.quick else max(1, args.repeat)
@@ -330,17 +416,23 @@ def main(argv: list[str] | None = None) -> int:
         store = {(p, name): med[(p, name)] for name in files for p in PAIRS}
         rss = None if (args.quick or args.skip_rss) else rss_growth(Path(tmp))
     print(f"median of {rounds} round(s), {seconds:g} s per measurement")
-    print(f"raw loopback TCP, the 32 MiB object's bytes: {ceiling:,.0f} MB/s (the ceiling; "
-          f"a zero-filled buffer, always in cache, gives {zeros:,.0f})")
+    print(
+        f"raw loopback TCP, the 32 MiB object's bytes: {ceiling:,.0f} MB/s (the ceiling; "
+        f"a zero-filled buffer, always in cache, gives {zeros:,.0f})"
+    )
     base_e = echo.get(("dcmtk", "dcmtk"))
-    print(f"{'C-ECHO, one association':<34} {'per s':>9} {'vs DCMTK':>9}   "
-          f"({NOSPIN}: DICOMUL_SPIN_WAIT=0 in both processes)")
+    print(
+        f"{'C-ECHO, one association':<34} {'per s':>9} {'vs DCMTK':>9}   "
+        f"({NOSPIN}: DICOMUL_SPIN_WAIT=0 in both processes)"
+    )
     for p in ECHO_PAIRS:
         r = echo[p]
         ratio = f"{r['rate'] / base_e['rate']:.2f}x" if r and base_e else "-"
         print(f"{p[0] + ' -> ' + p[1]:<34} {r['rate'] if r else 0:>9.0f} {ratio:>9}")
-    print(f"\n{'C-STORE (128 KiB PDUs)':<34} {'object':>7} {'obj/s':>8} {'MB/s':>8} "
-          f"{'vs DCMTK':>9} {'of TCP':>7}")
+    print(
+        f"\n{'C-STORE (128 KiB PDUs)':<34} {'object':>7} {'obj/s':>8} {'MB/s':>8} "
+        f"{'vs DCMTK':>9} {'of TCP':>7}"
+    )
     for name in SIZES:
         base = store.get((("dcmtk", "dcmtk"), name))
         for p in PAIRS:
@@ -348,20 +440,27 @@ def main(argv: list[str] | None = None) -> int:
             if not r:
                 continue
             ratio = f"{r['mbps'] / base['mbps']:.2f}x" if base else "-"
-            print(f"{p[0] + ' -> ' + p[1]:<34} {name:>7} {r['rate']:>8.0f} {r['mbps']:>8.0f} "
-                  f"{ratio:>9} {r['mbps'] / ceiling:>7.0%}")
+            print(
+                f"{p[0] + ' -> ' + p[1]:<34} {name:>7} {r['rate']:>8.0f} {r['mbps']:>8.0f} "
+                f"{ratio:>9} {r['mbps'] / ceiling:>7.0%}"
+            )
     if unlimited:
-        print(f"{'dicomul -> dicomul, unlimited PDU':<34} {'32 MiB':>7} {unlimited['rate']:>8.0f} "
-              f"{unlimited['mbps']:>8.0f} {'':>9} {unlimited['mbps'] / ceiling:>7.0%}")
+        print(
+            f"{'dicomul -> dicomul, unlimited PDU':<34} {'32 MiB':>7} {unlimited['rate']:>8.0f} "
+            f"{unlimited['mbps']:>8.0f} {'':>9} {unlimited['mbps'] / ceiling:>7.0%}"
+        )
     if rss is not None:
-        print(f"\ndicomul storescp (defaults) peak RSS growth receiving one 256 MiB object: "
-              f"{rss:.1f} MiB (target < 4 MiB)")
+        print(
+            f"\ndicomul storescp (defaults) peak RSS growth receiving one 256 MiB object: "
+            f"{rss:.1f} MiB (target < 4 MiB)"
+        )
     _targets(echo, store, unlimited, ceiling)
     return 0
 
 
 def _targets(echo: dict, store: dict, unlimited: dict | None, ceiling: float) -> None:
     """The issue's targets, met or not, from the medians above."""
+
     def verdict(ok: bool) -> str:
         return "met" if ok else "MISSED"
 
@@ -371,13 +470,17 @@ def _targets(echo: dict, store: dict, unlimited: dict | None, ceiling: float) ->
         r = dd["rate"] / cc["rate"]
         plain = f"; without spinning {ns['rate'] / cc['rate']:.2f}x" if ns else ""
         print(f"target C-ECHO >= 1.1x DCMTK: {r:.2f}x ({verdict(r >= 1.1)}{plain})")
-    big, base = store.get((("dicomul", "dicomul"), "32 MiB")), store.get((("dcmtk", "dcmtk"),
-                                                                           "32 MiB"))
+    big, base = (
+        store.get((("dicomul", "dicomul"), "32 MiB")),
+        store.get((("dcmtk", "dcmtk"), "32 MiB")),
+    )
     if big:
         of_tcp = [big["mbps"] / ceiling] + ([unlimited["mbps"] / ceiling] if unlimited else [])
         shown = " and ".join(f"{x:.0%}" for x in of_tcp)
-        print(f"target 32 MiB C-STORE >= 90% of TCP (128 KiB and unlimited PDUs): {shown} "
-              f"({verdict(min(of_tcp) >= 0.9)})")
+        print(
+            f"target 32 MiB C-STORE >= 90% of TCP (128 KiB and unlimited PDUs): {shown} "
+            f"({verdict(min(of_tcp) >= 0.9)})"
+        )
         if base:
             r = big["mbps"] / base["mbps"]
             print(f"target 32 MiB C-STORE >= 2x DCMTK: {r:.2f}x ({verdict(r >= 2)})")

@@ -1,4 +1,4 @@
-"""API.md's function tables, walked name by name against dicomul.associate.
+"""API.md's function tables, walked name by name against dicomul.ul.associate.
 
 Every ``L_Dicom*`` function named in the first column of API.md's tables maps, by the
 naming rule (strip ``L_Dicom``, snake_case), to a method of Associate (or to the module
@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from dicomul import associate as associate_module
-from dicomul import constants as C
-from dicomul.associate import Associate
+from dicomul.ul import associate as associate_module
+from dicomul.ul import constants as C
+from dicomul.ul.associate import Associate
 
 API_MD = Path(__file__).resolve().parents[1] / "docs" / "API.md"
 

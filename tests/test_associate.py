@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from dicomul import constants as C
-from dicomul.associate import (
+from dicomul.ul import constants as C
+from dicomul.ul.associate import (
     Associate,
     CommonExtended,
     PresentationContext,
@@ -15,7 +15,7 @@ from dicomul.associate import (
     create_associate,
 )
 
-_core = pytest.importorskip("dicomul._core", reason="dicomul._core is not built")
+_core = pytest.importorskip("dicomul.ul._core", reason="dicomul.ul._core is not built")
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 MR = "1.2.840.10008.5.1.4.1.1.4"

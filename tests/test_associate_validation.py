@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from dicomul import constants as C
-from dicomul.associate import Associate, UserIdentity
+from dicomul.ul import constants as C
+from dicomul.ul.associate import Associate, UserIdentity
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 

@@ -28,8 +28,8 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 import dicomul
-from dicomul.server import Server
-from dicomul.storage import read_part10
+from dicomul.storage.part10 import read_part10
+from dicomul.sync.server import Server
 
 pytestmark = pytest.mark.timeout(120)
 

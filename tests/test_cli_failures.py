@@ -22,7 +22,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 import dicomul
-from dicomul.server import Server
+from dicomul.sync.server import Server
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -229,7 +229,7 @@ def _rude_acceptor() -> tuple[int, threading.Thread, socket.socket]:
     """A raw acceptor on 127.0.0.1 that accepts the association with every presentation
     context rejected, then answers the A-RELEASE-RQ with an A-ABORT: the command fails
     (no context) and so does the release after it."""
-    from dicomul.negotiation import negotiate
+    from dicomul.ul.negotiation import negotiate
 
     lsn = socket.create_server(("127.0.0.1", 0))
     lsn.settimeout(T)
@@ -282,7 +282,7 @@ def test_echo_imports_nothing_it_does_not_need(server, tmp_path):
     `dicomul echo` (whole-process time is measured in bench/, not here)."""
     _, port = server()
     code = (
-        "import sys\nfrom dicomul.cli import main\n"
+        "import sys\nfrom dicomul.cli.commands import main\n"
         f"rc = main(['echo', '127.0.0.1', '{port}', '-aec', 'SCP'])\n"
         f"heavy = sorted(m for m in {ECHO_MUST_NOT_IMPORT!r} if m in sys.modules)\n"
         "print('heavy:', heavy)\nraise SystemExit(rc)\n"

@@ -23,11 +23,11 @@ from test_connection_helpers import (
     wire_pdus,
 )
 
-from dicomul import _fsm
-from dicomul.connection import Connection, Role, State
-from dicomul.constants import EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
 from dicomul.errors import LocalProtocolError
-from dicomul.events import (
+from dicomul.ul import _fsm
+from dicomul.ul.connection import Connection, Role, State
+from dicomul.ul.constants import EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
+from dicomul.ul.events import (
     Aborted,
     AbortRequest,
     AssociateAccept,

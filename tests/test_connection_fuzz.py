@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from test_connection_helpers import command, drive, make_ac, make_rq  # noqa: E402
 
-from dicomul import _fsm  # noqa: E402
-from dicomul.connection import Connection, Role, State  # noqa: E402
-from dicomul.events import (  # noqa: E402
+from dicomul.ul import _fsm  # noqa: E402
+from dicomul.ul.connection import Connection, Role, State  # noqa: E402
+from dicomul.ul.events import (  # noqa: E402
     Aborted,
     AbortRequest,
     AssociateAccept,

@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from dicomul.associate import Associate
-from dicomul.connection import Connection, Role, State
-from dicomul.constants import (
+from dicomul.ul.associate import Associate
+from dicomul.ul.connection import Connection, Role, State
+from dicomul.ul.constants import (
     EXPLICIT_VR_LITTLE_ENDIAN,
     IMPLICIT_VR_LITTLE_ENDIAN,
     VERIFICATION_SOP_CLASS,
 )
-from dicomul.events import (
+from dicomul.ul.events import (
     AbortRequest,
     AssociateAccept,
     AssociateRejectRequest,
@@ -271,7 +271,7 @@ def test_drive_acceptor_side(state: int) -> None:
 
 
 def test_command_helper_announces_dataset() -> None:
-    from dicomul._pdata import command_has_dataset
+    from dicomul.ul.pdata import command_has_dataset
 
     assert command_has_dataset(command(True))
     assert not command_has_dataset(command(False, extra=7))

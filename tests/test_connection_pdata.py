@@ -18,10 +18,9 @@ from test_connection_helpers import (
     wire_pdus,
 )
 
-from dicomul._core import Framer, encode_pdata
-from dicomul._pdata import DEFAULT_WINDOW
-from dicomul.connection import State
-from dicomul.events import (
+from dicomul.ul._core import Framer, encode_pdata
+from dicomul.ul.connection import State
+from dicomul.ul.events import (
     Aborted,
     DataReceived,
     DataRequest,
@@ -29,6 +28,7 @@ from dicomul.events import (
     ReleaseRequest,
     TransportClosed,
 )
+from dicomul.ul.pdata import DEFAULT_WINDOW
 
 MAX_LENGTHS = [0, 8, 9, 16, 1000, 16384, 16385]
 KINDS = ["bytes", "memoryview", "bytearray", "BytesIO", "tempfile", "iterable"]
@@ -273,8 +273,8 @@ FRAMING_ERRORS = {"garbage", "unknown type 08H", "type 00H"}
 
 
 def _expected_reason(raw: bytes) -> int:
-    from dicomul.associate import Associate
     from dicomul.errors import ProtocolError
+    from dicomul.ul.associate import Associate
 
     try:
         Framer(1 << 22, Associate.decode).feed(raw)
@@ -433,7 +433,7 @@ def test_a_bad_data_set_argument_raises_before_anything_is_queued(bad) -> None:
 
 
 def test_whole_command_checks_its_argument() -> None:
-    from dicomul._core import PDataTF, whole_command
+    from dicomul.ul._core import PDataTF, whole_command
 
     with pytest.raises(TypeError):
         whole_command(None)  # type: ignore[arg-type]

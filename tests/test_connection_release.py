@@ -18,10 +18,10 @@ from test_connection_helpers import (
     transfer,
 )
 
-from dicomul import _fsm
-from dicomul.connection import Connection, Role, State
 from dicomul.errors import LocalProtocolError
-from dicomul.events import (
+from dicomul.ul import _fsm
+from dicomul.ul.connection import Connection, Role, State
+from dicomul.ul.events import (
     Aborted,
     AbortRequest,
     AssociateAccept,

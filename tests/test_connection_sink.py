@@ -7,7 +7,7 @@ import io
 
 from test_connection_helpers import associate, command, pump, wire_pdus
 
-from dicomul.events import Aborted, AbortRequest, DataReceived, DataRequest
+from dicomul.ul.events import Aborted, AbortRequest, DataReceived, DataRequest
 
 
 class FailingSink(io.BytesIO):

@@ -14,9 +14,8 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from dicomul._dataset_head import sop_uids
-from dicomul.services import contexts_for_files
-from dicomul.storage import (
+from dicomul.storage._dataset_head import sop_uids
+from dicomul.storage.part10 import (
     FileMeta,
     StorageError,
     encode_dataset,
@@ -24,6 +23,7 @@ from dicomul.storage import (
     prepare_dataset,
     read_part10,
 )
+from dicomul.sync.services import contexts_for_files
 
 TEST_FILES = Path(os.path.dirname(pydicom.__file__)) / "data" / "test_files"
 

@@ -1,4 +1,5 @@
-"""DIMSE command sets and messages (dicomul.dimse) and status categories (dicomul.status).
+"""DIMSE command sets and messages (dicomul.dimse.messages), status categories
+(dicomul.dimse.status).
 
 The byte-exact expectations are written by hand from PS3.7 6.3.1 / Annex E: every element
 is tag (group, element as two little-endian US), a 4-byte little-endian length and the
@@ -14,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dicomul import status as S
-from dicomul.dimse import (
+from dicomul.dimse import status as S
+from dicomul.dimse.messages import (
     COMMAND_ELEMENTS,
     DATASET_PRESENT,
     NO_DATASET,
@@ -39,8 +40,8 @@ from dicomul.dimse import (
     decode_message,
     encode_command,
 )
+from dicomul.dimse.status import StatusCategory
 from dicomul.errors import DicomULError
-from dicomul.status import StatusCategory
 
 CT = "1.2.840.10008.5.1.4.1.1.2"  # 25 characters: odd, padded with one NUL
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"

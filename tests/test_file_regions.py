@@ -19,13 +19,13 @@ from pydicom.data import get_testdata_file
 from test_connection_helpers import associate, command, make_ac, make_rq, transfer
 
 from dicomul import AssociationAborted
-from dicomul._pdata import message_batches
-from dicomul._service_util import FileSource, send_form
-from dicomul.connection import State
-from dicomul.events import Aborted, DataReceived, DataRequest
-from dicomul.server import Server
-from dicomul.services import Association, contexts_for_files
-from dicomul.storage import FileRegion, read_part10
+from dicomul.storage.part10 import FileRegion, read_part10
+from dicomul.sync._util import FileSource, send_form
+from dicomul.sync.server import Server
+from dicomul.sync.services import Association, contexts_for_files
+from dicomul.ul.connection import State
+from dicomul.ul.events import Aborted, DataReceived, DataRequest
+from dicomul.ul.pdata import message_batches
 
 T = 10.0
 MAX_LENGTHS = [0, 8, 9, 1000, 16384, 131072]
@@ -68,7 +68,7 @@ def test_mapped_batches_are_the_read_batches(tmp_path, peer_max, offset, size, w
 
 @pytest.mark.parametrize("span", [1, 5000, 20_000])
 def test_regions_larger_than_one_mapping_are_mapped_in_spans(tmp_path, monkeypatch, span) -> None:
-    import dicomul._pdata as pdata
+    import dicomul.ul.pdata as pdata
 
     monkeypatch.setattr(pdata, "MAP_SPAN", span)
     path = _file(tmp_path, 100_000)
@@ -197,7 +197,7 @@ def test_store_of_a_file_cut_short_raises_and_the_server_goes_on(server, tmp_pat
 
 
 def test_a_file_cut_short_between_two_mappings_is_an_error(tmp_path, monkeypatch) -> None:
-    import dicomul._pdata as pdata
+    import dicomul.ul.pdata as pdata
 
     monkeypatch.setattr(pdata, "MAP_SPAN", 8192)  # map 8 KiB (two 4 KiB windows) at a time
     path = _file(tmp_path, 100_000)
@@ -212,7 +212,7 @@ def test_a_file_cut_short_between_two_mappings_is_an_error(tmp_path, monkeypatch
 
 
 def test_a_file_system_without_mmap_falls_back_to_reading(monkeypatch) -> None:
-    import dicomul.storage as storage
+    import dicomul.storage.part10 as storage
 
     def no_mmap(self, start, length):
         raise OSError(errno.ENODEV, "No such device")

@@ -1,4 +1,4 @@
-"""The C state machine (csrc/ul_fsm.c via dicomul._fsm) against PS3.8 Tables 9-6..9-10.
+"""The C state machine (csrc/ul_fsm.c via dicomul.ul._fsm) against PS3.8 Tables 9-6..9-10.
 
 Oracles: tests/vectors/table_9_10.txt (an independent transcription of the standard)
 and, as a second opinion, pynetdicom's transition table and action next states.
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dicomul import _fsm as fsm
+from dicomul.ul import _fsm as fsm
 
 VECTORS = Path(__file__).parent / "vectors" / "table_9_10.txt"
 STATES = range(1, 14)

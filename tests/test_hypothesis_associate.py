@@ -23,7 +23,7 @@ from dicomul import (  # noqa: E402
     ReleaseRQ,
 )
 
-pytest.importorskip("dicomul._core", reason="dicomul._core is not built")
+pytest.importorskip("dicomul.ul._core", reason="dicomul.ul._core is not built")
 
 
 def examples(n: int) -> Any:

@@ -1,4 +1,4 @@
-"""Association negotiation policy (dicomul.negotiation): AC building, reject checks,
+"""Association negotiation policy (dicomul.ul.negotiation): AC building, reject checks,
 requestor-side reading, with pynetdicom as an oracle for encodings and acceptor results."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from dicomul import constants as C
-from dicomul.associate import Associate, UserIdentity
-from dicomul.events import AssociateRejectRequest
-from dicomul.negotiation import (
+from dicomul.ul import constants as C
+from dicomul.ul.associate import Associate, UserIdentity
+from dicomul.ul.events import AssociateRejectRequest
+from dicomul.ul.negotiation import (
     DEFAULT_ROLES,
     SupportedContexts,
     check_application_context,
@@ -24,7 +24,7 @@ from dicomul.negotiation import (
     requestor_accepted,
 )
 
-pytest.importorskip("dicomul._core", reason="dicomul._core is not built")
+pytest.importorskip("dicomul.ul._core", reason="dicomul.ul._core is not built")
 
 VERIF = C.VERIFICATION_SOP_CLASS
 CT = "1.2.840.10008.5.1.4.1.1.2"

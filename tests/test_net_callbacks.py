@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import dicomul
-from dicomul.net import Net
+from dicomul.sync.net import Net
 
 TIMEOUT = 10.0
 

@@ -1,4 +1,4 @@
-"""dicomul.net.Net against itself over 127.0.0.1: association, reject, release, abort,
+"""dicomul.sync.net.Net against itself over 127.0.0.1: association, reject, release, abort,
 P-DATA (50 MiB, streamed to a file), sends from callbacks, LocalProtocolError, on_send,
 TLS, ARTIM, the network timeout, and raw sockets that misbehave (PS3.8 Table 9-10).
 
@@ -35,7 +35,7 @@ from interop.conftest import (  # the shared helpers and fixtures
     requestor,  # noqa: F401 - a fixture
 )
 
-import dicomul.net as net_mod
+import dicomul.sync.net as net_mod
 from dicomul import (
     EXPLICIT_VR_BIG_ENDIAN,
     EXPLICIT_VR_LITTLE_ENDIAN,
@@ -45,8 +45,8 @@ from dicomul import (
     AssociationRejected,
     LocalProtocolError,
 )
-from dicomul.negotiation import check_request, negotiate
-from dicomul.net import Net
+from dicomul.sync.net import Net
+from dicomul.ul.negotiation import check_request, negotiate
 
 pytestmark = pytest.mark.timeout(30)
 

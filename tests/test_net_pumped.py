@@ -12,7 +12,7 @@ import threading
 import pytest
 
 import dicomul
-from dicomul.net import Net
+from dicomul.sync.net import Net
 
 TIMEOUT = 10.0
 
@@ -82,7 +82,7 @@ def test_pumped_requestor_sees_an_abort_while_waiting() -> None:
 
 
 def test_spin_wait_defaults_and_validation() -> None:
-    from dicomul.net import DEFAULT_SPIN_WAIT
+    from dicomul.sync.net import DEFAULT_SPIN_WAIT
 
     assert Net(io_thread=False).spin_wait == DEFAULT_SPIN_WAIT > 0
     assert Net().spin_wait == DEFAULT_SPIN_WAIT  # (I/O threads: only while they are few)
@@ -92,7 +92,7 @@ def test_spin_wait_defaults_and_validation() -> None:
 
 
 def test_poller_spin_sees_ready_data_and_gives_up_when_there_is_none() -> None:
-    from dicomul._netio import Poller, Waker
+    from dicomul.sync._netio import Poller, Waker
 
     a, b = socket.socketpair()
     waker = Waker()
@@ -114,7 +114,7 @@ def test_poller_spin_sees_ready_data_and_gives_up_when_there_is_none() -> None:
 
 
 def test_spinning_pauses_after_misses_and_answers_still_arrive() -> None:
-    from dicomul.net import SPIN_MISSES, SPIN_PAUSE
+    from dicomul.sync.net import SPIN_MISSES, SPIN_PAUSE
 
     class Silent(EchoBack):  # answers only the third message, so most waits are misses
         n = 0
@@ -154,7 +154,9 @@ def test_spinning_pauses_after_misses_and_answers_still_arrive() -> None:
 
 
 def test_the_spin_wait_default_comes_from_the_environment() -> None:
-    code = "from dicomul.net import Net; print(Net().spin_wait, Net(io_thread=False).spin_wait)"
+    code = (
+        "from dicomul.sync.net import Net; print(Net().spin_wait, Net(io_thread=False).spin_wait)"
+    )
     for value, expect in (("0", "0.0 0.0"), ("0.0005", "0.0005 0.0005"), ("", "0.0001 0.0001"),
                           ("abc", "0.0001 0.0001"), ("-1", "0.0001 0.0001")):  # fmt: skip
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -164,8 +166,8 @@ def test_the_spin_wait_default_comes_from_the_environment() -> None:
 
 
 def test_io_threads_spin_only_while_they_are_few(monkeypatch) -> None:
-    import dicomul.net as netmod
-    from dicomul._netio import Poller
+    import dicomul.sync.net as netmod
+    from dicomul.sync._netio import Poller
 
     spins: list[int] = []
     real_spin = Poller.spin

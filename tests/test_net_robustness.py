@@ -16,10 +16,10 @@ from pydicom.dataset import Dataset
 
 import dicomul
 from dicomul.errors import AssociationAborted, AssociationRejected
-from dicomul.negotiation import negotiate
-from dicomul.net import Net
-from dicomul.server import Server
-from dicomul.services import Association, qr_contexts, verification_contexts
+from dicomul.sync.net import Net
+from dicomul.sync.server import Server
+from dicomul.sync.services import Association, qr_contexts, verification_contexts
+from dicomul.ul.negotiation import negotiate
 
 TIMEOUT = 10.0
 
@@ -181,6 +181,11 @@ def test_rejected_associations_leave_no_file_descriptors() -> None:
                 Association.connect(
                     "127.0.0.1", port, called_ae="SCP", contexts=verification_contexts()
                 )
+        # The server closes each rejected connection on its own thread, a moment after
+        # the requestor saw the A-ASSOCIATE-RJ: wait (bounded) for the last ones.
+        deadline = time.monotonic() + 5
+        while len(os.listdir("/proc/self/fd")) > before + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert len(os.listdir("/proc/self/fd")) <= before + 2
     finally:
         srv.stop()
@@ -257,7 +262,7 @@ def test_a_bad_data_set_argument_raises_and_sends_nothing() -> None:
 
 
 def test_children_inherit_the_spin_wait_asked_for() -> None:
-    from dicomul.net import DEFAULT_SPIN_WAIT
+    from dicomul.sync.net import DEFAULT_SPIN_WAIT
 
     assert Net(io_thread=False)._child().spin_wait == DEFAULT_SPIN_WAIT
     assert Net(spin_wait=0.001)._child().spin_wait == 0.001

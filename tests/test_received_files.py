@@ -1,4 +1,4 @@
-"""Received files (Part10Writer.commit, dicomul._received_files): the mode follows the
+"""Received files (Part10Writer.commit, dicomul.storage._received_files): the mode follows the
 umask, a free final name is found in amortised constant time, and no file is ever
 overwritten (races between writers, a stale cache, planted symlinks, no hard links).
 Calls are counted, never timed; nothing sleeps.
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from dicomul import _received_files
-from dicomul.constants import EXPLICIT_VR_LITTLE_ENDIAN as ELE
-from dicomul.storage import FileMeta, Part10Writer, read_part10, safe_filename
+from dicomul.storage import _received_files
+from dicomul.storage.part10 import FileMeta, Part10Writer, read_part10, safe_filename
+from dicomul.ul.constants import EXPLICIT_VR_LITTLE_ENDIAN as ELE
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -97,7 +97,7 @@ def test_committed_file_mode_in_a_new_process(tmp_path: Path, mask: int) -> None
     code = (
         "import os, sys\n"
         f"os.umask({mask})\n"
-        "from dicomul.storage import FileMeta, Part10Writer\n"
+        "from dicomul.storage.part10 import FileMeta, Part10Writer\n"
         f"w = Part10Writer(sys.argv[1], FileMeta({ELE!r}, {CT_CLASS!r}, {UID!r}))\n"
         "w.write(b'')\n"
         "print(oct(os.stat(w.commit()).st_mode & 0o777))\n"

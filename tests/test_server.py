@@ -1,4 +1,4 @@
-"""dicomul.server (the acceptor): AE allow-lists, negotiation policy, the storage SCP
+"""dicomul.sync.server (the acceptor): AE allow-lists, negotiation policy, the storage SCP
 (hostile UIDs refused, success only after commit, --ignore, handler failures), stop(), and
 the SOP class table. dicomul's requestor is the peer, over 127.0.0.1 with port 0;
 every wait has a timeout, nothing sleeps.
@@ -10,18 +10,18 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from dicomul import Associate, AssociationAborted, AssociationRejected
-from dicomul.dimse import encode_command
-from dicomul.negotiation import SupportedContexts
-from dicomul.server import Server
-from dicomul.services import Association, contexts_for_files, verification_contexts
-from dicomul.sop import (
+from dicomul.dimse.messages import encode_command
+from dicomul.dimse.sop import (
     STORAGE_SOP_CLASSES,
     TRANSFER_SYNTAXES,
     VERIFICATION,
     is_storage,
     name_of,
 )
-from dicomul.storage import read_part10
+from dicomul.storage.part10 import read_part10
+from dicomul.sync.server import Server
+from dicomul.sync.services import Association, contexts_for_files, verification_contexts
+from dicomul.ul.negotiation import SupportedContexts
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -134,7 +134,7 @@ def send_raw_store(assoc: Association, instance_uid: bytes, data: bytes) -> int:
 )
 def test_hostile_instance_uid_answered_and_not_stored(server, tmp_path, uid):
     # not a valid UID (PS3.5 9.1): refused with 0x0117, nothing written anywhere, and the
-    # association goes on (see dicomul.uids; safe_filename still guards Part10Writer)
+    # association goes on (see dicomul.dimse.uids; safe_filename still guards Part10Writer)
     store = tmp_path / "store"
     _, port = server(store_dir=store)
     data = read_part10(CT).read_dataset_bytes()

@@ -1,4 +1,4 @@
-"""dicomul.services (the requestor) against dicomul.server over 127.0.0.1: echo, store
+"""dicomul.sync.services (the requestor) against dicomul.sync.server over 127.0.0.1: echo, store
 (Datasets, bytes, Part 10 files, compressed), find, get, move, cancel, timeouts, status
 pass-through, and the context helpers.
 
@@ -15,9 +15,12 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
-from dicomul import AssociationAborted, transcode
-from dicomul.server import Server, current_operation
-from dicomul.services import (
+from dicomul import AssociationAborted
+from dicomul.dimse.sop import STORAGE_SOP_CLASSES, STUDY_ROOT_FIND, model_uid
+from dicomul.storage import transcode
+from dicomul.storage.part10 import StorageError, encode_dataset, read_part10
+from dicomul.sync.server import Server, current_operation
+from dicomul.sync.services import (
     Association,
     ContextNotAccepted,
     contexts_for_files,
@@ -28,8 +31,6 @@ from dicomul.services import (
     storage_contexts,
     verification_contexts,
 )
-from dicomul.sop import STORAGE_SOP_CLASSES, STUDY_ROOT_FIND, model_uid
-from dicomul.storage import StorageError, encode_dataset, read_part10
 
 pytestmark = pytest.mark.timeout(60)
 

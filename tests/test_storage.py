@@ -1,4 +1,4 @@
-"""Part 10 files, data set preparation and Part10Writer (dicomul.storage)."""
+"""Part 10 files, data set preparation and Part10Writer (dicomul.storage.part10)."""
 
 from __future__ import annotations
 
@@ -16,30 +16,9 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
 from pydicom.uid import generate_uid
 
-from dicomul import transcode
-from dicomul.constants import (
-    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN as DEFL,
-)
-from dicomul.constants import (
-    EXPLICIT_VR_BIG_ENDIAN as EBE,
-)
-from dicomul.constants import (
-    EXPLICIT_VR_LITTLE_ENDIAN as ELE,
-)
-from dicomul.constants import (
-    IMPLEMENTATION_CLASS_UID,
-    IMPLEMENTATION_VERSION_NAME,
-    JPEG2000,
-    JPEG_BASELINE,
-)
-from dicomul.constants import (
-    IMPLICIT_VR_LITTLE_ENDIAN as ILE,
-)
-from dicomul.constants import (
-    RLE_LOSSLESS as RLE,
-)
 from dicomul.errors import DicomULError
-from dicomul.storage import (
+from dicomul.storage import transcode
+from dicomul.storage.part10 import (
     DiscardWriter,
     FileMeta,
     Part10File,
@@ -53,6 +32,27 @@ from dicomul.storage import (
     prepare_dataset,
     read_part10,
     safe_filename,
+)
+from dicomul.ul.constants import (
+    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN as DEFL,
+)
+from dicomul.ul.constants import (
+    EXPLICIT_VR_BIG_ENDIAN as EBE,
+)
+from dicomul.ul.constants import (
+    EXPLICIT_VR_LITTLE_ENDIAN as ELE,
+)
+from dicomul.ul.constants import (
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION_NAME,
+    JPEG2000,
+    JPEG_BASELINE,
+)
+from dicomul.ul.constants import (
+    IMPLICIT_VR_LITTLE_ENDIAN as ILE,
+)
+from dicomul.ul.constants import (
+    RLE_LOSSLESS as RLE,
 )
 
 FILES = {

@@ -1,4 +1,4 @@
-"""The C-STORE UID policy (dicomul.uids, PS3.5 9.1), the same in both roles: the
+"""The C-STORE UID policy (dicomul.dimse.uids, PS3.5 9.1), the same in both roles: the
 validator; a dicomul Server answering 0x0117 (0x0122 for the class UID) to a raw sender
 that bypasses the check, storing nothing and going on; a C-GET requestor doing the
 same; Association.store and the C-GET SCP refusing to send. Over 127.0.0.1, port 0;
@@ -15,13 +15,13 @@ import pytest
 from pydicom.data import get_testdata_file
 from test_server import server  # noqa: F401 - the Server fixture, shared
 
-from dicomul import server as server_module
-from dicomul._service_util import StoreReceiver
-from dicomul.dimse import decode_message, encode_command
-from dicomul.services import Association, contexts_for_files, qr_contexts
-from dicomul.status import INVALID_OBJECT_INSTANCE, SOP_CLASS_NOT_SUPPORTED
-from dicomul.storage import StorageError, read_part10
-from dicomul.uids import MAX_UID_LENGTH, is_valid_uid, store_uid_error, uid_problem
+from dicomul.dimse.messages import decode_message, encode_command
+from dicomul.dimse.status import INVALID_OBJECT_INSTANCE, SOP_CLASS_NOT_SUPPORTED
+from dicomul.dimse.uids import MAX_UID_LENGTH, is_valid_uid, store_uid_error, uid_problem
+from dicomul.storage.part10 import StorageError, read_part10
+from dicomul.sync import server as server_module
+from dicomul.sync._util import StoreReceiver
+from dicomul.sync.services import Association, contexts_for_files, qr_contexts
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -16,7 +16,7 @@ import pytest
 import dicomul
 from dicomul import Abort, Associate, AssociateReject, PDataTF, ProtocolError, ReleaseRP, ReleaseRQ
 
-_core = pytest.importorskip("dicomul._core", reason="dicomul._core is not built")
+_core = pytest.importorskip("dicomul.ul._core", reason="dicomul.ul._core is not built")
 
 
 def _load_vectors() -> Any:

@@ -36,8 +36,9 @@ def test_manylinux_wheel_installs_and_runs(tmp_path: Path) -> None:
     out = subprocess.run([str(venv / "bin" / "dicomul"), "demo"], cwd=tmp_path,
                          capture_output=True, text=True, check=True)
     assert "round trip: identical bytes" in out.stdout
-    check = ("from dicomul import _cmdset, _core, _fsm\n"  # every compiled module is there
-             "from dicomul.dimse import CEchoRQ, decode_message\n"
+    check = ("from dicomul.dimse import _cmdset\n"  # every compiled module is there
+             "from dicomul.ul import _core, _fsm\n"
+             "from dicomul.dimse.messages import CEchoRQ, decode_message\n"
              "m = CEchoRQ(message_id=7)\n"
              "assert decode_message(m.encode()) == m\n"
              "print('ok', _cmdset.__file__.endswith('.so'))")  # fmt: skip

@@ -10,20 +10,31 @@ line's start-up load only what a command needs.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dicomul._lazy import lazy_attributes
 
 if TYPE_CHECKING:  # what the lazy table below resolves to, for type checkers and IDEs
-    from dicomul._core import PDV, Abort, AssociateReject, PDataTF, ReleaseRP, ReleaseRQ
-    from dicomul.associate import (
+    from dicomul.errors import (
+        AssociationAborted,
+        AssociationRejected,
+        DicomError,
+        DicomULError,
+        DIMSEError,
+        LocalProtocolError,
+        ProtocolError,
+    )
+    from dicomul.sync.net import Net
+    from dicomul.ul._core import PDV, Abort, AssociateReject, PDataTF, ReleaseRP, ReleaseRQ
+    from dicomul.ul.associate import (
         Associate,
         CommonExtended,
         PresentationContext,
         UserIdentity,
         create_associate,
     )
-    from dicomul.connection import Connection, Role, State
-    from dicomul.constants import (
+    from dicomul.ul.connection import Connection, Role, State
+    from dicomul.ul.constants import (
         APPLICATION_CONTEXT_NAME,
         EXPLICIT_VR_BIG_ENDIAN,
         EXPLICIT_VR_LITTLE_ENDIAN,
@@ -44,56 +55,46 @@ if TYPE_CHECKING:  # what the lazy table below resolves to, for type checkers an
         RoleSupport,
         UserIdentityType,
     )
-    from dicomul.errors import (
-        AssociationAborted,
-        AssociationRejected,
-        DicomError,
-        DicomULError,
-        DIMSEError,
-        LocalProtocolError,
-        ProtocolError,
-    )
-    from dicomul.negotiation import SupportedContexts, check_request, negotiate
-    from dicomul.net import Net
-    from dicomul.pdu import PDU, PDUReader, decode_pdu
+    from dicomul.ul.negotiation import SupportedContexts, check_request, negotiate
+    from dicomul.ul.pdu import PDU, PDUReader, decode_pdu
 
 __version__ = "0.1.0"
 
 #: Public name -> the module that defines it.
 _LAZY: dict[str, str] = {
-    "Abort": "dicomul._core",
-    "AssociateReject": "dicomul._core",
-    "PDV": "dicomul._core",
-    "PDataTF": "dicomul._core",
-    "ReleaseRP": "dicomul._core",
-    "ReleaseRQ": "dicomul._core",
-    "Associate": "dicomul.associate",
-    "CommonExtended": "dicomul.associate",
-    "PresentationContext": "dicomul.associate",
-    "UserIdentity": "dicomul.associate",
-    "create_associate": "dicomul.associate",
-    "Connection": "dicomul.connection",
-    "Role": "dicomul.connection",
-    "State": "dicomul.connection",
-    "APPLICATION_CONTEXT_NAME": "dicomul.constants",
-    "AbortReason": "dicomul.constants",
-    "AbortSource": "dicomul.constants",
-    "EXPLICIT_VR_BIG_ENDIAN": "dicomul.constants",
-    "EXPLICIT_VR_LITTLE_ENDIAN": "dicomul.constants",
-    "IMPLEMENTATION_CLASS_UID": "dicomul.constants",
-    "IMPLEMENTATION_VERSION_NAME": "dicomul.constants",
-    "IMPLICIT_VR_LITTLE_ENDIAN": "dicomul.constants",
-    "ItemType": "dicomul.constants",
-    "PDUType": "dicomul.constants",
-    "PresentationResult": "dicomul.constants",
-    "RejectReasonACSE": "dicomul.constants",
-    "RejectReasonPresentation": "dicomul.constants",
-    "RejectReasonUser": "dicomul.constants",
-    "RejectResult": "dicomul.constants",
-    "RejectSource": "dicomul.constants",
-    "RoleSupport": "dicomul.constants",
-    "UserIdentityType": "dicomul.constants",
-    "VERIFICATION_SOP_CLASS": "dicomul.constants",
+    "Abort": "dicomul.ul._core",
+    "AssociateReject": "dicomul.ul._core",
+    "PDV": "dicomul.ul._core",
+    "PDataTF": "dicomul.ul._core",
+    "ReleaseRP": "dicomul.ul._core",
+    "ReleaseRQ": "dicomul.ul._core",
+    "Associate": "dicomul.ul.associate",
+    "CommonExtended": "dicomul.ul.associate",
+    "PresentationContext": "dicomul.ul.associate",
+    "UserIdentity": "dicomul.ul.associate",
+    "create_associate": "dicomul.ul.associate",
+    "Connection": "dicomul.ul.connection",
+    "Role": "dicomul.ul.connection",
+    "State": "dicomul.ul.connection",
+    "APPLICATION_CONTEXT_NAME": "dicomul.ul.constants",
+    "AbortReason": "dicomul.ul.constants",
+    "AbortSource": "dicomul.ul.constants",
+    "EXPLICIT_VR_BIG_ENDIAN": "dicomul.ul.constants",
+    "EXPLICIT_VR_LITTLE_ENDIAN": "dicomul.ul.constants",
+    "IMPLEMENTATION_CLASS_UID": "dicomul.ul.constants",
+    "IMPLEMENTATION_VERSION_NAME": "dicomul.ul.constants",
+    "IMPLICIT_VR_LITTLE_ENDIAN": "dicomul.ul.constants",
+    "ItemType": "dicomul.ul.constants",
+    "PDUType": "dicomul.ul.constants",
+    "PresentationResult": "dicomul.ul.constants",
+    "RejectReasonACSE": "dicomul.ul.constants",
+    "RejectReasonPresentation": "dicomul.ul.constants",
+    "RejectReasonUser": "dicomul.ul.constants",
+    "RejectResult": "dicomul.ul.constants",
+    "RejectSource": "dicomul.ul.constants",
+    "RoleSupport": "dicomul.ul.constants",
+    "UserIdentityType": "dicomul.ul.constants",
+    "VERIFICATION_SOP_CLASS": "dicomul.ul.constants",
     "AssociationAborted": "dicomul.errors",
     "AssociationRejected": "dicomul.errors",
     "DIMSEError": "dicomul.errors",
@@ -101,13 +102,13 @@ _LAZY: dict[str, str] = {
     "DicomULError": "dicomul.errors",
     "LocalProtocolError": "dicomul.errors",
     "ProtocolError": "dicomul.errors",
-    "SupportedContexts": "dicomul.negotiation",
-    "check_request": "dicomul.negotiation",
-    "negotiate": "dicomul.negotiation",
-    "Net": "dicomul.net",
-    "PDU": "dicomul.pdu",
-    "PDUReader": "dicomul.pdu",
-    "decode_pdu": "dicomul.pdu",
+    "SupportedContexts": "dicomul.ul.negotiation",
+    "check_request": "dicomul.ul.negotiation",
+    "negotiate": "dicomul.ul.negotiation",
+    "Net": "dicomul.sync.net",
+    "PDU": "dicomul.ul.pdu",
+    "PDUReader": "dicomul.ul.pdu",
+    "decode_pdu": "dicomul.ul.pdu",
 }
 
 
@@ -163,14 +164,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dicomul' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

@@ -1,5 +1,5 @@
 """``python -m dicomul``: the dicomul command line."""
 
-from dicomul.cli import main
+from dicomul.cli.commands import main
 
 raise SystemExit(main())

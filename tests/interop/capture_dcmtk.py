@@ -39,7 +39,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dicomul import _core
+from dicomul.ul import _core
 
 VECTOR_DIR = Path(__file__).resolve().parent.parent / "vectors"
 TIMEOUT = 15.0  # seconds, for every socket read and every subprocess

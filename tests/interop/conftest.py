@@ -1,4 +1,4 @@
-"""Shared fixtures for the live interop tests of dicomul.net.Net (test_net_*.py here).
+"""Shared fixtures for the live interop tests of dicomul.sync.net.Net (test_net_*.py here).
 
 * ``dcmtk(name)``: the path of DCMTK's real ``name`` (not a pyenv shim of pynetdicom's
   same-named script): on PATH via ``capture_dcmtk.find_dcmtk``, else in /usr/bin or
@@ -35,8 +35,8 @@ from dicomul import (
     VERIFICATION_SOP_CLASS,
     Associate,
 )
-from dicomul.negotiation import SupportedContexts, negotiate
-from dicomul.net import Net
+from dicomul.sync.net import Net
+from dicomul.ul.negotiation import SupportedContexts, negotiate
 
 from . import capture_dcmtk as cap
 

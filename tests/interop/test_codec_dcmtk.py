@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dicomul import _core
 from dicomul.errors import ProtocolError
+from dicomul.ul import _core
 
 from . import capture_dcmtk as cap
 

@@ -51,7 +51,7 @@ from pynetdicom.pdu_primitives import (  # noqa: E402
 )
 from pynetdicom.presentation import PresentationContext  # noqa: E402
 
-from dicomul import _core  # noqa: E402
+from dicomul.ul import _core  # noqa: E402
 
 pytestmark = pytest.mark.interop
 

@@ -37,7 +37,7 @@ from pynetdicom import dimse_primitives as PP  # noqa: E402
 from pynetdicom.pdu_primitives import P_DATA  # noqa: E402
 
 from dicomul._record import fields as fields_of  # noqa: E402
-from dicomul.dimse import (  # noqa: E402
+from dicomul.dimse.messages import (  # noqa: E402
     COMMAND_ELEMENTS,
     RETIRED_COMMAND_ELEMENTS,
     CCancelRQ,

@@ -32,8 +32,8 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 import dicomul
-from dicomul.services import Association, contexts_for_files, verification_contexts
-from dicomul.storage import FileMeta, encode_dataset, encode_file_meta, read_part10
+from dicomul.storage.part10 import FileMeta, encode_dataset, encode_file_meta, read_part10
+from dicomul.sync.services import Association, contexts_for_files, verification_contexts
 
 from . import capture_dcmtk as cap
 from .test_services_dcmtk import SAMPLE, connect_when_up, finish
@@ -51,7 +51,7 @@ SIZES = [pytest.param(20 * MiB, id="20MB"),
 # argv: store_dir, or "" for a Server that keeps data sets in memory (the control)
 SERVER_SCRIPT = r"""
 import sys
-from dicomul.server import Server
+from dicomul.sync.server import Server
 
 kept = []
 srv = Server("BIGSCP", store_dir=sys.argv[1] or None, accept_all_storage=True,

@@ -1,4 +1,4 @@
-"""dicomul.net.Net against DCMTK 3.6.7 live over 127.0.0.1.
+"""dicomul.sync.net.Net against DCMTK 3.6.7 live over 127.0.0.1.
 
 A dicomul requestor against ``storescp`` (started here on a free port with ``--ignore``):
 the contexts as storescp negotiates them (the same as the stored vector's, see
@@ -26,7 +26,7 @@ from dicomul import (
     Associate,
     AssociationRejected,
 )
-from dicomul.negotiation import check_request
+from dicomul.ul.negotiation import check_request
 
 from . import capture_dcmtk as cap
 from .conftest import TIMEOUT, accept_all, c_echo_rq, c_echo_rsp, read_command

@@ -1,4 +1,4 @@
-"""dicomul.net.Net against pynetdicom (3.x) live over 127.0.0.1, both directions.
+"""dicomul.sync.net.Net against pynetdicom (3.x) live over 127.0.0.1, both directions.
 
 pynetdicom as requestor (``AE.associate``) against a dicomul acceptor: negotiated contexts
 and transfer syntaxes as pynetdicom sees them, context results 3 and 4, A-ASSOCIATE-RJ
@@ -30,7 +30,7 @@ from dicomul import (  # noqa: E402
     AssociationRejected,
     UserIdentity,
 )
-from dicomul.negotiation import SupportedContexts, negotiate  # noqa: E402
+from dicomul.ul.negotiation import SupportedContexts, negotiate  # noqa: E402
 
 from .conftest import TIMEOUT, c_echo_rq, c_echo_rsp, read_command  # noqa: E402
 

@@ -66,8 +66,8 @@ from pydicom import uid as pu  # noqa: E402
 from pynetdicom import AE, StoragePresentationContexts, evt  # noqa: E402
 
 import dicomul  # noqa: E402
-from dicomul.services import Association, verification_contexts  # noqa: E402
-from dicomul.storage import FileMeta, StorageError, encode_file_meta, read_part10  # noqa: E402
+from dicomul.storage.part10 import FileMeta, StorageError, encode_file_meta, read_part10  # noqa: E402
+from dicomul.sync.services import Association, verification_contexts  # noqa: E402
 
 from . import capture_dcmtk as cap  # noqa: E402
 
@@ -259,7 +259,7 @@ def dicomul_store(port: int, directory: Path, cwd: Path) -> subprocess.Completed
 
 
 #: Hides the codecs extra: find_spec of these top-level names raises ModuleNotFoundError,
-#: so `import numpy` fails and dicomul.transcode.codecs_available() says "not installed".
+#: so `import numpy` fails and dicomul.storage.transcode.codecs_available() says "not installed".
 BLOCKER = """\
 import sys
 class _HideCodecs:
@@ -273,7 +273,7 @@ sys.meta_path.insert(0, _HideCodecs())
 
 
 def dicomul_store_without_codecs(port: int, directory: Path, cwd: Path):
-    code = (BLOCKER + "from dicomul.cli import main\n"
+    code = (BLOCKER + "from dicomul.cli.commands import main\n"
             f"raise SystemExit(main({_store_argv(port, directory)!r}))\n")
     return _run([sys.executable, "-c", code], cwd)
 

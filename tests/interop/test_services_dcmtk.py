@@ -35,9 +35,14 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
-from dicomul.server import Server, current_operation
-from dicomul.services import Association, contexts_for_files, qr_contexts, verification_contexts
-from dicomul.storage import FileMeta, encode_file_meta, read_part10
+from dicomul.storage.part10 import FileMeta, encode_file_meta, read_part10
+from dicomul.sync.server import Server, current_operation
+from dicomul.sync.services import (
+    Association,
+    contexts_for_files,
+    qr_contexts,
+    verification_contexts,
+)
 
 from . import capture_dcmtk as cap
 

@@ -32,13 +32,13 @@ from pynetdicom.sop_class import (  # noqa: E402
     Verification,
 )
 
-from dicomul.server import current_operation  # noqa: E402
-from dicomul.services import (  # noqa: E402
+from dicomul.storage.part10 import read_part10  # noqa: E402
+from dicomul.sync.server import current_operation  # noqa: E402
+from dicomul.sync.services import (  # noqa: E402
     contexts_for_files,
     qr_contexts,
     verification_contexts,
 )
-from dicomul.storage import read_part10  # noqa: E402
 
 from . import capture_dcmtk as cap  # noqa: E402
 from .test_services_dcmtk import (  # noqa: E402
@@ -122,7 +122,7 @@ def pyassoc():
 
 
 def _connect(port: int, contexts, **kw):
-    from dicomul.services import Association
+    from dicomul.sync.services import Association
 
     return Association.connect("127.0.0.1", port, called_ae="PYNETDICOM", contexts=contexts,
                                dimse_timeout=T, acse_timeout=T, connect_timeout=T, **kw)

@@ -18,8 +18,8 @@ pynetdicom = pytest.importorskip("pynetdicom")
 import pydicom  # noqa: E402
 from pynetdicom import AE, StoragePresentationContexts, evt  # noqa: E402
 
-from dicomul.sending import store_all  # noqa: E402
-from dicomul.server import Server  # noqa: E402
+from dicomul.sync.sending import store_all  # noqa: E402
+from dicomul.sync.server import Server  # noqa: E402
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 T = 10.0

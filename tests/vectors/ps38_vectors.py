@@ -10,7 +10,7 @@ Each :class:`Vector` holds:
 * ``data``       the PDU bytes;
 * ``kind``       "RQ", "AC", "RJ", "PDATA", "RELEASE_RQ", "RELEASE_RP" or "ABORT";
 * ``expected``   the decoded value:
-    - RQ/AC: ``{"core": <the tuple dicomul._core.decode_associate returns>,
+    - RQ/AC: ``{"core": <the tuple dicomul.ul._core.decode_associate returns>,
                 "view": <Associate attributes, see _view()>}``
     - RJ: ``(result, source, reason)``; ABORT: ``(source, reason)``; RELEASE_*: ``None``
     - PDATA: ``[(presentation context ID, message control header, fragment bytes), ...]``;

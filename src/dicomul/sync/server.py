@@ -7,10 +7,10 @@
     port = server.start("0.0.0.0", 11112)
     server.serve_forever()  # until server.stop() (e.g. from a signal handler)
 
-Theory of operation. A listening :class:`~dicomul.net.Net` hands each connection to a
+Theory of operation. A listening :class:`~dicomul.sync.net.Net` hands each connection to a
 :class:`_ServerNet` (one per association). Its I/O thread negotiates the association
-(:func:`~dicomul.negotiation.check_request` with the AE allow-lists, then
-:func:`~dicomul.negotiation.negotiate`), answers C-ECHO and C-STORE itself (a C-STORE
+(:func:`~dicomul.ul.negotiation.check_request` with the AE allow-lists, then
+:func:`~dicomul.ul.negotiation.negotiate`), answers C-ECHO and C-STORE itself (a C-STORE
 data set is streamed through Net's ``dataset_sink`` into a Part 10 file, and the success
 response is sent only once the file is committed), and hands C-FIND, C-GET and C-MOVE
 to a worker thread of the association, so that the I/O thread stays free to receive
@@ -42,20 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from dicomul._service_util import (
-    AssociationInfo,
-    MessageIDs,
-    StoreReceiver,
-    contexts_for_objects,
-    decode_command_quietly,
-    refuse_invalid_uids,
-    send_form,
-    sop_class_of,
-    store_response,
-)
-from dicomul.associate import Associate
-from dicomul.constants import RejectReasonUser, RejectResult, RejectSource
-from dicomul.dimse import (
+from dicomul.dimse.messages import (
     CCancelRQ,
     CEchoRQ,
     CEchoRSP,
@@ -69,24 +56,14 @@ from dicomul.dimse import (
     CStoreRSP,
     DIMSEMessage,
 )
-from dicomul.errors import DicomULError
-from dicomul.negotiation import (
-    SupportedContexts,
-    check_request,
-    negotiate,
-    negotiated_roles,
-    requestor_accepted,
-)
-from dicomul.net import Net
-from dicomul.services import Association
-from dicomul.sop import (
+from dicomul.dimse.sop import (
     FIND_SOP_CLASSES,
     GET_SOP_CLASSES,
     MOVE_SOP_CLASSES,
     STORAGE_SOP_CLASSES,
     is_storage,
 )
-from dicomul.status import (
+from dicomul.dimse.status import (
     CANCEL,
     MOVE_DESTINATION_UNKNOWN,
     OUT_OF_RESOURCES_SUB_OPERATIONS,
@@ -98,7 +75,36 @@ from dicomul.status import (
     is_pending,
     is_warning,
 )
-from dicomul.storage import FileMeta, StorageError, decode_dataset, encode_dataset, prepare_dataset
+from dicomul.errors import DicomULError
+from dicomul.storage.part10 import (
+    FileMeta,
+    StorageError,
+    decode_dataset,
+    encode_dataset,
+    prepare_dataset,
+)
+from dicomul.sync._util import (
+    AssociationInfo,
+    MessageIDs,
+    StoreReceiver,
+    contexts_for_objects,
+    decode_command_quietly,
+    refuse_invalid_uids,
+    send_form,
+    sop_class_of,
+    store_response,
+)
+from dicomul.sync.net import Net
+from dicomul.sync.services import Association
+from dicomul.ul.associate import Associate
+from dicomul.ul.constants import RejectReasonUser, RejectResult, RejectSource
+from dicomul.ul.negotiation import (
+    SupportedContexts,
+    check_request,
+    negotiate,
+    negotiated_roles,
+    requestor_accepted,
+)
 
 if TYPE_CHECKING:
     import ssl
@@ -735,7 +741,7 @@ def _instance_uid(obj: Any) -> str | None:
         if hasattr(obj, "meta"):
             return str(obj.meta.sop_instance_uid)
         if isinstance(obj, (str, os.PathLike)):
-            from dicomul.storage import read_part10
+            from dicomul.storage.part10 import read_part10
 
             return read_part10(obj).meta.sop_instance_uid
         return str(obj.SOPInstanceUID)

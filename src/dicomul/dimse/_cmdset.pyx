@@ -1,6 +1,6 @@
 # cython: language_level=3
 """Compiled DIMSE command set codec (PS3.7 6.3.1, Annex E): the hot part of
-:mod:`dicomul._dimse_codec`, which owns the element tables and the error messages.
+:mod:`dicomul.dimse._codec`, which owns the element tables and the error messages.
 
 Both functions report bad input as values, not exceptions: the Python layer turns a fault
 tuple into a DIMSEError / TypeError / ValueError with its message, so the messages live
@@ -11,7 +11,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
-from dicomul._ul_cmd cimport (
+from dicomul.dimse._ul_cmd cimport (
     ul_cmd_begin,
     ul_cmd_elem,
     ul_cmd_next,

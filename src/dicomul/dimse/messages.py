@@ -38,8 +38,9 @@ from enum import IntEnum
 from operator import attrgetter
 from typing import Any, ClassVar
 
-from dicomul._cmdset import encode_command_set
-from dicomul._dimse_codec import (
+from dicomul._record import Factory, record
+from dicomul.dimse._cmdset import encode_command_set
+from dicomul.dimse._codec import (
     _AE,
     _AT,
     _LO,
@@ -55,8 +56,7 @@ from dicomul._dimse_codec import (
     encode_command,
     encode_fault,
 )
-from dicomul._record import Factory, record
-from dicomul.status import StatusCategory, category
+from dicomul.dimse.status import StatusCategory, category
 
 __all__ = [
     "DIMSEError",

@@ -34,7 +34,7 @@ def sample_files() -> list[Path]:
 
 
 def _dataset_bytes(path: Path) -> bytes:
-    from dicomul.storage import read_part10
+    from dicomul.storage.part10 import read_part10
 
     p10 = read_part10(path)
     with open(path, "rb") as f:
@@ -88,9 +88,9 @@ def run_selftest(verbose: bool = False) -> int:
     """Run the self test; print the table; 0 if every step passed, 1 otherwise."""
     from pydicom.dataset import Dataset
 
-    from dicomul.server import Server
-    from dicomul.services import Association, contexts_for_files, qr_contexts
-    from dicomul.sop import STORAGE_SOP_CLASSES
+    from dicomul.dimse.sop import STORAGE_SOP_CLASSES
+    from dicomul.sync.server import Server
+    from dicomul.sync.services import Association, contexts_for_files, qr_contexts
 
     files = sample_files()
     rows: list[tuple[str, str, str, str]] = []

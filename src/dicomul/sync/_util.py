@@ -1,9 +1,9 @@
-"""Helpers shared by the requestor (:mod:`dicomul.services`) and the acceptor
-(:mod:`dicomul.server`): presentation context lists, message IDs, the storage SCP
+"""Helpers shared by the requestor (:mod:`dicomul.sync.services`) and the acceptor
+(:mod:`dicomul.sync.server`): presentation context lists, message IDs, the storage SCP
 machinery that both need (a C-GET requestor is a storage SCP too), and small adapters.
 
-Private: the public names are re-exported by :mod:`dicomul.services` and
-:mod:`dicomul.server`.
+Private: the public names are re-exported by :mod:`dicomul.sync.services` and
+:mod:`dicomul.sync.server`.
 """
 
 from __future__ import annotations
@@ -16,23 +16,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dicomul._record import Factory, record
-from dicomul.associate import Associate
-from dicomul.constants import (
-    EXPLICIT_VR_LITTLE_ENDIAN,
-    IMPLEMENTATION_CLASS_UID,
-    IMPLEMENTATION_VERSION_NAME,
-    IMPLICIT_VR_LITTLE_ENDIAN,
-)
-from dicomul.dimse import CStoreRQ, DIMSEMessage, decode_message
-from dicomul.errors import DicomULError
-from dicomul.sop import VERIFICATION, name_of
-from dicomul.status import (
+from dicomul.dimse.messages import CStoreRQ, DIMSEMessage, decode_message
+from dicomul.dimse.sop import VERIFICATION, name_of
+from dicomul.dimse.status import (
     CANNOT_UNDERSTAND,
     OUT_OF_RESOURCES,
     SOP_CLASS_NOT_SUPPORTED,
     SUCCESS,
 )
-from dicomul.storage import (
+from dicomul.dimse.uids import store_uid_error
+from dicomul.errors import DicomULError
+from dicomul.storage.part10 import (
     DiscardWriter,
     FileMeta,
     Part10File,
@@ -41,8 +35,14 @@ from dicomul.storage import (
     StorageError,
     read_part10,
 )
-from dicomul.transcode import can_transcode
-from dicomul.uids import store_uid_error
+from dicomul.storage.transcode import can_transcode
+from dicomul.ul.associate import Associate
+from dicomul.ul.constants import (
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION_NAME,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -154,7 +154,7 @@ def contexts_for_pair(sop_class: str, transfer_syntax: str | None) -> Contexts:
     - any other syntax (compressed, deflated, big endian) in a context of its own, so an
       SCP that accepts it takes it and the object goes as it is, plus the fallback
       ``[ELE, ILE]`` when dicomul can convert the object into it: always for deflated and
-      big endian, with the codecs extra for compressed syntaxes (:mod:`dicomul.transcode`).
+      big endian, with the codecs extra for compressed syntaxes (:mod:`dicomul.storage.transcode`).
 
     This is DCMTK storescu's one-syntax-per-context proposal for compressed files, with
     the uncompressed fallback only where it can be used."""
@@ -235,7 +235,7 @@ def sop_and_syntax(obj: Any) -> tuple[str, str | None]:
 
 def refuse_invalid_uids(prepared: PreparedDataset, prefix: str = "") -> None:
     """Raise StorageError (and close ``prepared``) if its SOP Class/Instance UIDs break
-    the UID policy of :mod:`dicomul.uids`: the sending side of it, for every C-STORE
+    the UID policy of :mod:`dicomul.dimse.uids`: the sending side of it, for every C-STORE
     dicomul makes (requestor and C-GET sub-operations)."""
     refused = store_uid_error(prepared.sop_class_uid, prepared.sop_instance_uid)
     if refused is not None:
@@ -330,7 +330,7 @@ class StoreReceiver:
     success status is only returned once the file is committed (renamed into place,
     fsync'ed if asked). ``abort_pending()`` drops a half-received file. A request whose
     SOP Instance or Class UID is not a valid UID is answered 0x0117 or 0x0122 and its
-    data set dropped, never stored nor delivered (:func:`dicomul.uids.store_uid_error`).
+    data set dropped, never stored nor delivered (:func:`dicomul.dimse.uids.store_uid_error`).
     """
 
     def __init__(
@@ -455,7 +455,7 @@ def decode_command_quietly(command: bytes) -> DIMSEMessage | None:
 def store_response(rq: CStoreRQ, status: int) -> bytes:
     """The encoded C-STORE-RSP for ``rq``; the affected SOP class/instance are echoed when
     they are valid UIDs (a hostile peer's are not, and must not stop the answer)."""
-    from dicomul.dimse import CStoreRSP
+    from dicomul.dimse.messages import CStoreRSP
 
     try:
         return CStoreRSP(

@@ -13,7 +13,7 @@ from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
-from dicomul._ul cimport *
+from dicomul.ul._ul cimport *
 
 from dicomul.errors import ProtocolError
 
@@ -389,7 +389,7 @@ cdef class AssociateReject:
     """An A-ASSOCIATE-RJ PDU (PS3.8 Table 9-21): result, source and reason/diagnostic.
 
     Values are taken as they come (a received PDU is never refused for an unusual code);
-    dicomul.constants.validate_reject checks a combination before sending.
+    dicomul.ul.constants.validate_reject checks a combination before sending.
     """
 
     pdu_type = UL_PDU_ASSOCIATE_RJ

@@ -11,7 +11,7 @@ picks what goes on the wire for an accepted presentation context:
   pydicom into the first accepted of Explicit VR LE, Implicit VR LE, Deflated Explicit VR
   LE, Explicit VR BE (:data:`REENCODE_PREFERENCE`);
 * a compressed (encapsulated) file whose syntax is not accepted, or any data set when the
-  peer accepted only compressed syntaxes, goes through :mod:`dicomul.transcode`
+  peer accepted only compressed syntaxes, goes through :mod:`dicomul.storage.transcode`
   (decompressed, or compressed to RLE; needs the ``codecs`` extra, or
   :class:`StorageError` says which syntax it has, what was accepted and what to install).
 
@@ -44,10 +44,11 @@ import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from dicomul._dataset_head import HEAD_BYTES, LONG_VRS, element_text, inflate_head, sop_uids
-from dicomul._received_files import free_names, set_file_mode
 from dicomul._record import record, replace
-from dicomul.constants import (
+from dicomul.errors import DicomULError
+from dicomul.storage._dataset_head import HEAD_BYTES, LONG_VRS, element_text, inflate_head, sop_uids
+from dicomul.storage._received_files import free_names, set_file_mode
+from dicomul.ul.constants import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
     EXPLICIT_VR_BIG_ENDIAN,
     EXPLICIT_VR_LITTLE_ENDIAN,
@@ -55,7 +56,6 @@ from dicomul.constants import (
     IMPLEMENTATION_VERSION_NAME,
     IMPLICIT_VR_LITTLE_ENDIAN,
 )
-from dicomul.errors import DicomULError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -575,7 +575,7 @@ def _prepare_pydicom(ds: Any, accepted: Sequence[str], what: str) -> PreparedDat
     pixels = any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
     if own is not None and is_compressed_syntax(own) and pixels:
         if own not in accepted:  # decompressed (or compressed to RLE) on a copy
-            from dicomul.transcode import transcode_dataset
+            from dicomul.storage.transcode import transcode_dataset
 
             target, data = transcode_dataset(copy.deepcopy(ds), accepted, what)
             return PreparedDataset(str(cls), str(inst), target, data)
@@ -586,7 +586,7 @@ def _prepare_pydicom(ds: Any, accepted: Sequence[str], what: str) -> PreparedDat
         order = [ts for ts in accepted if ts in _UNCOMPRESSED and ts != EXPLICIT_VR_BIG_ENDIAN]
         target = order[0] if order else _reencode_target(accepted)
     if target is None:  # only compressed syntaxes accepted: RLE, if one of them
-        from dicomul.transcode import transcode_dataset
+        from dicomul.storage.transcode import transcode_dataset
 
         target, data = transcode_dataset(copy.deepcopy(ds), accepted, what)
         return PreparedDataset(str(cls), str(inst), target, data)
@@ -600,7 +600,7 @@ def _prepare_encoded(
         return PreparedDataset(cls, inst, ts, data)
     target = _reencode_target(accepted)
     if target is None or is_compressed_syntax(ts):  # pixel data must change encoding
-        from dicomul.transcode import transcode
+        from dicomul.storage.transcode import transcode
 
         target, encoded = transcode(data, ts, accepted, what)
         return PreparedDataset(cls, inst, target, encoded)
@@ -617,7 +617,7 @@ def prepare_dataset(obj: Any, accepted_transfer_syntaxes: Sequence[str]) -> Prep
     whose syntax is accepted goes as is, a file opened with ``open_dataset()``; an
     uncompressed one (native or deflated) otherwise is re-encoded into the first accepted
     syntax of :data:`REENCODE_PREFERENCE`; a compressed one with no match is transcoded
-    (:func:`dicomul.transcode.transcode`; StorageError without the codecs extra). A
+    (:func:`dicomul.storage.transcode.transcode`; StorageError without the codecs extra). A
     Dataset goes in its own syntax (``file_meta``) if accepted, else in the first accepted
     uncompressed syntax (Explicit VR BE last); a Dataset with compressed pixel data is
     transcoded on a copy.
@@ -737,7 +737,7 @@ class Part10Writer:
     ``dataset_sink`` writable); :meth:`commit` flushes, fsyncs if ``fsync`` (file, then
     directory), and renames to ``filename`` or ``safe_filename(meta.sop_instance_uid)``,
     never overwriting: if the name exists, "name-1.dcm", "name-2.dcm"... is used (found in
-    amortised constant time, :mod:`dicomul._received_files`), with mode 0o666 & ~umask.
+    amortised constant time, :mod:`dicomul.storage._received_files`), with mode 0o666 & ~umask.
     :meth:`abort` deletes the temporary file. As a context manager it aborts on an
     exception (and also when leaving without commit). ``bytes_written`` counts data set
     bytes (not the header). ``filename`` must be a plain name, not a path (ValueError).

@@ -9,7 +9,7 @@ entry point, and ``handle_timer(now)``); it gives back events (``events()``), by
 write (``data_to_send()``), a timer deadline (``timer_deadline()``) and whether the
 transport should be closed (``close_requested``).
 
-Every input is mapped to one of Evt1..Evt19 and run through Table 9-10 (``dicomul._fsm``,
+Every input is mapped to one of Evt1..Evt19 and run through Table 9-10 (``dicomul.ul._fsm``,
 the C transcription): the cell gives an action and its effects as bits, applied here in
 ascending bit order, then the next state is entered. A local request whose cell is blank
 raises LocalProtocolError before anything changes; so do bad arguments (ValueError,
@@ -25,7 +25,7 @@ maximum or one that breaks Annex E (reason 6). A framing error (an unknown PDU t
 length over the limit) leaves the stream out of step: later bytes are discarded.
 
 Outbound P-DATA is queued as a generator of whole P-DATA-TF PDUs, one window of the data
-set at a time (``dicomul._pdata``); an A-ABORT drops what of it was not yet taken by
+set at a time (``dicomul.ul.pdata``); an A-ABORT drops what of it was not yet taken by
 ``data_to_send``. ARTIM is a deadline, started and stopped by the actions; the transport
 calls ``handle_timer(now)`` when ``timer_deadline()`` passes (Evt18).
 """
@@ -37,8 +37,9 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from dicomul import _fsm
-from dicomul._core import (
+from dicomul.errors import LocalProtocolError, ProtocolError
+from dicomul.ul import _fsm
+from dicomul.ul._core import (
     DEFAULT_MAX_PDU_LENGTH,
     Abort,
     AssociateReject,
@@ -50,10 +51,8 @@ from dicomul._core import (
     fragment_size,
     whole_command,
 )
-from dicomul._pdata import AnnexEViolation, Reassembler, check_dataset, message_batches
-from dicomul.associate import Associate
-from dicomul.errors import LocalProtocolError, ProtocolError
-from dicomul.events import (
+from dicomul.ul.associate import Associate
+from dicomul.ul.events import (
     Aborted,
     AbortRequest,
     AssociateAccept,
@@ -73,7 +72,8 @@ from dicomul.events import (
     Request,
     TransportClosed,
 )
-from dicomul.pdu import decode_pdu
+from dicomul.ul.pdata import AnnexEViolation, Reassembler, check_dataset, message_batches
+from dicomul.ul.pdu import decode_pdu
 
 __all__ = ["Connection", "Role", "State", "DEFAULT_ARTIM_TIMEOUT"]
 
@@ -288,11 +288,11 @@ class Connection:
                 raise ValueError("AssociateAccept needs an A-ASSOCIATE-AC Associate")
             return _echo_titles(request.associate.encode(), self.request)
         elif isinstance(request, AssociateRejectRequest):
-            from dicomul.constants import validate_reject
+            from dicomul.ul.constants import validate_reject
 
             validate_reject(request.result, request.source, request.reason)
         elif isinstance(request, AbortRequest):
-            from dicomul.constants import validate_abort
+            from dicomul.ul.constants import validate_abort
 
             validate_abort(request.source, request.reason)
         return None

@@ -9,7 +9,8 @@ exception) on bytes that break PS3.8; the error carries the A-ABORT reason to se
 
 from __future__ import annotations
 
-from dicomul._core import (
+from dicomul.errors import ProtocolError
+from dicomul.ul._core import (
     DEFAULT_MAX_PDU_LENGTH,
     Abort,
     AssociateReject,
@@ -20,8 +21,7 @@ from dicomul._core import (
     decode_pdata,
     decode_short,
 )
-from dicomul.associate import Associate
-from dicomul.errors import ProtocolError
+from dicomul.ul.associate import Associate
 
 __all__ = ["PDU", "decode_pdu", "PDUReader", "DEFAULT_MAX_PDU_LENGTH"]
 

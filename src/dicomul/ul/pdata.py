@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from dicomul._core import command_dataset_type, fragment, fragment_size
+from dicomul.ul._core import command_dataset_type, fragment, fragment_size
 
 __all__ = [
     "message_batches",

@@ -16,7 +16,7 @@ Every ``L_Dicom*`` associate function has a method named by API.md's rule (``L_D
   no 51H item, ``max_length=0`` means an item announcing "no maximum".
 
 Internally a presentation context is the list ``[id, result, abstract_syntax, [ts, ...]]``
-that ``dicomul._core.decode_associate`` returns, so decoding stores its list as is.
+that ``dicomul.ul._core.decode_associate`` returns, so decoding stores its list as is.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class PresentationContext(NamedTuple):
 class UserIdentity(NamedTuple):
     """User identity negotiation of an A-ASSOCIATE-RQ (sub-item 58H, PS3.7 D.3.3.7).
 
-    ``identity_type`` is a :class:`~dicomul.constants.UserIdentityType` value; ``secondary``
+    ``identity_type`` is a :class:`~dicomul.ul.constants.UserIdentityType` value; ``secondary``
     (the passcode) is used by type 2 only.
     """
 
@@ -154,7 +154,7 @@ class Associate:
         """L_DicomDefaultAssociate: reset every field except the RQ/AC type, then fill in the
         defaults, in place: protocol version 1, the DICOM application context name,
         dicomul's implementation class UID and version name, maximum length 16384
-        (:data:`~dicomul.constants.DEFAULT_MAX_LENGTH`); no AE titles, no presentation
+        (:data:`~dicomul.ul.constants.DEFAULT_MAX_LENGTH`); no AE titles, no presentation
         contexts. Returns self."""
         self._clear(self._request)
         self._impl_class = IMPLEMENTATION_CLASS_UID

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 from dicomul._record import record
-from dicomul.associate import Associate
+from dicomul.ul.associate import Associate
 
 __all__ = [
     "Dataset",

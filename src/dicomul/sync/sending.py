@@ -8,7 +8,7 @@ failure is reported at the end.
         print(r.obj, r.error or f"status 0x{r.status:04X}")
 
 The objects are planned over as many associations as their presentation contexts need
-(at most 128 each, :func:`~dicomul.services.plan_associations`). An object that cannot be
+(at most 128 each, :func:`~dicomul.sync.services.plan_associations`). An object that cannot be
 sent (no accepted context, a transcoding failure, a failure status) is recorded and the
 next one follows on the same association. When the association is lost (the peer
 aborts, a DIMSE timeout, a vanished connection), the object being sent is recorded as
@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from dicomul._record import record
+from dicomul.dimse.status import is_success
 from dicomul.errors import DicomULError
-from dicomul.services import Association, plan_associations
-from dicomul.status import is_success
-from dicomul.storage import StorageError
+from dicomul.storage.part10 import StorageError
+from dicomul.sync.services import Association, plan_associations
 
 __all__ = ["StoreResult", "StoreReport", "store_all"]
 

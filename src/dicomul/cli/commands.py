@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import dicomul
-from dicomul.constants import (
+from dicomul.ul.constants import (
     EXPLICIT_VR_LITTLE_ENDIAN,
     IMPLICIT_VR_LITTLE_ENDIAN,
     VERIFICATION_SOP_CLASS,
@@ -131,7 +131,7 @@ def _scu_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _connect(args: argparse.Namespace, **extra: Any) -> Any:
     """Association.connect with the common flags; exits 3 with a clear message on failure."""
-    from dicomul.services import Association
+    from dicomul.sync.services import Association
 
     try:
         return Association.connect(args.host, args.port, **_scu_kwargs(args), **extra)
@@ -182,7 +182,7 @@ def _operation_failed(what: str, exc: BaseException) -> int:
     """An echo/find/get/move that raised on an established association: say what
     happened; 1 if the peer did not accept the service, 3 if the association was lost
     (aborted, or no DIMSE response within -td)."""
-    from dicomul.services import ContextNotAccepted
+    from dicomul.sync.services import ContextNotAccepted
 
     _fail(f"{what} failed: {_describe(exc)}")
     return EXIT_FAILED if isinstance(exc, ContextNotAccepted) else EXIT_NO_ASSOCIATION
@@ -192,7 +192,7 @@ _OPERATION_ERRORS = (OSError, dicomul.DicomULError)  # OSError includes TimeoutE
 
 
 def _status_text(status: int) -> str:
-    from dicomul.status import category
+    from dicomul.dimse.status import category
 
     return f"0x{status:04X} ({category(status).name.lower()})"
 
@@ -251,7 +251,7 @@ def _usage(message: str) -> int:
 
 
 def cmd_echo(args: argparse.Namespace) -> int:
-    from dicomul.status import is_success
+    from dicomul.dimse.status import is_success
 
     failures = 0
     with _associated(args) as assoc:
@@ -318,7 +318,7 @@ class _Progress:
 
 
 def cmd_store(args: argparse.Namespace) -> int:
-    from dicomul.storage import StorageError, read_part10
+    from dicomul.storage.part10 import StorageError, read_part10
 
     files: list[tuple[Path, Any]] = []
     problems: list[str] = []
@@ -335,7 +335,7 @@ def cmd_store(args: argparse.Namespace) -> int:
     if not files:
         _fail("no DICOM files to send")
         return EXIT_FAILED
-    from dicomul.sending import store_all
+    from dicomul.sync.sending import store_all
 
     progress = _Progress(len(files), args.progress or sys.stderr.isatty())
     size = {id(p10): p10.dataset_length for _, p10 in files}
@@ -370,7 +370,7 @@ def cmd_storescp(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from dicomul.server import Server
+    from dicomul.sync.server import Server
 
     if not args.ignore and not args.output_dir:
         return _usage("storescp needs --output-dir DIR (or --ignore)")
@@ -426,8 +426,8 @@ def _model(args: argparse.Namespace) -> str:
 
 
 def cmd_find(args: argparse.Namespace) -> int:
-    from dicomul.services import qr_contexts
-    from dicomul.status import is_pending, is_success
+    from dicomul.dimse.status import is_pending, is_success
+    from dicomul.sync.services import qr_contexts
 
     model = _model(args)
     level = None if model == "worklist" else args.level
@@ -450,7 +450,7 @@ def cmd_find(args: argparse.Namespace) -> int:
 
 
 def _retrieve_summary(name: str, final: Any) -> int:
-    from dicomul.status import is_success
+    from dicomul.dimse.status import is_success
 
     status = getattr(final, "status", 0xC000)
     counts = ", ".join(
@@ -464,8 +464,8 @@ def _retrieve_summary(name: str, final: Any) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    from dicomul.services import qr_contexts, storage_contexts
-    from dicomul.sop import common_storage_classes
+    from dicomul.dimse.sop import common_storage_classes
+    from dicomul.sync.services import qr_contexts, storage_contexts
 
     model = _model(args)
     identifier = _keys(args.key, args.level)
@@ -489,13 +489,13 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_move(args: argparse.Namespace) -> int:
-    from dicomul.services import qr_contexts
+    from dicomul.sync.services import qr_contexts
 
     model = _model(args)
     identifier = _keys(args.key, args.level)
     receiver = None
     if args.listen_port is not None:  # receive the sub-operations ourselves (movescu +P)
-        from dicomul.server import Server
+        from dicomul.sync.server import Server
 
         out = args.output_dir or "."
         receiver = Server(args.dest, accept_all_storage=True, store_dir=out)
@@ -519,7 +519,7 @@ def cmd_move(args: argparse.Namespace) -> int:
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    from dicomul._selftest import run_selftest
+    from dicomul.cli.selftest import run_selftest
 
     return run_selftest(verbose=args.verbose)
 

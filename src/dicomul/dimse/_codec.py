@@ -1,6 +1,6 @@
-"""The group-0000 command set codec behind :mod:`dicomul.dimse` (PS3.7 6.3.1, Annex E).
+"""The group-0000 command set codec behind :mod:`dicomul.dimse.messages` (PS3.7 6.3.1, Annex E).
 
-Private: import the public names from :mod:`dicomul.dimse`. See that module's docstring
+Private: import the public names from :mod:`dicomul.dimse.messages`. See that module's docstring
 for the rules this codec enforces.
 """
 
@@ -10,7 +10,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-from dicomul._cmdset import encode_command_set, scan_command
+from dicomul.dimse._cmdset import encode_command_set, scan_command
 from dicomul.errors import DIMSEError
 
 __all__ = [

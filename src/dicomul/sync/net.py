@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from dicomul._core import DEFAULT_MAX_PDU_LENGTH
-from dicomul._netio import (
+from dicomul.errors import AssociationAborted, AssociationRejected, LocalProtocolError
+from dicomul.sync._netio import (
     POOL,
     WRITE_WINDOW,
     Poller,
@@ -38,10 +38,10 @@ from dicomul._netio import (
     write_all,
     write_plain,
 )
-from dicomul.associate import Associate
-from dicomul.connection import DEFAULT_ARTIM_TIMEOUT, Connection, Role, State
-from dicomul.errors import AssociationAborted, AssociationRejected, LocalProtocolError
-from dicomul.events import (
+from dicomul.ul._core import DEFAULT_MAX_PDU_LENGTH
+from dicomul.ul.associate import Associate
+from dicomul.ul.connection import DEFAULT_ARTIM_TIMEOUT, Connection, Role, State
+from dicomul.ul.events import (
     Aborted,
     AbortRequest,
     AssociateAccept,

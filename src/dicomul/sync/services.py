@@ -7,7 +7,7 @@
         for p in paths:
             status = assoc.store(p)
 
-Theory of operation. :class:`Association` owns a :class:`~dicomul.net.Net` subclass. The
+Theory of operation. :class:`Association` owns a :class:`~dicomul.sync.net.Net` subclass. The
 Net's I/O thread decodes every received command set in ``on_receive_data`` and puts
 responses into the queue registered for their MessageIDBeingRespondedTo; the caller's
 thread blocks on that queue (``dimse_timeout``), with no sleeping or polling. An abort or
@@ -38,7 +38,27 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dicomul._service_util import (
+from dicomul.dimse.messages import (
+    CCancelRQ,
+    CEchoRQ,
+    CFindRQ,
+    CGetRQ,
+    CMoveRQ,
+    CStoreRQ,
+    DIMSEMessage,
+)
+from dicomul.dimse.sop import GET_SOP_CLASSES, VERIFICATION, is_storage, model_uid, name_of
+from dicomul.dimse.status import is_pending
+from dicomul.errors import AssociationAborted, AssociationRejected, DicomULError
+from dicomul.storage.part10 import (
+    FileMeta,
+    StorageError,
+    decode_dataset,
+    encode_dataset,
+    prepare_dataset,
+)
+from dicomul.storage.transcode import INSTALL_HINT, can_transcode
+from dicomul.sync._util import (
     MAX_CONTEXTS,
     AssociationInfo,
     ContextNotAccepted,
@@ -57,23 +77,9 @@ from dicomul._service_util import (
     store_response,
     verification_contexts,
 )
-from dicomul.associate import Associate
-from dicomul.dimse import (
-    CCancelRQ,
-    CEchoRQ,
-    CFindRQ,
-    CGetRQ,
-    CMoveRQ,
-    CStoreRQ,
-    DIMSEMessage,
-)
-from dicomul.errors import AssociationAborted, AssociationRejected, DicomULError
-from dicomul.negotiation import negotiated_roles, requestor_accepted
-from dicomul.net import Net
-from dicomul.sop import GET_SOP_CLASSES, VERIFICATION, is_storage, model_uid, name_of
-from dicomul.status import is_pending
-from dicomul.storage import FileMeta, StorageError, decode_dataset, encode_dataset, prepare_dataset
-from dicomul.transcode import INSTALL_HINT, can_transcode
+from dicomul.sync.net import Net
+from dicomul.ul.associate import Associate
+from dicomul.ul.negotiation import negotiated_roles, requestor_accepted
 
 if TYPE_CHECKING:
     import ssl

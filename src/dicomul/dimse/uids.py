@@ -3,7 +3,7 @@
 Policy: a C-STORE whose SOP Instance UID or SOP Class UID is not a valid UID (at most 64
 characters, only digits and ".", no empty component, no leading zero in a component
 other than "0") fails, as DCMTK and pynetdicom refuse such UIDs. Sending,
-``Association.store`` raises :class:`~dicomul.storage.StorageError` before anything is
+``Association.store`` raises :class:`~dicomul.storage.part10.StorageError` before anything is
 sent; receiving (the storage SCP and a C-GET requestor), the request is answered with
 0x0117 "Invalid SOP Instance" (0x0122 "SOP Class not supported" for the class UID),
 nothing is stored, a warning is logged and the association goes on.
@@ -11,7 +11,7 @@ nothing is stored, a warning is logged and the association goes on.
 
 from __future__ import annotations
 
-from dicomul.status import INVALID_OBJECT_INSTANCE, SOP_CLASS_NOT_SUPPORTED
+from dicomul.dimse.status import INVALID_OBJECT_INSTANCE, SOP_CLASS_NOT_SUPPORTED
 
 __all__ = ["MAX_UID_LENGTH", "uid_problem", "is_valid_uid", "store_uid_error"]
 

@@ -4,7 +4,7 @@ With the optional extra ``pip install 'dicomul[codecs]'`` (NumPy, pylibjpeg and 
 libjpeg, openjpeg and RLE plugins), pydicom's pixel handlers decompress JPEG (baseline,
 extended, lossless), JPEG-LS, JPEG 2000 and RLE Lossless data sets into an uncompressed
 syntax the peer accepted, or compress to RLE Lossless when that is all it accepted. Without
-the extra, :func:`transcode` raises a :class:`~dicomul.storage.StorageError` that names
+the extra, :func:`transcode` raises a :class:`~dicomul.storage.part10.StorageError` that names
 it. Nothing here runs unless a data set has to change syntax: files in an accepted syntax
 are sent as they are, and a storage SCP stores exactly the bytes it receives.
 
@@ -22,14 +22,14 @@ import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
-from dicomul.constants import EXPLICIT_VR_LITTLE_ENDIAN, RLE_LOSSLESS
-from dicomul.storage import (
+from dicomul.storage.part10 import (
     REENCODE_PREFERENCE,
     StorageError,
     decode_dataset,
     encode_dataset,
     is_compressed_syntax,
 )
+from dicomul.ul.constants import EXPLICIT_VR_LITTLE_ENDIAN, RLE_LOSSLESS
 
 __all__ = [
     "INSTALL_HINT",

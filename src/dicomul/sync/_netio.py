@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dicomul.connection import Connection, State
+from dicomul.ul.connection import Connection, State
 
 log = logging.getLogger("dicomul")
 

@@ -79,7 +79,7 @@ class AssociateReject:
     """An A-ASSOCIATE-RJ PDU (PS3.8 Table 9-21): result, source and reason/diagnostic.
 
     Values are taken as they come (a received PDU is never refused for an unusual code);
-    dicomul.constants.validate_reject checks a combination before sending.
+    dicomul.ul.constants.validate_reject checks a combination before sending.
     """
 
     pdu_type: ClassVar[int]

@@ -4,7 +4,7 @@ to reject it, and read the outcome back on the requestor's side.
 Acceptor side: :func:`negotiate` (PS3.8 9.3.3, Table 9-18; PS3.7 D.3.3) and the reject
 checks :func:`check_request` and friends (PS3.8 Table 9-21). Requestor side:
 :func:`requestor_accepted` and :func:`negotiated_roles`. Nothing here touches the wire or
-the state machine: these are pure functions over :class:`~dicomul.associate.Associate`
+the state machine: these are pure functions over :class:`~dicomul.ul.associate.Associate`
 handles (the received RQ is never modified).
 
 Decisions (each applies the standard where it speaks and says so where it does not):

@@ -1,0 +1,2 @@
+"""The command line: ``dicomul COMMAND ...`` or ``python -m dicomul COMMAND ...``
+(:mod:`dicomul.cli.commands`)."""

@@ -1,0 +1,66 @@
+"""The package shows its layers (DESIGN.md 2): imports run downwards only, and the public
+names of the packages resolve. Checked on the source, as a reader would with grep."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+import dicomul
+import dicomul.sync
+
+SRC = Path(dicomul.__file__).resolve().parent
+#: Each layer and what it may import from dicomul (besides the shared top-level helpers).
+LAYERS = ("ul", "dimse", "storage", "sync", "cli")
+SHARED = {"errors", "_record", "_lazy"}
+
+
+def _dicomul_imports(path: Path) -> set[str]:
+    """The dicomul modules ``path`` imports, anywhere in it (lazy imports included)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("dicomul"):
+                out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("dicomul"))
+    return out
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_imports_run_downwards_only(layer: str) -> None:
+    allowed = set(LAYERS[: LAYERS.index(layer) + 1]) | SHARED
+    if layer == "cli":
+        allowed.add("")  # the package's public names (which reach into every layer)
+    bad = []
+    for path in sorted((SRC / layer).glob("*.py")):
+        for module in _dicomul_imports(path):
+            parts = module.split(".")
+            top = parts[1] if len(parts) > 1 else ""
+            if top not in allowed:
+                bad.append(f"{path.relative_to(SRC)} imports {module}")
+    assert not bad, "\n".join(bad)
+
+
+def test_every_module_is_in_a_layer() -> None:
+    loose = sorted(p.name for p in SRC.glob("*.py"))
+    assert loose == ["__init__.py", "__main__.py", "_lazy.py", "_record.py", "errors.py"]
+
+
+@pytest.mark.parametrize("package", [dicomul, dicomul.sync])
+def test_public_names_resolve(package: object) -> None:
+    for name in package.__all__:  # type: ignore[attr-defined]
+        assert getattr(package, name) is not None, name
+    assert set(package.__all__) <= set(dir(package))  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        package.no_such_name  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_sync_names_are_the_defining_modules_objects() -> None:
+    services = importlib.import_module("dicomul.sync.services")
+    assert dicomul.sync.Association is services.Association
+    part10 = importlib.import_module("dicomul.storage.part10")
+    assert dicomul.sync.StorageError is part10.StorageError
