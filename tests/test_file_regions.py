@@ -20,7 +20,7 @@ from test_connection_helpers import associate, command, make_ac, make_rq, transf
 
 from dicomul import AssociationAborted
 from dicomul.storage.part10 import FileRegion, read_part10
-from dicomul.sync._util import FileSource, send_form
+from dicomul.storage.sources import FileSource, send_form
 from dicomul.sync.server import Server
 from dicomul.sync.services import Association, contexts_for_files
 from dicomul.ul.connection import State

@@ -19,8 +19,8 @@ from dicomul.dimse.messages import decode_message, encode_command
 from dicomul.dimse.status import INVALID_OBJECT_INSTANCE, SOP_CLASS_NOT_SUPPORTED
 from dicomul.dimse.uids import MAX_UID_LENGTH, is_valid_uid, store_uid_error, uid_problem
 from dicomul.storage.part10 import StorageError, read_part10
+from dicomul.storage.receiver import StoreReceiver
 from dicomul.sync import server as server_module
-from dicomul.sync._util import StoreReceiver
 from dicomul.sync.services import Association, contexts_for_files, qr_contexts
 
 pytestmark = pytest.mark.timeout(60)

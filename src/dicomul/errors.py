@@ -10,6 +10,7 @@ __all__ = [
     "AssociationRejected",
     "AssociationAborted",
     "DIMSEError",
+    "ContextNotAccepted",
 ]
 
 
@@ -72,3 +73,7 @@ class DIMSEError(DicomULError):
     def __init__(self, message: str, *, offset: int | None = None) -> None:
         super().__init__(message if offset is None else f"{message} (at byte {offset})")
         self.offset = offset
+
+
+class ContextNotAccepted(DicomULError, LookupError):
+    """No accepted presentation context can carry the requested operation."""

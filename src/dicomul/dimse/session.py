@@ -44,7 +44,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from dicomul._record import record
+from dicomul._record import Factory, record
 from dicomul.dimse._codec import DIMSEError
 from dicomul.dimse.messages import (
     CCancelRQ,
@@ -58,6 +58,7 @@ from dicomul.dimse.messages import (
     decode_message,
 )
 from dicomul.dimse.status import is_pending
+from dicomul.ul.associate import Associate
 from dicomul.ul.connection import Connection
 from dicomul.ul.events import (
     Aborted,
@@ -70,6 +71,7 @@ from dicomul.ul.events import (
 
 __all__ = [
     "Session",
+    "AssociationInfo",
     "Operation",
     "RequestReceived",
     "ResponseReceived",
@@ -170,6 +172,17 @@ class CancelReceived:
     context_id: int
     message: CCancelRQ
     request: DIMSEMessage
+
+
+@record
+class AssociationInfo:
+    """What a handler may want to know about the association a request came on."""
+
+    calling_ae: str
+    called_ae: str
+    peer_address: tuple[Any, ...] | None
+    request: Associate | None = None
+    contexts: dict[int, tuple[str, str]] = Factory(dict)
 
 
 DatasetSink = Callable[[int, DIMSEMessage], Any]

@@ -56,6 +56,7 @@ from dicomul.dimse.messages import (
     CStoreRSP,
     DIMSEMessage,
 )
+from dicomul.dimse.session import AssociationInfo
 from dicomul.dimse.sop import (
     FIND_SOP_CLASSES,
     GET_SOP_CLASSES,
@@ -76,6 +77,7 @@ from dicomul.dimse.status import (
     is_warning,
 )
 from dicomul.errors import DicomULError
+from dicomul.storage.contexts import contexts_for_objects, refuse_invalid_uids, sop_class_of
 from dicomul.storage.part10 import (
     FileMeta,
     StorageError,
@@ -83,17 +85,9 @@ from dicomul.storage.part10 import (
     encode_dataset,
     prepare_dataset,
 )
-from dicomul.sync._util import (
-    AssociationInfo,
-    MessageIDs,
-    StoreReceiver,
-    contexts_for_objects,
-    decode_command_quietly,
-    refuse_invalid_uids,
-    send_form,
-    sop_class_of,
-    store_response,
-)
+from dicomul.storage.receiver import StoreReceiver, store_response
+from dicomul.storage.sources import send_form
+from dicomul.sync._util import MessageIDs, decode_command_quietly
 from dicomul.sync.net import Net
 from dicomul.sync.services import Association
 from dicomul.ul.associate import Associate

@@ -47,9 +47,22 @@ from dicomul.dimse.messages import (
     CStoreRQ,
     DIMSEMessage,
 )
+from dicomul.dimse.session import AssociationInfo
 from dicomul.dimse.sop import GET_SOP_CLASSES, VERIFICATION, is_storage, model_uid, name_of
 from dicomul.dimse.status import is_pending
-from dicomul.errors import AssociationAborted, AssociationRejected, DicomULError
+from dicomul.errors import AssociationAborted, AssociationRejected, ContextNotAccepted, DicomULError
+from dicomul.storage.contexts import (
+    MAX_CONTEXTS,
+    context_error,
+    contexts_for_files,
+    contexts_for_objects,
+    contexts_for_pair,
+    plan_associations,
+    refuse_invalid_uids,
+    sop_and_syntax,
+    storage_contexts,
+    verification_contexts,
+)
 from dicomul.storage.part10 import (
     FileMeta,
     StorageError,
@@ -57,26 +70,10 @@ from dicomul.storage.part10 import (
     encode_dataset,
     prepare_dataset,
 )
+from dicomul.storage.receiver import StoreReceiver, store_response
+from dicomul.storage.sources import send_form
 from dicomul.storage.transcode import INSTALL_HINT, can_transcode
-from dicomul.sync._util import (
-    MAX_CONTEXTS,
-    AssociationInfo,
-    ContextNotAccepted,
-    MessageIDs,
-    StoreReceiver,
-    context_error,
-    contexts_for_files,
-    contexts_for_objects,
-    contexts_for_pair,
-    decode_command_quietly,
-    plan_associations,
-    refuse_invalid_uids,
-    send_form,
-    sop_and_syntax,
-    storage_contexts,
-    store_response,
-    verification_contexts,
-)
+from dicomul.sync._util import MessageIDs, decode_command_quietly
 from dicomul.sync.net import Net
 from dicomul.ul.associate import Associate
 from dicomul.ul.negotiation import negotiated_roles, requestor_accepted
