@@ -6,14 +6,21 @@ of a batch over associations (128 contexts each), and the UID check of the sendi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from dicomul.dimse.request import MAX_CONTEXTS
 from dicomul.dimse.sop import VERIFICATION, name_of
 from dicomul.dimse.uids import store_uid_error
 from dicomul.errors import ContextNotAccepted
-from dicomul.storage.part10 import Part10File, PreparedDataset, StorageError, read_part10
-from dicomul.storage.transcode import can_transcode
+from dicomul.storage.part10 import (
+    Part10File,
+    PreparedDataset,
+    StorageError,
+    prepare_dataset,
+    read_part10,
+)
+from dicomul.storage.transcode import INSTALL_HINT, can_transcode
 from dicomul.ul.constants import EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
 
 __all__ = [
@@ -29,14 +36,11 @@ __all__ = [
     "sop_and_syntax",
     "sop_class_of",
     "context_error",
+    "prepare_store",
 ]
 
 #: Proposed presentation contexts: (abstract syntax, transfer syntaxes) pairs.
 Contexts = list[tuple[str, list[str]]]
-
-
-#: Presentation context IDs are odd, 1..255: at most 128 contexts per association.
-MAX_CONTEXTS = 128
 
 
 _UNCOMPRESSED = (EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN)
@@ -185,3 +189,30 @@ def context_error(sop_class: str, what: str) -> ContextNotAccepted:
         f"no accepted presentation context for {name_of(sop_class)} ({sop_class}): "
         f"propose it when connecting, or the peer does not support {what}"
     )
+
+
+def prepare_store(
+    accepted: Mapping[int, tuple[str | None, str]], obj: Any
+) -> tuple[int, PreparedDataset]:
+    """The accepted presentation context to C-STORE ``obj`` on, and ``obj`` prepared for
+    its transfer syntax (as it is when accepted, else converted or transcoded: see
+    :func:`dicomul.storage.part10.prepare_dataset`). ``accepted``: ``{context ID:
+    (abstract syntax, transfer syntax)}``. Raises StorageError when no accepted context
+    suits the object (saying what to install when transcoding would), or when its UIDs
+    break the UID policy."""
+    sop, own_ts = sop_and_syntax(obj)
+    choices = [(i, ts) for i, (a, ts) in accepted.items() if a == sop]
+    if not choices:
+        hint = ""
+        if own_ts is not None and not can_transcode(own_ts):
+            hint = (
+                f"; it is in {own_ts}, and sending it in another syntax needs the "
+                f"codecs extra: {INSTALL_HINT}"
+            )
+        raise StorageError(
+            f"no accepted presentation context for {name_of(sop)} ({sop}): propose it "
+            f"(e.g. contexts_for_files()) or the peer does not accept it{hint}"
+        )
+    prepared = prepare_dataset(obj, [ts for _, ts in choices])
+    refuse_invalid_uids(prepared)
+    return next(i for i, ts in choices if ts == prepared.transfer_syntax), prepared

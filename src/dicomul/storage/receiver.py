@@ -106,7 +106,11 @@ class StoreReceiver:
             msg = decode_message(command)
         except DicomULError:
             return None  # answered (or aborted) when the message completes
-        if not isinstance(msg, CStoreRQ):
+        return self.sink_for(msg, ts)
+
+    def sink_for(self, msg: Any, ts: str) -> _Guard | None:
+        """:meth:`sink` for a decoded request (what a DIMSE Session's sink is given)."""
+        if not isinstance(msg, CStoreRQ) or (not self.ignore and self.directory is None):
             return None
         meta = self.meta(msg, ts)
         if store_uid_error(msg.affected_sop_class_uid, msg.affected_sop_instance_uid):

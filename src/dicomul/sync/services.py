@@ -47,19 +47,18 @@ from dicomul.dimse.messages import (
     CStoreRQ,
     DIMSEMessage,
 )
+from dicomul.dimse.request import build_request, describe_reject
 from dicomul.dimse.session import AssociationInfo
-from dicomul.dimse.sop import GET_SOP_CLASSES, VERIFICATION, is_storage, model_uid, name_of
+from dicomul.dimse.sop import VERIFICATION, model_uid
 from dicomul.dimse.status import is_pending
 from dicomul.errors import AssociationAborted, AssociationRejected, ContextNotAccepted, DicomULError
 from dicomul.storage.contexts import (
-    MAX_CONTEXTS,
     context_error,
     contexts_for_files,
     contexts_for_objects,
     contexts_for_pair,
     plan_associations,
-    refuse_invalid_uids,
-    sop_and_syntax,
+    prepare_store,
     storage_contexts,
     verification_contexts,
 )
@@ -68,11 +67,9 @@ from dicomul.storage.part10 import (
     StorageError,
     decode_dataset,
     encode_dataset,
-    prepare_dataset,
 )
 from dicomul.storage.receiver import StoreReceiver, store_response
 from dicomul.storage.sources import send_form
-from dicomul.storage.transcode import INSTALL_HINT, can_transcode
 from dicomul.sync._util import MessageIDs, decode_command_quietly
 from dicomul.sync.net import Net
 from dicomul.ul.associate import Associate
@@ -97,18 +94,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("dicomul")
-
-_REJECT_REASONS = {
-    (1, 1): "no reason given",
-    (1, 2): "application context name not supported",
-    (1, 3): "calling AE title not recognized",
-    (1, 7): "called AE title not recognized",
-    (2, 1): "no reason given",
-    (2, 2): "protocol version not supported",
-    (3, 1): "temporary congestion",
-    (3, 2): "local limit exceeded",
-}
-_SOURCES = {1: "the service user", 2: "the service provider (ACSE)", 3: "the service provider"}
 
 StoreHandler = Callable[[Any, FileMeta], int]
 
@@ -263,33 +248,14 @@ class Association:
         roles: Mapping[str, tuple[bool, bool]] | None,
         user_identity: tuple[Any, ...] | None,
     ) -> Associate:
-        ctx = list(contexts) if contexts is not None else verification_contexts()
-        if not ctx:
-            raise ValueError("propose at least one presentation context")
-        if len(ctx) > MAX_CONTEXTS:
-            raise ValueError(
-                f"{len(ctx)} presentation contexts proposed, more than the {MAX_CONTEXTS} "
-                "an association can carry (IDs are odd, 1..255)"
-            )
-        rq = Associate(request=True).default_associate()
-        rq.set_calling(self.calling_ae)
-        rq.set_called(self.called_ae)
-        rq.set_max_length(True, self.max_pdu)
-        for i, (abstract, syntaxes) in enumerate(ctx):
-            if isinstance(syntaxes, str):
-                raise TypeError(f"transfer syntaxes of {abstract} must be a sequence, not a str")
-            rq.add_presentation(2 * i + 1, abstract, 0, list(syntaxes))
-        if roles is None:
-            wants_get = any(a in GET_SOP_CLASSES for a, _ in ctx)
-            roles = {a: (True, True) for a, _ in ctx if wants_get and is_storage(a)}
-        for uid, (scu, scp) in roles.items():
-            pc_id = rq.find_abstract(uid)
-            if pc_id == 0:
-                raise ValueError(f"role selection for {uid}, which is not proposed")
-            rq.set_role_select(pc_id, True, int(bool(scu)), int(bool(scp)))
-        if user_identity is not None:
-            rq.set_user_identity(*user_identity)
-        return rq
+        return build_request(
+            calling_ae=self.calling_ae,
+            called_ae=self.called_ae,
+            max_pdu=self.max_pdu,
+            contexts=contexts if contexts is not None else verification_contexts(),
+            roles=roles,
+            user_identity=user_identity,
+        )
 
     def _open(self, host: str, port: int, rq: Associate) -> None:
         where = f"{self.called_ae}@{host}:{port}"
@@ -300,10 +266,7 @@ class Association:
                 exc.errno, f"connection to {host}:{port} refused (is the SCP running?)"
             ) from None
         except AssociationRejected as exc:
-            what = _REJECT_REASONS.get((exc.source, exc.reason), f"reason {exc.reason}")
-            kind = "permanently" if exc.result == 1 else "transiently"
-            src = _SOURCES.get(exc.source, f"source {exc.source}")
-            exc.args = (f"{where} {kind} rejected the association: {what} (by {src})",)
+            exc.args = (describe_reject(exc, where),)
             raise
         except AssociationAborted as exc:
             exc.args = (f"{where} aborted the association request ({exc})",)
@@ -386,22 +349,7 @@ class Association:
         transfer syntax are streamed from disk as they are. ``move_originator`` is
         (AE title, message ID) for C-STOREs made on behalf of a C-MOVE. Raises
         StorageError when no accepted context suits the data set."""
-        sop, own_ts = sop_and_syntax(obj)
-        choices = [(i, ts) for i, (a, ts) in self.contexts.items() if a == sop]
-        if not choices:
-            hint = ""
-            if own_ts is not None and not can_transcode(own_ts):
-                hint = (
-                    f"; it is in {own_ts}, and sending it in another syntax needs the "
-                    f"codecs extra: {INSTALL_HINT}"
-                )
-            raise StorageError(
-                f"no accepted presentation context for {name_of(sop)} ({sop}): propose it "
-                f"(e.g. contexts_for_files()) or the peer does not accept it{hint}"
-            )
-        prepared = prepare_dataset(obj, [ts for _, ts in choices])
-        refuse_invalid_uids(prepared)
-        pc_id = next(i for i, ts in choices if ts == prepared.transfer_syntax)
+        pc_id, prepared = prepare_store(self.contexts, obj)
         orig_ae, orig_id = move_originator if move_originator is not None else (None, None)
         rq = CStoreRQ(
             message_id=self._ids.next(),
