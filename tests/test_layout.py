@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 import dicomul
+import dicomul.aio
 import dicomul.sync
 
 SRC = Path(dicomul.__file__).resolve().parent
 #: Each layer and what it may import from dicomul (besides the shared top-level helpers).
-LAYERS = ("ul", "dimse", "storage", "sync", "cli")
+LAYERS = ("ul", "dimse", "storage", "aio", "sync", "cli")
 SHARED = {"errors", "_record", "_lazy"}
 
 
@@ -50,7 +51,7 @@ def test_every_module_is_in_a_layer() -> None:
     assert loose == ["__init__.py", "__main__.py", "_lazy.py", "_record.py", "errors.py"]
 
 
-@pytest.mark.parametrize("package", [dicomul, dicomul.sync])
+@pytest.mark.parametrize("package", [dicomul, dicomul.sync, dicomul.aio])
 def test_public_names_resolve(package: object) -> None:
     for name in package.__all__:  # type: ignore[attr-defined]
         assert getattr(package, name) is not None, name

@@ -56,14 +56,8 @@ from dicomul.dimse.messages import (
     CStoreRSP,
     DIMSEMessage,
 )
+from dicomul.dimse.policy import decide, supported_for
 from dicomul.dimse.session import AssociationInfo
-from dicomul.dimse.sop import (
-    FIND_SOP_CLASSES,
-    GET_SOP_CLASSES,
-    MOVE_SOP_CLASSES,
-    STORAGE_SOP_CLASSES,
-    is_storage,
-)
 from dicomul.dimse.status import (
     CANCEL,
     MOVE_DESTINATION_UNKNOWN,
@@ -91,11 +85,9 @@ from dicomul.sync._util import MessageIDs, decode_command_quietly
 from dicomul.sync.net import Net
 from dicomul.sync.services import Association
 from dicomul.ul.associate import Associate
-from dicomul.ul.constants import RejectReasonUser, RejectResult, RejectSource
+from dicomul.ul.events import AssociateRejectRequest
 from dicomul.ul.negotiation import (
     SupportedContexts,
-    check_request,
-    negotiate,
     negotiated_roles,
     requestor_accepted,
 )
@@ -203,7 +195,6 @@ class Server:
         self._live: set[_ServerNet] = set()
         self._stopped = threading.Event()
         self._stopping = False
-        self._base_cache: tuple[Any, SupportedContexts] | None = None
         if self.store_dir is not None:
             self.store_dir.mkdir(parents=True, exist_ok=True)
 
@@ -282,63 +273,10 @@ class Server:
 
     # ---- negotiation policy ---------------------------------------------------------
 
-    def _stores(self) -> bool:
-        return bool(
-            self.store_dir is not None
-            or self.on_store is not None
-            or self.ignore
-            or self.accept_all_storage
-            or self.on_get is not None
-        )
-
-    def _base_contexts(self) -> SupportedContexts:
-        """The supported contexts before looking at a request (cached per configuration)."""
-        key = (
-            id(self.contexts),
-            self.on_find is not None,
-            self.on_get is not None,
-            self.on_move is not None,
-            self._stores(),
-        )
-        cached = self._base_cache
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        if self.contexts is not None:
-            supported = SupportedContexts(self.contexts)
-        else:
-            supported = SupportedContexts().verification()
-            services = (FIND_SOP_CLASSES, GET_SOP_CLASSES, MOVE_SOP_CLASSES)
-            for uids, on in zip(services, key[1:4], strict=True):
-                for uid in sorted(uids) if on else ():
-                    supported.add(uid, _UNCOMPRESSED)
-            if key[4]:
-                for uid in STORAGE_SOP_CLASSES:
-                    supported.add(uid, _UNCOMPRESSED)
-        self._base_cache = (key, supported)
-        return supported
-
     def supported_for(self, rq: Associate) -> SupportedContexts:
-        """The contexts this server supports for the A-ASSOCIATE-RQ ``rq``: the base set,
-        plus, for storage SOP classes, every transfer syntax the RQ offers (the
-        requestor's first choice first) when ``accept_all_storage`` is set or when the
-        requestor proposes SCP role for them to a server with ``on_get``."""
-        base = self._base_contexts()
-        roles = rq.role_selections
-        offered = SupportedContexts()
-        for pc in rq.presentation_contexts:
-            uid = pc.abstract_syntax
-            if not uid or not is_storage(uid) or not pc.transfer_syntaxes:
-                continue
-            if self.accept_all_storage or (self.on_get is not None and roles.get(uid, (1, 0))[1]):
-                try:
-                    offered.add(uid, pc.transfer_syntaxes)
-                except (TypeError, ValueError):  # a tolerantly decoded RQ: skip bad UIDs
-                    continue
-        if not offered:
-            return base
-        for uid, syntaxes in base.items():  # appended after the offered ones
-            offered.add(uid, syntaxes)
-        return offered
+        """The contexts this server supports for the A-ASSOCIATE-RQ ``rq``
+        (:func:`dicomul.dimse.policy.supported_for`)."""
+        return supported_for(self, rq)
 
 
 class _ServerNet(Net):
@@ -377,29 +315,9 @@ class _ServerNet(Net):
             # local-limit-exceeded
             self.send_associate_reject(2, 3, 2)
             return
-        rj = check_request(assoc, srv.allowed_called, srv.allowed_calling)
-        if rj is not None:
-            log.info("rejecting %r -> %r: reason %d", assoc.calling, assoc.called, rj.reason)
-            self.send_associate_reject(rj.result, rj.source, rj.reason)
-            return
-        try:
-            supported = srv.supported_for(assoc)
-            roles = {uid: (True, True) for uid in supported if is_storage(uid)}
-            ac = negotiate(
-                assoc,
-                supported,
-                roles=roles,
-                max_length=srv.max_pdu,
-                ae_title=srv.ae_title,
-                # accept_all_storage: the requestor's first choice wins (storescp +xa differs), so
-                # two contexts of one SOP class in different syntaxes both get theirs
-                prefer="requestor" if srv.accept_all_storage else srv.prefer,
-            )
-        except Exception:  # noqa: BLE001 - a local failure: reject, do not die
-            log.exception("negotiation failed")
-            self.send_associate_reject(
-                RejectResult.TRANSIENT, RejectSource.USER, RejectReasonUser.NO_REASON
-            )
+        ac = decide(srv, assoc)
+        if isinstance(ac, AssociateRejectRequest):
+            self.send_associate_reject(ac.result, ac.source, ac.reason)
             return
         self.contexts = requestor_accepted(assoc, ac)
         self.roles = negotiated_roles(assoc, ac)

@@ -1,0 +1,158 @@
+"""The asyncio transport: an ``asyncio.BufferedProtocol`` over one sans-IO DIMSE Session
+(and so one Connection). No protocol logic lives here.
+
+Bytes are received straight into the Connection's framer buffer (``get_buffer`` hands out
+``connection.recv_buffer()``); after each read, each timer and each local request the
+protocol writes what the Connection has queued, hands the events to its owner (the
+requestor or the acceptor), re-arms the one timer (ARTIM, from ``timer_deadline()``,
+with ``loop.call_at``) and closes the transport when the Connection asks. Output is pulled
+from the Connection a bounded amount at a time and stops while the transport's buffer is
+over its high-water mark (``pause_writing``), so a 2 GB data set never sits in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from dicomul.dimse.session import Session
+
+__all__ = ["SessionProtocol", "WRITE_BATCH"]
+
+log = logging.getLogger("dicomul")
+
+#: Bytes pulled from the Connection per write while the transport accepts more.
+WRITE_BATCH = 1 << 20
+#: Receive buffer of a connection not yet associated, and of an association.
+RECV_IDLE = 4096
+RECV_ASSOCIATED = 65536
+
+
+class SessionProtocol(asyncio.BufferedProtocol):
+    """Drives ``session`` from the event loop; ``on_events(events)`` gets each batch of
+    the Session's events (on the loop); ``on_lost(exc)`` once the transport is gone."""
+
+    def __init__(
+        self,
+        session: Session,
+        on_events: Callable[[list[Any]], None],
+        on_lost: Callable[[BaseException | None], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.connection = session.connection
+        self.on_events = on_events
+        self.on_lost = on_lost
+        self.transport: asyncio.Transport | None = None
+        self.peer_address: tuple[Any, ...] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._paused = False
+        self._closed = False
+
+    # ---- asyncio's side ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # pragma: no cover - a socket that refuses it still works
+                pass
+        self.peer_address = transport.get_extra_info("peername")
+        self.connection.connection_made(now=self._loop.time())
+        self.pump()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # Small until the association is up (an idle or hostile connection costs 4 KiB),
+        # then enough for a few PDUs per read; large PDUs are read into their own buffer.
+        size = RECV_ASSOCIATED if self.connection.is_established else RECV_IDLE
+        return self.connection.recv_buffer(size)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.session.received(nbytes, now=self._loop.time())
+        self.pump()
+
+    def eof_received(self) -> bool:
+        self.session.receive_data(b"", now=self._loop.time())
+        self.pump()
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._closed:
+            return
+        if self.connection.state.value != 1:  # the peer vanished: Evt17
+            self.session.receive_data(b"", now=self._loop.time())
+        self._closed = True
+        self._cancel_timer()
+        self._dispatch()
+        if self.on_lost is not None:
+            self.on_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self.pump()
+
+    # ---- our side ---------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def pump(self) -> None:
+        """Write what is queued, deliver the events, re-arm the timer, close if asked:
+        call after any local request made on the Session or its Connection."""
+        if self._closed:
+            return
+        transport = self.transport
+        if transport is not None:
+            while not self._paused:
+                bufs = self.session.data_to_send(WRITE_BATCH)
+                if not bufs:
+                    break
+                for buf in bufs:
+                    transport.write(buf)
+        self._dispatch()
+        self._arm_timer()
+        if self.connection.close_requested and transport is not None and not self._closed:
+            if not self.connection.pending_output:
+                transport.close()
+
+    def abort_transport(self) -> None:
+        """Close the socket now, without waiting for queued output."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _dispatch(self) -> None:
+        events = self.session.events()
+        if events:
+            self.on_events(events)
+
+    def _arm_timer(self) -> None:
+        deadline = self.connection.timer_deadline()
+        if deadline == self._timer_at:
+            return
+        self._cancel_timer()
+        if deadline is not None:
+            self._timer_at = deadline
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._timer_at = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        if not self._closed:
+            self.session.handle_timer(self._loop.time())
+            self.pump()
