@@ -17,10 +17,12 @@ from dicomul._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from dicomul.aio.association import Association, connect
+    from dicomul.aio.server import Server
 
 _NAMES = {
     "Association": "dicomul.aio.association",
     "connect": "dicomul.aio.association",
+    "Server": "dicomul.aio.server",
 }
-__all__ = ["Association", "connect"]
+__all__ = ["Association", "Server", "connect"]
 __getattr__, __dir__ = lazy_attributes(__name__, _NAMES, globals())

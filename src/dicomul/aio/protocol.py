@@ -112,14 +112,16 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if self._closed:
             return
         transport = self.transport
-        if transport is not None:
-            while not self._paused:
-                bufs = self.session.data_to_send(WRITE_BATCH)
-                if not bufs:
-                    break
-                for buf in bufs:
-                    transport.write(buf)
-        self._dispatch()
+        for _ in range(64):  # handlers may queue more (a response): write that too
+            if transport is not None:
+                while not self._paused:
+                    bufs = self.session.data_to_send(WRITE_BATCH)
+                    if not bufs:
+                        break
+                    for buf in bufs:
+                        transport.write(buf)
+            if not self._dispatch():
+                break
         self._arm_timer()
         if self.connection.close_requested and transport is not None and not self._closed:
             if not self.connection.pending_output:
@@ -130,10 +132,11 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if self.transport is not None:
             self.transport.abort()
 
-    def _dispatch(self) -> None:
+    def _dispatch(self) -> bool:
         events = self.session.events()
         if events:
             self.on_events(events)
+        return bool(events)
 
     def _arm_timer(self) -> None:
         deadline = self.connection.timer_deadline()

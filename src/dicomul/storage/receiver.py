@@ -83,6 +83,9 @@ class StoreReceiver:
         self.ignore = ignore
         self.fsync = fsync
         self.source_ae = source_ae
+        #: commit() hands in-memory data sets back even without ``deliver`` (the caller
+        #: delivers them itself).
+        self.wants_bytes = False
         self._pending: _Guard | None = None
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -131,33 +134,46 @@ class StoreReceiver:
         return guard
 
     def complete(self, rq: CStoreRQ, ts: str, dataset: Any) -> int:
-        """The status to answer the C-STORE-RQ with, after storing its data set."""
+        """The status to answer the C-STORE-RQ with, after storing its data set (and
+        handing it to ``deliver``, if set)."""
+        status, meta, data = self.commit(rq, ts, dataset)
+        if data is None or self.deliver is None:
+            return status
+        return self._call(meta, data)  # type: ignore[arg-type]
+
+    def commit(self, rq: CStoreRQ, ts: str, dataset: Any) -> tuple[int, FileMeta | None, Any]:
+        """Store the data set without delivering it: ``(status, meta, data)``, where
+        ``data`` (the committed Path, or the bytes when nothing is written) is what
+        ``deliver`` would get, and None when it must not get it (refused, failed,
+        ignored). For callers that run the handler themselves (off the event loop)."""
         self._pending = None
         refused = store_uid_error(rq.affected_sop_class_uid, rq.affected_sop_instance_uid)
         if refused is not None:
             if isinstance(dataset, _Guard):
                 _abort(dataset.writer)
             log.warning("C-STORE refused with status 0x%04X: %s", refused[0], refused[1])
-            return refused[0]
+            return refused[0], None, None
         if isinstance(dataset, _Guard):
             if dataset.error is not None:
                 _abort(dataset.writer)
-                return OUT_OF_RESOURCES
+                return OUT_OF_RESOURCES, None, None
             try:
                 path = dataset.writer.commit()
             except Exception as exc:  # noqa: BLE001 - disk full, rename failed...
                 log.warning("committing %s failed: %s", rq.affected_sop_instance_uid, exc)
                 _abort(dataset.writer)
-                return OUT_OF_RESOURCES
-            if self.ignore or self.deliver is None:
-                return SUCCESS
+                return OUT_OF_RESOURCES, None, None
+            if self.ignore:
+                return SUCCESS, dataset.meta, None
             from pathlib import Path
 
-            return self._call(dataset.meta, Path(path))
+            return SUCCESS, dataset.meta, Path(path)
+        if self.ignore:
+            return SUCCESS, None, None
         meta = self.meta(rq, ts)
-        if self.deliver is None:
-            return SOP_CLASS_NOT_SUPPORTED if not self.ignore else SUCCESS
-        return self._call(meta, bytes(dataset or b""))
+        if self.deliver is None and not self.wants_bytes:
+            return SOP_CLASS_NOT_SUPPORTED, meta, None
+        return SUCCESS, meta, bytes(dataset or b"")
 
     def _call(self, meta: FileMeta, data: bytes | Path) -> int:
         try:

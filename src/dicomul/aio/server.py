@@ -1,0 +1,672 @@
+"""The asyncio acceptor: one event loop serves every connection and association.
+
+    server = Server("STORESCP", store_dir="incoming", accept_all_storage=True)
+    port = await server.start("0.0.0.0", 11112)
+    await server.serve_forever()           # until server.close()
+
+Theory of operation. Each TCP connection is a :class:`SessionProtocol` over a Session
+over a Connection, and costs a socket and a 4 KiB receive buffer until its A-ASSOCIATE-RQ
+is in: no thread, no task. Limits, each a defined outcome rather than a lock-out:
+
+* ``max_connections``: a connection beyond it is closed at once.
+* ``max_pending``: connections that have not associated yet; when full, the oldest is
+  closed to make room, so idle sockets (a port scanner, one-byte floods) cannot keep real
+  requestors out. ARTIM (``acse_timeout``) closes each of them anyway.
+* ``max_associations`` and ``max_per_calling_ae``: an A-ASSOCIATE-RQ beyond them is
+  rejected (transient, local limit exceeded).
+* ``idle_timeout``: an association that receives nothing for so long is aborted.
+
+A TCP connect and close (a load balancer's health check) leaves nothing behind and logs
+at debug level only. Any failure while setting up an association (the storage directory
+cannot be made, the policy raises) answers the peer with a reject, never silence.
+
+Handlers may be plain functions or coroutines (async generators for the Q/R ones):
+
+* ``on_echo() -> status``
+* ``on_store(meta, data, info) -> status`` (``data``: the committed file's Path when
+  ``store_dir`` is set, else the data set's bytes)
+* ``on_find(identifier, sop_class_uid) -> iterable of (status, Dataset | None)``
+* ``on_get(identifier) -> iterable of objects to send back as C-STORE sub-operations``
+* ``on_move(identifier, destination_ae) -> iterable of objects``, sent to
+  ``move_destinations[destination_ae] = (host, port)`` on a new association.
+
+Plain handlers run in a bounded thread pool (``handler_threads``), so a slow one never
+stalls the loop; coroutines run on the loop. ``accept(info) -> bool`` (plain or async)
+decides, after the allow-lists, whether to accept a requestor: it sees the peer address
+and both AE titles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Literal
+
+from dicomul.aio.protocol import SessionProtocol
+from dicomul.dimse.messages import CommandField, CStoreRQ
+from dicomul.dimse.policy import decide
+from dicomul.dimse.session import (
+    AssociationInfo,
+    CancelReceived,
+    RequestReceived,
+    ResponseReceived,
+    Session,
+)
+from dicomul.dimse.status import (
+    CANCEL,
+    MOVE_DESTINATION_UNKNOWN,
+    PENDING,
+    SUB_OPERATIONS_COMPLETE_WITH_FAILURES,
+    SUCCESS,
+    UNABLE_TO_PROCESS,
+    is_failure,
+    is_warning,
+)
+from dicomul.storage.contexts import contexts_for_objects, prepare_store
+from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset, encode_dataset
+from dicomul.storage.receiver import StoreReceiver
+from dicomul.storage.sources import send_form
+from dicomul.ul.connection import Connection, Role
+from dicomul.ul.events import (
+    Aborted,
+    AbortRequest,
+    AssociateAccept,
+    AssociateRejectRequest,
+    AssociationRequested,
+    ReleaseRequested,
+    ReleaseResponse,
+    TransportClosed,
+)
+from dicomul.ul.negotiation import SupportedContexts, negotiated_roles, requestor_accepted
+
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = ["Server"]
+
+log = logging.getLogger("dicomul")
+
+# PS3.8 Table 9-21: rejected-transient, service-provider (presentation), local-limit-exceeded
+_BUSY = AssociateRejectRequest(2, 3, 2)
+# rejected-transient, service-user, no-reason-given
+_LOCAL_FAILURE = AssociateRejectRequest(2, 1, 1)
+# rejected-permanent, service-user, no-reason-given (the accept policy said no)
+_REFUSED = AssociateRejectRequest(1, 1, 1)
+
+
+class Server:
+    """An asyncio DIMSE acceptor (see the module docstring for the limits and handlers);
+    the other parameters are those of the blocking ``dicomul.sync.Server``."""
+
+    def __init__(
+        self,
+        ae_title: str = "DICOMUL",
+        *,
+        contexts: SupportedContexts | None = None,
+        accept_all_storage: bool = False,
+        allowed_calling: Collection[str] | None = None,
+        allowed_called: Collection[str] | None = None,
+        accept: Callable[[AssociationInfo], Any] | None = None,
+        max_pdu: int = 16384,
+        max_associations: int = 1000,
+        max_pending: int = 256,
+        max_connections: int | None = None,
+        max_per_calling_ae: int | None = None,
+        store_dir: str | os.PathLike[str] | None = None,
+        fsync: bool = False,
+        ignore: bool = False,
+        on_echo: Callable[[], Any] | None = None,
+        on_store: Callable[[FileMeta, Any, AssociationInfo], Any] | None = None,
+        on_find: Callable[[Any, str], Any] | None = None,
+        on_get: Callable[[Any], Any] | None = None,
+        on_move: Callable[[Any, str], Any] | None = None,
+        move_destinations: dict[str, tuple[str, int]] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        acse_timeout: float = 30.0,
+        dimse_timeout: float | None = 60.0,
+        idle_timeout: float | None = 300.0,
+        async_operations: tuple[int, int] = (1, 1),
+        prefer: Literal["acceptor", "requestor"] = "acceptor",
+        handler_threads: int = 8,
+    ) -> None:
+        for name, value in (("max_associations", max_associations), ("max_pending", max_pending)):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1")
+        self.ae_title = ae_title
+        self.contexts = contexts
+        self.accept_all_storage = accept_all_storage
+        self.allowed_calling = allowed_calling
+        self.allowed_called = allowed_called
+        self.accept = accept
+        self.max_pdu = max_pdu
+        self.max_associations = max_associations
+        self.max_pending = max_pending
+        self.max_connections = max_connections or max_associations + max_pending
+        self.max_per_calling_ae = max_per_calling_ae
+        self.store_dir = store_dir
+        self.fsync = fsync
+        self.ignore = ignore
+        self.on_echo = on_echo
+        self.on_store = on_store
+        self.on_find = on_find
+        self.on_get = on_get
+        self.on_move = on_move
+        self.move_destinations = dict(move_destinations or {})
+        self.ssl_context = ssl_context
+        self.acse_timeout = acse_timeout
+        self.dimse_timeout = dimse_timeout
+        self.idle_timeout = idle_timeout
+        self.async_operations = async_operations
+        self.prefer = prefer
+        self.port: int | None = None
+        self._handler_threads = handler_threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._servers: list[asyncio.AbstractServer] = []
+        self._pending: OrderedDict[_Peer, None] = OrderedDict()
+        self._associated: set[_Peer] = set()
+        self._per_ae: Counter[str] = Counter()
+        self._closed = asyncio.Event()
+
+    # ---- life cycle -------------------------------------------------------------------
+
+    async def start(
+        self, host: str | None = "127.0.0.1", port: int = 0, *, reuse_port: bool = False
+    ) -> int:
+        """Listen on ``host:port`` (0 = a free port; ``"::"``: IPv6 and, where the system
+        allows, IPv4 too; None: every interface) and return the port."""
+        loop = asyncio.get_running_loop()
+        self._pool = ThreadPoolExecutor(self._handler_threads, thread_name_prefix="dicomul")
+        self._closed.clear()
+        server = await loop.create_server(
+            self._make_protocol,
+            host,
+            port,
+            ssl=self.ssl_context,
+            ssl_handshake_timeout=self.acse_timeout if self.ssl_context else None,
+            reuse_port=reuse_port or None,
+            backlog=1024,
+        )
+        self._servers.append(server)
+        self.port = int(server.sockets[0].getsockname()[1])
+        log.info("%s listening on %s:%d", self.ae_title, host, self.port)
+        return self.port
+
+    async def serve_forever(self) -> None:
+        """Wait until :meth:`close` is called."""
+        await self._closed.wait()
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Stop listening, abort every connection (A-ABORT where associated; files being
+        received are removed) and wait up to ``timeout`` seconds for them to close."""
+        for server in self._servers:
+            server.close()
+        peers = [*self._pending, *self._associated]
+        for peer in peers:
+            peer.abort()
+        if peers:
+            await asyncio.wait([p.lost for p in peers], timeout=timeout)
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._closed.set()
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    @property
+    def associations(self) -> int:
+        """Associations established now."""
+        return len(self._associated)
+
+    @property
+    def connections(self) -> int:
+        """Open connections, associated or not."""
+        return len(self._pending) + len(self._associated)
+
+    # ---- connections ------------------------------------------------------------------
+
+    def _make_protocol(self) -> asyncio.BaseProtocol:
+        if self.connections >= self.max_connections:
+            log.warning("refusing a connection: %d open already", self.connections)
+            return _Refuse()
+        if len(self._pending) >= self.max_pending:
+            oldest = next(iter(self._pending))
+            log.info("closing the oldest of %d unassociated connections", len(self._pending))
+            self._forget(oldest)
+            oldest.abort()
+        peer = _Peer(self)
+        self._pending[peer] = None
+        return peer.protocol
+
+    def _associating(self, peer: _Peer, calling: str) -> AssociateRejectRequest | None:
+        """Room for one more association (from ``calling``)? None, or the reject."""
+        if len(self._associated) >= self.max_associations:
+            log.warning("rejecting %r: %d associations at once", calling, self.max_associations)
+            return _BUSY
+        limit = self.max_per_calling_ae
+        if limit is not None and self._per_ae[calling] >= limit:
+            log.warning("rejecting %r: %d associations from it at once", calling, limit)
+            return _BUSY
+        return None
+
+    def _associated_now(self, peer: _Peer, calling: str) -> None:
+        self._pending.pop(peer, None)
+        self._associated.add(peer)
+        self._per_ae[calling] += 1
+
+    def _forget(self, peer: _Peer) -> None:
+        self._pending.pop(peer, None)
+        if peer in self._associated:
+            self._associated.discard(peer)
+            self._per_ae[peer.calling] -= 1
+            if self._per_ae[peer.calling] <= 0:
+                del self._per_ae[peer.calling]
+
+    async def run_handler(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call a handler: a coroutine function on the loop, a plain one in the pool."""
+        if inspect.iscoroutinefunction(fn):
+            return await fn(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, fn, *args)
+
+
+class _Refuse(asyncio.Protocol):
+    """A connection over ``max_connections``: closed at once, without a word."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.abort()
+
+
+class _Peer:
+    """One connection of a Server, and the association on it once there is one."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.calling = ""
+        self.info = AssociationInfo("", "", None)
+        self.contexts: dict[int, tuple[str, str]] = {}
+        self.receiver: StoreReceiver | None = None
+        self.session = Session(
+            Connection(Role.ACCEPTOR, artim_timeout=server.acse_timeout), dataset_sink=self._sink
+        )
+        self.protocol = SessionProtocol(self.session, self._on_events, self._on_lost)
+        loop = asyncio.get_running_loop()
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self._loop = loop
+        self._tasks: dict[int, asyncio.Task[Any]] = {}  # message ID -> Q/R operation
+        self._cancelled: set[int] = set()
+        self._waiters: dict[Any, asyncio.Future[Any]] = {}  # sub-operation -> response
+        self._idle: asyncio.TimerHandle | None = None
+        self._last_input = loop.time()
+        self._associated = False
+        self.roles: dict[str, tuple[bool, bool]] = {}
+
+    # ---- connection -------------------------------------------------------------------
+
+    def abort(self) -> None:
+        conn = self.session.connection
+        try:
+            if conn.is_established:
+                conn.send(AbortRequest(0, 0))
+                self.protocol.pump()
+        except Exception:  # noqa: BLE001 - closing anyway
+            pass
+        self.protocol.abort_transport()
+
+    def _on_lost(self, exc: BaseException | None) -> None:
+        self.server._forget(self)
+        self._end()
+        if not self._associated:
+            log.debug("connection from %s closed before associating", self.protocol.peer_address)
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    def _end(self) -> None:
+        if self.receiver is not None:
+            self.receiver.abort_pending()
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+        for fut in self._waiters.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError("the association ended"))
+        self._waiters.clear()
+        if self._idle is not None:
+            self._idle.cancel()
+
+    def _touch(self) -> None:
+        self._last_input = self._loop.time()
+
+    def _arm_idle(self) -> None:
+        timeout = self.server.idle_timeout
+        if timeout is None:
+            return
+        self._idle = self._loop.call_at(self._last_input + timeout, self._check_idle)
+
+    def _check_idle(self) -> None:
+        timeout = self.server.idle_timeout or 0
+        if self._loop.time() - self._last_input >= timeout and not self._tasks:
+            log.info("aborting the association from %r: idle for %ss", self.calling, timeout)
+            self.abort()
+        else:
+            self._arm_idle()
+
+    # ---- events -----------------------------------------------------------------------
+
+    def _on_events(self, events: list[Any]) -> None:
+        self._touch()
+        for ev in events:
+            kind = type(ev)
+            if kind is RequestReceived:
+                self._on_request(ev)
+            elif kind is ResponseReceived:
+                fut = self._waiters.pop(ev.operation, None)
+                if fut is not None and not fut.done() and ev.final:
+                    fut.set_result(ev)
+            elif kind is CancelReceived:
+                self._cancelled.add(ev.message.message_id_being_responded_to)
+            elif kind is AssociationRequested:
+                self._on_associate(ev.associate)
+            elif kind is ReleaseRequested:
+                self.session.connection.send(ReleaseResponse())
+            elif kind in (Aborted, TransportClosed):
+                self._end()
+        self.protocol.pump()
+
+    def _on_associate(self, rq: Any) -> None:
+        server = self.server
+        calling = rq.calling.strip()
+        self.calling = calling
+        rj = server._associating(self, calling)
+        if rj is not None:
+            self.session.connection.send(rj)
+            return
+        decision = decide(server, rq)
+        if isinstance(decision, AssociateRejectRequest):
+            self.session.connection.send(decision)
+            return
+        if server.accept is not None:  # the user's policy: it may wait (a database)
+            info = AssociationInfo(calling, rq.called.strip(), self.protocol.peer_address, rq)
+            self._spawn(-1, self._accept_policy(rq, decision, info))
+            return
+        self._accept(rq, decision)
+
+    async def _accept_policy(self, rq: Any, ac: Any, info: AssociationInfo) -> None:
+        try:
+            verdict = await self.server.run_handler(self.server.accept, info)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001
+            log.exception("the accept policy failed")
+            verdict = _LOCAL_FAILURE
+        if verdict is True:
+            self._accept(rq, ac)
+        else:
+            reject = verdict if isinstance(verdict, AssociateRejectRequest) else _REFUSED
+            self.session.connection.send(reject)
+        self.protocol.pump()
+
+    def _accept(self, rq: Any, ac: Any) -> None:
+        server = self.server
+        if server._associating(self, self.calling) is not None:  # filled up meanwhile
+            self.session.connection.send(_BUSY)
+            return
+        try:
+            self.receiver = StoreReceiver(
+                directory=server.store_dir,
+                ignore=server.ignore,
+                fsync=server.fsync,
+                source_ae=self.calling,
+            )
+            self.receiver.wants_bytes = server.on_store is not None
+        except OSError as exc:  # the storage directory cannot be made: say so, reject
+            log.error("rejecting %r: storage is not available: %s", self.calling, exc)
+            self.session.connection.send(_LOCAL_FAILURE)
+            return
+        if rq.async_operations is not None:  # PS3.7 D.3.3.3: answer with ours, or less
+            theirs = rq.async_operations
+            ours = server.async_operations
+            ac.set_async_operations(True, *map(_lower, theirs, ours))
+        self.contexts = requestor_accepted(rq, ac)
+        self.info = AssociationInfo(self.calling, rq.called.strip(), self.protocol.peer_address,
+                                    rq, dict(self.contexts))  # fmt: skip
+        self.session.connection.send(AssociateAccept(ac))
+        self._associated = True
+        server._associated_now(self, self.calling)
+        self.roles = negotiated_roles(rq, ac)
+        self._arm_idle()
+        log.info("association from %s (%s): %d contexts", self.calling,
+                 self.protocol.peer_address, len(self.contexts))  # fmt: skip
+
+    # ---- DIMSE ------------------------------------------------------------------------
+
+    def _sink(self, pc_id: int, message: Any) -> Any:
+        ctx = self.contexts.get(pc_id)
+        if self.receiver is None or ctx is None:
+            return None
+        return self.receiver.sink_for(message, ctx[1])
+
+    def _spawn(self, key: int, coro: Any) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks[key] = task
+        task.add_done_callback(lambda t, k=key: self._done(k, t))
+
+    def _done(self, key: int, task: asyncio.Task[Any]) -> None:
+        if self._tasks.get(key) is task:
+            del self._tasks[key]
+        self._cancelled.discard(key)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("operation failed", exc_info=task.exception())
+
+    def _respond(self, ev: RequestReceived, status: int, dataset: Any = None, **kw: Any) -> None:
+        if not self.session.connection.is_established:
+            return
+        try:
+            self.session.respond(ev, status, dataset, **kw)
+        except ValueError:  # the peer's UIDs are not valid UIDs: answer without them
+            self.session.respond(ev, status, dataset, affected_sop_class_uid=None,
+                                 affected_sop_instance_uid=None, **kw)  # fmt: skip
+        self.protocol.pump()
+
+    def _on_request(self, ev: RequestReceived) -> None:
+        cf = ev.message.command_field
+        mid = ev.message.message_id  # type: ignore[attr-defined]
+        server = self.server
+        if cf == CommandField.C_ECHO_RQ:
+            if server.on_echo is None:
+                self._respond(ev, SUCCESS)
+            else:
+                self._spawn(mid, self._echo(ev))
+        elif cf == CommandField.C_STORE_RQ:
+            self._spawn(mid, self._store(ev))
+        elif cf == CommandField.C_FIND_RQ and server.on_find is not None:
+            self._spawn(mid, self._find(ev))
+        elif cf == CommandField.C_GET_RQ and server.on_get is not None:
+            self._spawn(mid, self._retrieve(ev, server.on_get, None))
+        elif cf == CommandField.C_MOVE_RQ and server.on_move is not None:
+            dest = ev.message.move_destination  # type: ignore[attr-defined]
+            self._spawn(mid, self._retrieve(ev, server.on_move, dest))
+        else:
+            self._respond(ev, 0x0122 if cf == CommandField.C_STORE_RQ else UNABLE_TO_PROCESS)
+
+    async def _echo(self, ev: RequestReceived) -> None:
+        try:
+            status = await self.server.run_handler(self.server.on_echo)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001
+            log.exception("on_echo failed")
+            status = UNABLE_TO_PROCESS
+        self._respond(ev, SUCCESS if status is None else int(status))
+
+    async def _store(self, ev: RequestReceived) -> None:
+        rq: CStoreRQ = ev.message  # type: ignore[assignment]
+        ctx = self.contexts.get(ev.context_id)
+        receiver = self.receiver
+        if receiver is None or ctx is None:
+            self._respond(ev, 0x0122)
+            return
+        status, meta, data = receiver.commit(rq, ctx[1], ev.dataset)
+        handler = self.server.on_store
+        if handler is not None and data is not None:
+            try:
+                result = await self.server.run_handler(handler, meta, data, self.info)
+                status = SUCCESS if result is None else int(result)
+            except Exception:  # noqa: BLE001 - a handler failure is a failure status
+                log.exception("on_store failed for %s", rq.affected_sop_instance_uid)
+                status = 0xC000
+        self._respond(ev, status)
+
+    async def _items(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A handler's results as an async iterator, whatever it returns."""
+        if inspect.isasyncgenfunction(fn):
+            async for item in fn(*args):
+                yield item
+            return
+        result = await self.server.run_handler(fn, *args)
+        if hasattr(result, "__aiter__"):
+            async for item in result:
+                yield item
+            return
+        it = iter(result or ())
+        done = object()
+        while True:  # a generator may block (a database): advance it in the pool
+            item = await self.server.run_handler(next, it, done)
+            if item is done:
+                return
+            yield item
+
+    async def _find(self, ev: RequestReceived) -> None:
+        mid = ev.message.message_id  # type: ignore[attr-defined]
+        ts = self.contexts[ev.context_id][1]
+        try:
+            identifier = decode_dataset(ev.dataset or b"", ts)
+        except StorageError:
+            self._respond(ev, 0xC000)
+            return
+        final = SUCCESS
+        try:
+            async for status, match in self._items(self.server.on_find, identifier,  # type: ignore[arg-type]
+                                                   ev.message.affected_sop_class_uid):  # type: ignore[attr-defined]  # fmt: skip
+                if mid in self._cancelled:
+                    final = CANCEL
+                    break
+                if status in (PENDING, 0xFF01) and match is not None:
+                    self._respond(ev, status, encode_dataset(match, ts))
+                else:
+                    final = status
+                    break
+        except Exception:  # noqa: BLE001
+            log.exception("on_find failed")
+            final = UNABLE_TO_PROCESS
+        self._respond(ev, final)
+
+    async def _retrieve(
+        self, ev: RequestReceived, fn: Callable[..., Any], dest: str | None
+    ) -> None:
+        mid = ev.message.message_id  # type: ignore[attr-defined]
+        ts = self.contexts[ev.context_id][1]
+        try:
+            identifier = decode_dataset(ev.dataset or b"", ts)
+        except StorageError:
+            self._respond(ev, 0xC000)
+            return
+        args = (identifier,) if dest is None else (identifier, dest)
+        try:
+            objs = [obj async for obj in self._items(fn, *args)]
+        except Exception:  # noqa: BLE001
+            log.exception("the retrieve handler failed")
+            self._respond(ev, UNABLE_TO_PROCESS)
+            return
+        if dest is not None and dest not in self.server.move_destinations:
+            self._respond(ev, MOVE_DESTINATION_UNKNOWN)
+            return
+        counts = {"completed": 0, "failed": 0, "warning": 0}
+        send = self._sub_store if dest is None else None
+        target = None
+        if dest is not None:
+            target = await self._open_move(dest, objs)
+            if target is None:
+                counts["failed"] = len(objs)
+        for i, obj in enumerate(objs if target is not None or dest is None else ()):
+            if mid in self._cancelled:
+                self._respond(ev, CANCEL, **_subops(counts, len(objs) - i))
+                return
+            try:
+                if send is not None:
+                    status = await send(obj, ev)
+                else:
+                    status = await target.store(obj, move_originator=(self.calling, mid))  # type: ignore[union-attr]
+            except Exception as exc:  # noqa: BLE001 - a failed sub-operation
+                log.warning("sub-operation failed: %s", exc)
+                status = 0xA700
+            key = (
+                "failed" if is_failure(status) else "warning" if is_warning(status) else "completed"
+            )
+            counts[key] += 1
+            self._respond(ev, PENDING, **_subops(counts, len(objs) - i - 1))
+        if target is not None:
+            try:
+                await target.release()
+            except Exception:  # noqa: BLE001
+                target.abort()
+        final = (
+            SUB_OPERATIONS_COMPLETE_WITH_FAILURES
+            if counts["failed"] or counts["warning"]
+            else SUCCESS
+        )
+        self._respond(ev, final, **_subops(counts, None))
+
+    async def _sub_store(self, obj: Any, parent: RequestReceived) -> int:
+        """One C-GET sub-operation: C-STORE on this association, wait for its response."""
+        pc_id, prepared = prepare_store(self.contexts, obj)
+        op = self.session.request(
+            pc_id, CStoreRQ, send_form(prepared.data),
+            affected_sop_class_uid=prepared.sop_class_uid,
+            affected_sop_instance_uid=prepared.sop_instance_uid,
+        )  # fmt: skip
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        self._waiters[op] = fut
+        self.protocol.pump()
+        rsp = await asyncio.wait_for(fut, self.server.dimse_timeout)
+        return int(rsp.message.status)
+
+    async def _open_move(self, dest: str, objs: list[Any]) -> Any:
+        from dicomul.aio.association import connect
+
+        host, port = self.server.move_destinations[dest]
+        try:
+            return await connect(host, port, calling_ae=self.server.ae_title, called_ae=dest,
+                                 contexts=contexts_for_objects(objs) if objs else None,
+                                 dimse_timeout=self.server.dimse_timeout)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001
+            log.warning("cannot associate with move destination %s: %s", dest, exc)
+            return None
+
+
+def _subops(counts: dict[str, int], remaining: int | None) -> dict[str, Any]:
+    return {
+        "remaining_suboperations": remaining,
+        "completed_suboperations": counts["completed"],
+        "failed_suboperations": counts["failed"],
+        "warning_suboperations": counts["warning"],
+    }
+
+
+def _outcome(status: int) -> str:
+    return "failed" if is_failure(status) else "warning" if is_warning(status) else "completed"
+
+
+def _lower(theirs: int, ours: int) -> int:
+    """The smaller of two window sizes where 0 means unlimited."""
+    if theirs == 0:
+        return ours
+    if ours == 0:
+        return theirs
+    return min(theirs, ours)

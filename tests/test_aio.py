@@ -1,0 +1,410 @@
+"""dicomul.aio: the asyncio requestor and acceptor against each other and against the
+blocking API, over 127.0.0.1 with port 0: every service, pending responses, cancel, the
+asynchronous operations window performed, limits and rejects, async and plain handlers.
+Every wait is bounded (asyncio.wait_for); nothing sleeps to synchronise."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+
+from dicomul import AssociationAborted, AssociationRejected, aio
+from dicomul.dimse.sop import model_uid
+from dicomul.errors import ContextNotAccepted
+from dicomul.storage.contexts import contexts_for_files, storage_contexts, verification_contexts
+from dicomul.storage.part10 import StorageError, read_part10
+from dicomul.sync import Server as SyncServer
+
+pytestmark = pytest.mark.timeout(60)
+
+T = 10.0
+DATA = Path(pydicom.__file__).parent / "data" / "test_files"
+CT = str(DATA / "CT_small.dcm")
+MR = str(DATA / "MR_small.dcm")
+CT_CLASS = "1.2.840.10008.5.1.4.1.1.2"
+
+
+def run(scenario: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
+    async def bounded() -> Any:
+        return await asyncio.wait_for(scenario(), timeout)
+
+    return asyncio.run(bounded())
+
+
+async def until(condition: Callable[[], bool], timeout: float = T) -> None:
+    """Wait (bounded) for the server side to catch up with what the client saw."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not condition():
+        assert loop.time() < end, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def serve(**kw: Any) -> tuple[aio.Server, int]:
+    kw.setdefault("acse_timeout", T)
+    srv = aio.Server("SCP", **kw)
+    return srv, await srv.start("127.0.0.1", 0)
+
+
+async def connect(port: int, **kw: Any) -> aio.Association:
+    for k in ("dimse_timeout", "acse_timeout", "connect_timeout"):
+        kw.setdefault(k, T)
+    kw.setdefault("called_ae", "SCP")
+    return await aio.connect("127.0.0.1", port, **kw)
+
+
+def test_echo_and_store_into_files(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        srv, port = await serve(store_dir=tmp_path, accept_all_storage=True)
+        contexts = verification_contexts() + contexts_for_files([CT, MR])
+        async with await connect(port, contexts=contexts) as a:
+            assert a.is_established
+            assert await a.echo() == 0
+            assert await a.store(CT) == 0
+            assert await a.store(read_part10(MR)) == 0
+        await until(lambda: srv.associations == 0 and srv.connections == 0)
+        await srv.close()
+
+    run(scenario)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 2 and not any(n.endswith(".part") for n in names)
+    stored = pydicom.dcmread(tmp_path / names[0])
+    assert stored.SOPInstanceUID in {pydicom.dcmread(CT).SOPInstanceUID,
+                                     pydicom.dcmread(MR).SOPInstanceUID}  # fmt: skip
+    assert (tmp_path / f"{pydicom.dcmread(CT).SOPInstanceUID}.dcm").read_bytes()[132:] != b""
+
+
+def test_store_handler_async_and_plain(tmp_path: Path) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def on_store_async(meta: Any, data: Any, info: Any) -> int:
+        seen.append(("async", meta.sop_instance_uid))
+        return 0xB000
+
+    def on_store_plain(meta: Any, data: Any, info: Any) -> int:
+        assert isinstance(data, bytes) and info.calling_ae == "DICOMUL"
+        seen.append(("plain", meta.sop_instance_uid))
+        return 0
+
+    async def scenario() -> list[int]:
+        out = []
+        for handler in (on_store_async, on_store_plain):
+            srv, port = await serve(on_store=handler)
+            async with await connect(port, contexts=contexts_for_files([CT])) as a:
+                out.append(await a.store(CT))
+            await srv.close()
+        return out
+
+    assert run(scenario) == [0xB000, 0]
+    uid = pydicom.dcmread(CT).SOPInstanceUID
+    assert seen == [("async", uid), ("plain", uid)]
+
+
+def test_find_pending_matches_and_cancel_by_leaving_the_loop() -> None:
+    cancelled = asyncio.Event()
+
+    async def on_find(identifier: Dataset, sop_class: str):  # type: ignore[no-untyped-def]
+        for i in range(100):
+            match = Dataset()
+            match.PatientID = f"P{i}"
+            yield 0xFF00, match
+            await asyncio.sleep(0)  # let the C-CANCEL in
+        cancelled.set()
+        yield 0x0000, None
+
+    async def scenario() -> tuple[list[str], int]:
+        srv, port = await serve(on_find=on_find)
+        query = Dataset()
+        query.QueryRetrieveLevel = "PATIENT"
+        query.PatientID = "*"
+        contexts = [(model_uid("patient", "find"), ["1.2.840.10008.1.2"])]
+        async with await connect(port, contexts=contexts) as a:
+            ids = []
+            async for status, match in a.find(query, "patient"):
+                assert status == 0xFF00
+                ids.append(match.PatientID)
+                if len(ids) == 3:
+                    break  # leaving the loop cancels the query
+            everything = [s async for s, _ in a.find(query, "patient")]
+        await srv.close()
+        return ids, everything[-1]
+
+    ids, final = run(scenario)
+    assert ids == ["P0", "P1", "P2"]
+    assert final == 0x0000
+
+
+def test_get_sends_sub_operations_back(tmp_path: Path) -> None:
+    def on_get(identifier: Dataset) -> list[str]:
+        return [CT, MR]
+
+    async def scenario() -> list[Any]:
+        srv, port = await serve(on_get=on_get)
+        contexts = [(model_uid("study", "get"), ["1.2.840.10008.1.2"])]
+        contexts += storage_contexts(["1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.4"])
+        query = Dataset()
+        query.QueryRetrieveLevel = "STUDY"
+        async with await connect(port, contexts=contexts) as a:
+            rsps = [rsp async for _s, rsp in a.get(query, output_dir=tmp_path)]
+        await srv.close()
+        return rsps
+
+    rsps = run(scenario)
+    final = rsps[-1]
+    assert final.status == 0 and final.completed_suboperations == 2
+    assert [r.remaining_suboperations for r in rsps[:-1]] == [1, 0]
+    assert len(list(tmp_path.glob("*.dcm"))) == 2
+
+
+def test_move_to_a_destination(tmp_path: Path) -> None:
+    async def scenario() -> Any:
+        dest, dest_port = await serve(store_dir=tmp_path, accept_all_storage=True)
+        srv, port = await serve(on_move=lambda ident, ae: [CT],
+                                move_destinations={"DEST": ("127.0.0.1", dest_port)})  # fmt: skip
+        query = Dataset()
+        query.QueryRetrieveLevel = "STUDY"
+        contexts = [(model_uid("study", "move"), ["1.2.840.10008.1.2"])]
+        async with await connect(port, contexts=contexts) as a:
+            rsps = [rsp async for _s, rsp in a.move(query, "DEST")]
+            unknown = [rsp async for _s, rsp in a.move(query, "NOWHERE")]
+        await srv.close()
+        await dest.close()
+        return rsps[-1], unknown[-1]
+
+    final, unknown = run(scenario)
+    assert final.status == 0 and final.completed_suboperations == 1
+    assert unknown.status == 0xA801
+    assert len(list(tmp_path.glob("*.dcm"))) == 1
+
+
+@pytest.mark.parametrize("window", [1, 4, 0], ids=["window 1", "window 4", "unlimited"])
+def test_concurrent_operations_share_one_association(window: int) -> None:
+    peak = 0
+    running = 0
+    gate = asyncio.Event()
+
+    async def on_echo() -> int:
+        nonlocal peak, running
+        running += 1
+        peak = max(peak, running)
+        if running >= (window or 8):  # all the window lets in are running at once
+            gate.set()
+        await gate.wait()
+        running -= 1
+        return 0
+
+    async def scenario() -> list[int]:
+        srv, port = await serve(on_echo=on_echo, async_operations=(window, window))
+        async with await connect(port, async_operations=(window, window)) as a:
+            statuses = await asyncio.gather(*(a.echo() for _ in range(8)))
+        await srv.close()
+        return statuses
+
+    assert run(scenario) == [0] * 8
+    assert peak == (window or 8)
+
+
+def test_the_asyncio_requestor_talks_to_the_blocking_server(tmp_path: Path) -> None:
+    srv = SyncServer("SCP", store_dir=tmp_path, accept_all_storage=True)
+    port = srv.start("127.0.0.1", 0)
+    try:
+
+        async def scenario() -> list[int]:
+            contexts = verification_contexts() + contexts_for_files([CT])
+            async with await connect(port, contexts=contexts) as a:
+                return [await a.echo(), await a.store(CT)]
+
+        assert run(scenario) == [0, 0]
+    finally:
+        srv.stop(timeout=T)
+    assert len(list(tmp_path.glob("*.dcm"))) == 1
+
+
+def test_the_blocking_requestor_talks_to_the_asyncio_server(tmp_path: Path) -> None:
+    from dicomul.sync import Association
+
+    async def scenario() -> list[int]:
+        srv, port = await serve(store_dir=tmp_path, accept_all_storage=True)
+
+        def client() -> list[int]:
+            contexts = verification_contexts() + contexts_for_files([CT])
+            with Association.connect("127.0.0.1", port, called_ae="SCP", contexts=contexts,
+                                     dimse_timeout=T, acse_timeout=T) as a:  # fmt: skip
+                return [a.echo(), a.store(CT)]
+
+        out = await asyncio.get_running_loop().run_in_executor(None, client)
+        await srv.close()
+        return out
+
+    assert run(scenario) == [0, 0]
+
+
+# ---- errors and limits ----------------------------------------------------------------
+
+
+def test_rejects_say_why() -> None:
+    async def scenario() -> None:
+        srv, port = await serve(allowed_calling=["GOOD"])
+        with pytest.raises(AssociationRejected, match="calling AE title not recognized"):
+            await connect(port, calling_ae="BAD")
+        srv2, port2 = await serve(max_associations=1)
+        first = await connect(port2)
+        with pytest.raises(AssociationRejected, match="local limit exceeded") as info:
+            await connect(port2)
+        assert (info.value.result, info.value.source, info.value.reason) == (2, 3, 2)
+        await first.release()
+        again = await connect(port2)  # the slot is free again
+        await again.release()
+        await srv.close()
+        await srv2.close()
+
+    run(scenario)
+
+
+def test_per_calling_ae_limit() -> None:
+    async def scenario() -> None:
+        srv, port = await serve(max_per_calling_ae=1)
+        a = await connect(port, calling_ae="ONE")
+        with pytest.raises(AssociationRejected):
+            await connect(port, calling_ae="ONE")
+        b = await connect(port, calling_ae="TWO")  # another AE is not held up
+        await a.release()
+        await b.release()
+        await srv.close()
+
+    run(scenario)
+
+
+def test_accept_policy_sees_the_peer() -> None:
+    seen: list[Any] = []
+
+    async def accept(info: Any) -> bool:
+        seen.append((info.calling_ae, info.called_ae, info.peer_address[0]))
+        return info.calling_ae != "NOPE"
+
+    async def scenario() -> None:
+        srv, port = await serve(accept=accept)
+        ok = await connect(port, calling_ae="YES")
+        await ok.release()
+        with pytest.raises(AssociationRejected):
+            await connect(port, calling_ae="NOPE")
+        await srv.close()
+
+    run(scenario)
+    assert seen == [("YES", "SCP", "127.0.0.1"), ("NOPE", "SCP", "127.0.0.1")]
+
+
+def test_storage_that_cannot_be_prepared_is_a_reject_not_silence(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+
+    async def scenario() -> None:
+        srv, port = await serve(store_dir=blocker / "sub", accept_all_storage=True)
+        with pytest.raises(AssociationRejected, match="transiently"):
+            await connect(port, contexts=verification_contexts())
+        await srv.close()
+
+    run(scenario)
+
+
+def test_no_context_for_a_service_and_no_context_for_a_file() -> None:
+    async def scenario() -> None:
+        srv, port = await serve()
+        async with await connect(port) as a:
+            with pytest.raises(ContextNotAccepted):
+                [x async for x in a.find(Dataset(), "study")]
+            with pytest.raises(StorageError, match="no accepted presentation context"):
+                await a.store(CT)
+            assert await a.echo() == 0  # the association is still fine
+        await srv.close()
+
+    run(scenario)
+
+
+def test_the_server_closing_fails_what_waits() -> None:
+    async def on_echo() -> int:
+        await asyncio.sleep(3600)
+        return 0
+
+    async def scenario() -> None:
+        srv, port = await serve(on_echo=on_echo)
+        a = await connect(port)
+        pending = asyncio.ensure_future(a.echo())
+        await asyncio.sleep(0.05)
+        await srv.close()
+        with pytest.raises(AssociationAborted):
+            await pending
+        with pytest.raises(AssociationAborted):
+            await a.echo()
+
+    run(scenario)
+
+
+def test_dimse_timeout_aborts() -> None:
+    async def on_echo() -> int:
+        await asyncio.sleep(3600)
+        return 0
+
+    async def scenario() -> None:
+        srv, port = await serve(on_echo=on_echo)
+        a = await connect(port, dimse_timeout=0.2)
+        with pytest.raises(TimeoutError, match="no DIMSE response"):
+            await a.echo()
+        assert not a.is_established
+        await srv.close()
+
+    run(scenario)
+
+
+def test_idle_associations_are_aborted() -> None:
+    async def scenario() -> None:
+        srv, port = await serve(idle_timeout=0.2)
+        a = await connect(port)
+        for _ in range(100):  # bounded: the server aborts within its idle timeout
+            if not a.is_established:
+                break
+            await asyncio.sleep(0.05)
+        assert not a.is_established and srv.associations == 0
+        with pytest.raises(AssociationAborted):
+            await a.echo()
+        await srv.close()
+
+    run(scenario)
+
+
+def test_connection_refused_says_so() -> None:
+    async def scenario() -> None:
+        srv, port = await serve()
+        await srv.close()
+        with pytest.raises(ConnectionRefusedError, match="refused"):
+            await connect(port)
+
+    run(scenario)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/fd"), reason="needs /proc")
+def test_ipv6_loopback() -> None:
+    import socket
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+
+    async def scenario() -> int:
+        srv = aio.Server("SCP")
+        try:
+            port = await srv.start("::1", 0)
+        except OSError:
+            pytest.skip("::1 cannot be bound here")
+        async with await aio.connect("::1", port, called_ae="SCP", acse_timeout=T) as a:
+            status = await a.echo()
+        await srv.close()
+        return status
+
+    assert run(scenario) == 0
