@@ -2,4 +2,5 @@
 
 from dicomul.cli.commands import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when multiprocessing (spawn) imports it as __mp_main__
+    raise SystemExit(main())

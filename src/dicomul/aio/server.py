@@ -42,6 +42,7 @@ import asyncio
 import inspect
 import logging
 import os
+import socket
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -130,7 +131,7 @@ class Server:
         acse_timeout: float = 30.0,
         dimse_timeout: float | None = 60.0,
         idle_timeout: float | None = 300.0,
-        async_operations: tuple[int, int] = (1, 1),
+        async_operations: tuple[int, int] = (16, 16),
         prefer: Literal["acceptor", "requestor"] = "acceptor",
         handler_threads: int = 8,
     ) -> None:
@@ -175,22 +176,30 @@ class Server:
     # ---- life cycle -------------------------------------------------------------------
 
     async def start(
-        self, host: str | None = "127.0.0.1", port: int = 0, *, reuse_port: bool = False
+        self,
+        host: str | None = "127.0.0.1",
+        port: int = 0,
+        *,
+        reuse_port: bool = False,
+        sock: socket.socket | None = None,
     ) -> int:
         """Listen on ``host:port`` (0 = a free port; ``"::"``: IPv6 and, where the system
-        allows, IPv4 too; None: every interface) and return the port."""
+        allows, IPv4 too; None: every interface), or on the listening ``sock`` given, and
+        return the port."""
         loop = asyncio.get_running_loop()
         self._pool = ThreadPoolExecutor(self._handler_threads, thread_name_prefix="dicomul")
         self._closed.clear()
-        server = await loop.create_server(
-            self._make_protocol,
-            host,
-            port,
-            ssl=self.ssl_context,
-            ssl_handshake_timeout=self.acse_timeout if self.ssl_context else None,
-            reuse_port=reuse_port or None,
-            backlog=1024,
-        )
+        tls: dict[str, Any] = {}
+        if self.ssl_context is not None:
+            tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": self.acse_timeout}
+        if sock is None and host == "::" and socket.has_dualstack_ipv6():
+            sock = socket.create_server(("::", port), family=socket.AF_INET6, backlog=1024,
+                                        dualstack_ipv6=True, reuse_port=reuse_port)  # fmt: skip
+        if sock is not None:
+            server = await loop.create_server(self._make_protocol, sock=sock, **tls)
+        else:
+            server = await loop.create_server(self._make_protocol, host, port, backlog=1024,
+                                              reuse_port=reuse_port or None, **tls)  # fmt: skip
         self._servers.append(server)
         self.port = int(server.sockets[0].getsockname()[1])
         log.info("%s listening on %s:%d", self.ae_title, host, self.port)

@@ -367,53 +367,22 @@ def cmd_store(args: argparse.Namespace) -> int:
 
 
 def cmd_storescp(args: argparse.Namespace) -> int:
-    import signal
-    import threading
-
-    from dicomul.sync.server import Server
+    from dicomul.cli import storescp
 
     if not args.ignore and not args.output_dir:
         return _usage("storescp needs --output-dir DIR (or --ignore)")
-    try:
-        server = Server(
-            args.aet,
-            accept_all_storage=True,
-            allowed_calling=args.allow_calling or None,
-            allowed_called=args.allow_called or None,
-            max_pdu=args.max_pdu,
-            store_dir=None if args.ignore else args.output_dir,
-            fsync=args.fsync,
-            ignore=args.ignore,
-            ssl_context=_ssl_context(args, server=True),
-            acse_timeout=args.ta or 30.0,
-            dimse_timeout=args.td,
-        )
-    except OSError as exc:  # the output directory cannot be made, a TLS file not read
-        _fail(f"storescp: {exc}")
-        return EXIT_FAILED
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        log.warning("signal %d: shutting down", signum)
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        port = server.start(args.bind, args.port)
-    except OSError as exc:
-        _fail(f"storescp cannot listen on {args.bind}:{args.port}: {exc.strerror or exc}")
-        return EXIT_FAILED
-    print(
-        f"storescp {args.aet} listening on {args.bind}:{port}"
-        f"{' (--ignore)' if args.ignore else f', storing into {args.output_dir}'}",
-        flush=True,
-    )
-    while not stop.wait(3600):
-        pass
-    server.stop()
-    print("storescp stopped", flush=True)
-    return EXIT_OK
+    if not args.ignore:
+        try:
+            os.makedirs(args.output_dir, exist_ok=True)
+        except OSError as exc:  # say so now, not at the first association
+            _fail(f"storescp: cannot use --output-dir {args.output_dir}: {exc.strerror or exc}")
+            return EXIT_FAILED
+    if args.idle_timeout is None:
+        args.idle_timeout = args.td if args.td is not None else 300.0
+    status = storescp.run(args, _ssl_context(args, server=True))
+    if status == 0:
+        print("storescp stopped", flush=True)
+    return status
 
 
 # ---- find / get / move --------------------------------------------------------------------
@@ -616,6 +585,42 @@ def _storescp_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bind", default="0.0.0.0", help="address to listen on")
     p.add_argument("--allow-calling", action="append", help="accept only these calling AEs")
     p.add_argument("--allow-called", action="append", help="accept only these called AEs")
+    p.add_argument(
+        "--max-associations",
+        type=int,
+        default=1000,
+        help="associations at once, per worker (more are rejected: transient)",
+    )
+    p.add_argument(
+        "--max-pending",
+        type=int,
+        default=256,
+        help="connections not yet associated (the oldest is closed when full)",
+    )
+    p.add_argument(
+        "--max-per-ae",
+        type=int,
+        default=None,
+        help="associations at once from one calling AE title",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        help="abort an association idle this long, seconds (default -td or 300)",
+    )
+    p.add_argument(
+        "--async-window",
+        type=int,
+        default=16,
+        help="asynchronous operations window accepted (0 = unlimited)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="worker processes on one port (SO_REUSEPORT; default: one per CPU)",
+    )
 
 
 def _query_args(name: str) -> Callable[[argparse.ArgumentParser], None]:

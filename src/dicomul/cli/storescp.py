@@ -1,0 +1,190 @@
+"""``dicomul storescp``: the asyncio storage SCP as a process, and ``--workers N`` of them
+on one port (SO_REUSEPORT: the kernel spreads connections over the workers' loops).
+
+The process raises its open-file soft limit to the hard limit at start (each connection
+is a socket, each association at most one file being written) and says when the limit is
+lower than ``--max-associations`` needs. SIGTERM and SIGINT stop it within a second:
+listening stops, live associations are aborted, and files being received are removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+log = logging.getLogger("dicomul")
+
+#: File descriptors the process needs besides its connections (stdio, the listener,
+#: the event loop's own, a file being written per association).
+FD_RESERVE = 64
+
+
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; return the soft limit now (or
+    ``wanted`` where the platform has no such limit, e.g. Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, wanted)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):  # e.g. macOS refuses above OPEN_MAX
+            pass
+    return soft
+
+
+def reuse_port_supported() -> bool:
+    return hasattr(socket, "SO_REUSEPORT") and sys.platform != "win32"
+
+
+def _listen_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    """The listening socket: ``::`` dual-stack (IPv6 and IPv4) where the system allows."""
+    if host in ("::", "") and socket.has_dualstack_ipv6():
+        return socket.create_server(("::", port), family=socket.AF_INET6, backlog=1024,
+                                    dualstack_ipv6=True, reuse_port=reuse_port)  # fmt: skip
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family = infos[0][0]
+    return socket.create_server((host, port), family=family, backlog=1024, reuse_port=reuse_port)
+
+
+async def serve(
+    args: argparse.Namespace, ssl_context: Any, port: int, announce: bool, ready: Any = None
+) -> int:
+    """Run one storage SCP on this process's loop until SIGTERM/SIGINT."""
+    from dicomul.aio.server import Server
+
+    limit = raise_open_file_limit(args.max_associations + args.max_pending + FD_RESERVE)
+    usable = max(1, limit - FD_RESERVE - args.max_pending)
+    if usable < args.max_associations:
+        log.warning("the open-file limit (%d) caps associations at about %d, below "
+                    "--max-associations %d", limit, usable, args.max_associations)  # fmt: skip
+    server = Server(
+        args.aet,
+        accept_all_storage=True,
+        allowed_calling=args.allow_calling or None,
+        allowed_called=args.allow_called or None,
+        max_pdu=args.max_pdu,
+        max_associations=args.max_associations,
+        max_pending=args.max_pending,
+        max_per_calling_ae=args.max_per_ae,
+        store_dir=None if args.ignore else args.output_dir,
+        fsync=args.fsync,
+        ignore=args.ignore,
+        ssl_context=ssl_context,
+        acse_timeout=args.ta or 30.0,
+        idle_timeout=args.idle_timeout or None,
+        async_operations=(args.async_window, args.async_window),
+    )
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    sock = _listen_socket(args.bind, port, reuse_port=args.workers > 1)
+    port = await server.start(sock=sock)
+    if ready is not None:
+        ready.put(os.getpid())
+    if announce:
+        print(f"storescp {args.aet} listening on {args.bind}:{port}{_where(args)}", flush=True)
+    await stop.wait()
+    log.info("shutting down")
+    await server.close(timeout=1.0)
+    return 0
+
+
+def _worker(args: argparse.Namespace, port: int, ready: Any) -> None:
+    """A worker process (spawned: portable, nothing inherited but the arguments)."""
+    from dicomul.cli.commands import _ssl_context
+
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(args, _ssl_context(args, server=True), port, announce=False, ready=ready))
+    except KeyboardInterrupt:
+        pass
+
+
+def _port_reservation(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` with SO_REUSEPORT but not listening: it fixes the
+    port (0 = a free one) for the workers, and takes no connections itself."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if family == socket.AF_INET6 and host in ("::", ""):
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind((host, port))
+    return sock
+
+
+def run(args: argparse.Namespace, ssl_context: Any) -> int:
+    """``dicomul storescp``: one process, or ``--workers`` processes on one port."""
+    workers = args.workers or (os.cpu_count() or 1)
+    if workers > 1 and not reuse_port_supported():
+        log.warning("SO_REUSEPORT is not available here: running one worker")
+        workers = 1
+    args.workers = workers
+    if workers == 1:
+        try:
+            return asyncio.run(serve(args, ssl_context, args.port, announce=True))
+        except OSError as exc:
+            _cannot_listen(args, exc)
+            return 1
+    try:
+        reservation = _port_reservation(args.bind, args.port)
+    except OSError as exc:
+        _cannot_listen(args, exc)
+        return 1
+    port = reservation.getsockname()[1]
+    args.log_level = logging.getLogger().getEffectiveLevel()
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(args, port, ready), daemon=True)
+             for _ in range(workers)]  # fmt: skip
+    stopping = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for p in procs:
+            if p.pid is not None and p.is_alive():
+                os.kill(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    for p in procs:
+        p.start()
+    up = 0
+    while up < workers and not stopping and any(p.is_alive() for p in procs):
+        try:
+            ready.get(timeout=0.5)
+            up += 1
+        except Exception:  # noqa: BLE001 - queue.Empty: check on the workers again
+            continue
+    reservation.close()
+    if up == workers:
+        print(f"storescp {args.aet} listening on {args.bind}:{port}{_where(args)} "
+              f"({workers} workers)", flush=True)  # fmt: skip
+    for p in procs:
+        p.join()
+    return 0 if stopping or all(p.exitcode == 0 for p in procs) else 1
+
+
+def _where(args: argparse.Namespace) -> str:
+    return " (--ignore)" if args.ignore else f", storing into {args.output_dir}"
+
+
+def _cannot_listen(args: argparse.Namespace, exc: OSError) -> None:
+    print(f"dicomul: error: storescp cannot listen on {args.bind}:{args.port}: "
+          f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip
