@@ -23,7 +23,7 @@ log = logging.getLogger("dicomul")
 
 #: File descriptors the process needs besides its connections (stdio, the listener,
 #: the event loop's own, a file being written per association).
-FD_RESERVE = 64
+FD_RESERVE = 16
 
 
 def raise_open_file_limit(wanted: int) -> int:
