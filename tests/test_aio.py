@@ -6,6 +6,7 @@ Every wait is bounded (asyncio.wait_for); nothing sleeps to synchronise."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -408,3 +409,57 @@ def test_ipv6_loopback() -> None:
         return status
 
     assert run(scenario) == 0
+
+
+def test_a_requestor_that_never_reads_stalls_only_itself() -> None:
+    """A C-FIND with 100,000 matches of 4 KiB to a requestor that stops reading: the
+    server stops producing once the socket is full (its buffer stays bounded), and
+    another association is served meanwhile."""
+    import socket
+
+    produced = 0
+
+    def on_find(identifier: Dataset, sop_class: str):  # type: ignore[no-untyped-def]
+        nonlocal produced
+        for _ in range(100_000):
+            match = Dataset()
+            match.PatientID = "P"
+            match.PatientComments = "x" * 4096
+            produced += 1
+            yield 0xFF00, match
+        yield 0x0000, None
+
+    async def scenario() -> tuple[int, int, int]:
+        srv, port = await serve(on_find=on_find)
+        contexts = [(model_uid("patient", "find"), ["1.2.840.10008.1.2"])]
+        stuck = await connect(port, contexts=contexts)
+        sock = stuck.protocol.transport.get_extra_info("socket")  # type: ignore[union-attr]
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.protocol.transport.pause_reading()  # type: ignore[union-attr]  # never reads
+        query = Dataset()
+        query.QueryRetrieveLevel = "PATIENT"
+        a_find = stuck.find(query, "patient")
+        task = asyncio.ensure_future(a_find.__anext__())
+        loop = asyncio.get_running_loop()
+        end = loop.time() + T
+        last = -1
+        while produced != last and loop.time() < end:  # until the server stops producing
+            last = produced
+            await asyncio.sleep(0.2)
+        other = await connect(port)
+        status = await other.echo()  # served while the first association is stuck
+        await other.release()
+        buffered = max((p.protocol.transport.get_write_buffer_size()  # type: ignore[union-attr]
+                        for p in srv._associated), default=0)  # noqa: SLF001  # fmt: skip
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await a_find.aclose()
+        stuck.abort()
+        await srv.close()
+        return status, produced, buffered
+
+    status, produced_then, buffered = run(scenario)
+    assert status == 0
+    assert produced_then < 1000, "the server kept producing for a requestor that does not read"
+    assert buffered < 4 * 1024 * 1024

@@ -52,6 +52,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._timer_at: float | None = None
         self._paused = False
         self._closed = False
+        self._drained: list[asyncio.Future[None]] = []
 
     # ---- asyncio's side ---------------------------------------------------------------
 
@@ -89,16 +90,38 @@ class SessionProtocol(asyncio.BufferedProtocol):
             self.session.receive_data(b"", now=self._loop.time())
         self._closed = True
         self._cancel_timer()
+        for fut in self._drained:
+            if not fut.done():
+                fut.set_result(None)
+        self._drained.clear()
         self._dispatch()
         if self.on_lost is not None:
             self.on_lost(exc)
 
     def pause_writing(self) -> None:
+        # The peer does not read what we send: stop reading what it sends too, so that
+        # its requests wait in the kernel and not as queued responses in our memory.
         self._paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         self._paused = False
+        if self.transport is not None and not self._closed:
+            self.transport.resume_reading()
+        waiters, self._drained = self._drained, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
         self.pump()
+
+    async def drain(self) -> None:
+        """Wait while the transport's buffer is over its high-water mark (a producer of
+        many responses, e.g. C-FIND matches, calls this between them)."""
+        if self._paused and not self._closed:
+            fut = self._loop.create_future()
+            self._drained.append(fut)
+            await fut
 
     # ---- our side ---------------------------------------------------------------------
 

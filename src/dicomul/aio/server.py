@@ -568,6 +568,7 @@ class _Peer:
                     break
                 if status in (PENDING, 0xFF01) and match is not None:
                     self._respond(ev, status, encode_dataset(match, ts))
+                    await self.protocol.drain()  # a requestor that does not read waits
                 else:
                     final = status
                     break
