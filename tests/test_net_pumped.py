@@ -84,7 +84,9 @@ def test_pumped_requestor_sees_an_abort_while_waiting() -> None:
 def test_spin_wait_defaults_and_validation() -> None:
     from dicomul.sync.net import DEFAULT_SPIN_WAIT
 
-    assert Net(io_thread=False).spin_wait == DEFAULT_SPIN_WAIT > 0
+    assert Net(io_thread=False).spin_wait == DEFAULT_SPIN_WAIT
+    if not os.environ.get("DICOMUL_SPIN_WAIT"):
+        assert DEFAULT_SPIN_WAIT == 0.0  # issue 10: no spinning unless asked for
     assert Net().spin_wait == DEFAULT_SPIN_WAIT  # (I/O threads: only while they are few)
     assert Net(spin_wait=0.0002).spin_wait == 0.0002
     with pytest.raises(ValueError):
@@ -157,8 +159,9 @@ def test_the_spin_wait_default_comes_from_the_environment() -> None:
     code = (
         "from dicomul.sync.net import Net; print(Net().spin_wait, Net(io_thread=False).spin_wait)"
     )
-    for value, expect in (("0", "0.0 0.0"), ("0.0005", "0.0005 0.0005"), ("", "0.0001 0.0001"),
-                          ("abc", "0.0001 0.0001"), ("-1", "0.0001 0.0001")):  # fmt: skip
+    # (issue 10: no spinning unless asked for; it was 100 µs by default)
+    for value, expect in (("0", "0.0 0.0"), ("0.0005", "0.0005 0.0005"), ("", "0.0 0.0"),
+                          ("abc", "0.0 0.0"), ("-1", "0.0 0.0")):  # fmt: skip
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env={**os.environ, "DICOMUL_SPIN_WAIT": value},
                              timeout=60, check=True)  # fmt: skip

@@ -37,6 +37,9 @@ def shutdown_quietly(sock: socket.socket) -> None:
         pass
 
 
+#: recv flag for a read that must not wait, where the platform has one (not Windows).
+_DONTWAIT: int | None = getattr(socket, "MSG_DONTWAIT", None)
+
 def is_tls(sock: object) -> bool:
     """True if ``sock`` is an ssl.SSLSocket. ssl is imported only by those who use TLS
     (it costs start-up time): if nobody imported it, no socket can be one."""
@@ -62,8 +65,10 @@ def recv_into(sock: socket.socket, conn: Connection, now: float, tls: bool) -> b
         try:
             if total == 0 or tls:
                 n = sock.recv_into(buf)
+            elif _DONTWAIT is None:  # no MSG_DONTWAIT (Windows): one read per poll
+                return True
             else:
-                n = sock.recv_into(buf, 0, socket.MSG_DONTWAIT)
+                n = sock.recv_into(buf, 0, _DONTWAIT)
         except OSError as exc:
             if isinstance(exc, (BlockingIOError, InterruptedError)) or _tls_wants_read(exc):
                 return total > 0

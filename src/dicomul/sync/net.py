@@ -71,18 +71,20 @@ _STA6 = State.STA6
 
 
 def _spin_default() -> float:
-    """100 µs, or the environment's DICOMUL_SPIN_WAIT (seconds; 0 turns spinning off for
-    the whole process). A value that is not a number >= 0 is reported and ignored."""
+    """0 (no spinning: a library in a gateway shares its cores), or the environment's
+    DICOMUL_SPIN_WAIT in seconds (e.g. 0.0001 to spin up to 100 µs before each sleep,
+    which buys latency with CPU). A value that is not a number >= 0 is reported and
+    ignored."""
     value = os.environ.get("DICOMUL_SPIN_WAIT", "").strip()
     if not value:
-        return 100e-6
+        return 0.0
     try:
         seconds = float(value)
     except ValueError:
         seconds = -1.0
     if not seconds >= 0:  # (also NaN)
         log.warning("DICOMUL_SPIN_WAIT=%r is not a number of seconds >= 0: ignored", value)
-        return 100e-6
+        return 0.0
     return seconds
 
 
@@ -145,8 +147,9 @@ class Net:
     ``io_thread=False``: no I/O thread; the caller drives the connection with
     :meth:`process` (the blocking conveniences do it while they wait), and callbacks run
     in the caller's thread. One thread fewer per round trip: what a blocking SCU wants.
-    ``spin_wait`` seconds (default 100 µs; 0 = never): before sleeping until the peer
-    answers, check for the answer without sleeping for up to this long. A sleeping CPU,
+    ``spin_wait`` seconds (default 0: never; DICOMUL_SPIN_WAIT sets the default): before
+    sleeping until the peer answers, check for the answer without sleeping for up to this
+    long. A sleeping CPU,
     on a virtual machine above all, takes tens of microseconds to wake up, longer than a
     fast peer takes to answer, so this trades up to that much CPU per wait for latency.
     It is bounded: after 4 waits in a row longer than the window it stops spinning for
