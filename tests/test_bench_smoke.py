@@ -63,3 +63,13 @@ def test_bench_startup_runs() -> None:
     text = _run("bench_startup.py", "--quick", timeout=100)
     assert "echo: dicomul echo" in text and "echo: DCMTK echoscu (as shipped)" in text
     assert "targets:" in text
+
+
+@pytest.mark.interop
+@pytest.mark.timeout(600)
+def test_bench_aio_runs() -> None:
+    if not (os.path.exists("/usr/bin/echoscu") and os.path.exists("/usr/bin/storescp")):
+        pytest.skip("DCMTK (Debian dcmtk) not installed")
+    text = _run("bench_aio.py", "--quick", timeout=580)
+    assert "dicomul asyncio -> DCMTK storescp" in text and "window 8 vs 1" in text
+    assert "targets:" in text

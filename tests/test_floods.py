@@ -76,6 +76,15 @@ class Storescp:
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV,
             preexec_fn=lower_limit if limit else None,
         )  # fmt: skip
+        self.pid = self.proc.pid
+        try:
+            self.port = self._listening()
+        except BaseException:
+            self.proc.kill()  # never leave it running (the fixture does not know it yet)
+            self.proc.wait(timeout=T)
+            raise
+
+    def _listening(self) -> int:
         assert self.proc.stdout is not None
         seen = []
         for _ in range(20):  # a warning may come first (the open-file limit)
@@ -85,8 +94,7 @@ class Storescp:
             if m or not line:
                 break
         assert m, "".join(seen)
-        self.port = int(m.group(1))
-        self.pid = self.proc.pid
+        return int(m.group(1))
 
     def stop(self) -> float:
         """SIGTERM; the seconds it took to exit (bounded wait)."""

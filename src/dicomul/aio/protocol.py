@@ -26,6 +26,8 @@ log = logging.getLogger("dicomul")
 
 #: Bytes pulled from the Connection per write while the transport accepts more.
 WRITE_BATCH = 1 << 20
+#: Buffers smaller than this are joined into one write (one system call).
+JOIN_BELOW = 64 * 1024
 #: Receive buffer of a connection not yet associated, and of an association.
 RECV_IDLE = 4096
 RECV_ASSOCIATED = 65536
@@ -40,8 +42,10 @@ class SessionProtocol(asyncio.BufferedProtocol):
         session: Session,
         on_events: Callable[[list[Any]], None],
         on_lost: Callable[[BaseException | None], None] | None = None,
+        on_made: Callable[[], None] | None = None,
     ) -> None:
         self.session = session
+        self.on_made = on_made
         self.connection = session.connection
         self.on_events = on_events
         self.on_lost = on_lost
@@ -65,6 +69,10 @@ class SessionProtocol(asyncio.BufferedProtocol):
             except OSError:  # pragma: no cover - a socket that refuses it still works
                 pass
         self.peer_address = transport.get_extra_info("peername")
+        if self.on_made is not None:  # (after a TLS handshake: a failed one never gets here)
+            self.on_made()
+        if self._closed:  # on_made refused the connection
+            return
         self.connection.connection_made(now=self._loop.time())
         self.pump()
 
@@ -141,8 +149,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
                     bufs = self.session.data_to_send(WRITE_BATCH)
                     if not bufs:
                         break
-                    for buf in bufs:
-                        transport.write(buf)
+                    _write(transport, bufs)
             if not self._dispatch():
                 break
         self._arm_timer()
@@ -182,3 +189,26 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if not self._closed:
             self.session.handle_timer(self._loop.time())
             self.pump()
+
+
+def _write(transport: asyncio.Transport, bufs: list[Any]) -> None:
+    """Write the buffers, small ones joined: each ``write`` is a ``send`` system call
+    when the socket has room, and a PDU's 12-byte headers must not cost one each. Large
+    buffers (a data set's fragments) go as they are, uncopied."""
+    small: list[Any] = []
+    size = 0
+    for buf in bufs:
+        n = len(buf)
+        if n >= JOIN_BELOW:
+            if small:
+                transport.write(b"".join(small))
+                small, size = [], 0
+            transport.write(buf)
+            continue
+        small.append(buf)
+        size += n
+        if size >= JOIN_BELOW:
+            transport.write(b"".join(small))
+            small, size = [], 0
+    if small:
+        transport.write(small[0] if len(small) == 1 else b"".join(small))

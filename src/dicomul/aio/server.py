@@ -248,14 +248,22 @@ class Server:
         if self.connections >= self.max_connections:
             log.warning("refusing a connection: %d open already", self.connections)
             return _Refuse()
+        return _Peer(self).protocol
+
+    def _connected(self, peer: _Peer) -> bool:
+        """A connection is made (after its TLS handshake, if any: a handshake that fails
+        never gets here, and so costs no slot): count it, closing the oldest connection
+        that has not associated when there are ``max_pending`` already."""
+        if self.connections >= self.max_connections:
+            log.warning("refusing a connection: %d open already", self.connections)
+            return False
         if len(self._pending) >= self.max_pending:
             oldest = next(iter(self._pending))
             log.info("closing the oldest of %d unassociated connections", len(self._pending))
             self._forget(oldest)
             oldest.abort()
-        peer = _Peer(self)
         self._pending[peer] = None
-        return peer.protocol
+        return True
 
     def _associating(self, peer: _Peer, calling: str) -> AssociateRejectRequest | None:
         """Room for one more association (from ``calling``)? None, or the reject."""
@@ -308,7 +316,9 @@ class _Peer:
         self.session = Session(
             Connection(Role.ACCEPTOR, artim_timeout=server.acse_timeout), dataset_sink=self._sink
         )
-        self.protocol = SessionProtocol(self.session, self._on_events, self._on_lost)
+        self.protocol = SessionProtocol(
+            self.session, self._on_events, self._on_lost, on_made=self._on_made
+        )
         loop = asyncio.get_running_loop()
         self.lost: asyncio.Future[None] = loop.create_future()
         self._loop = loop
@@ -331,6 +341,11 @@ class _Peer:
         except Exception:  # noqa: BLE001 - closing anyway
             pass
         self.protocol.abort_transport()
+
+    def _on_made(self) -> None:
+        if not self.server._connected(self):
+            self.protocol.abort_transport()
+            self.protocol.connection_lost(None)
 
     def _on_lost(self, exc: BaseException | None) -> None:
         self.server._forget(self)

@@ -107,7 +107,7 @@ class Operation:
     """
 
     __slots__ = (
-        "message_id", "context_id", "request", "dataset", "status", "responses", "done",
+        "message_id", "context_id", "request", "command", "dataset", "status", "responses", "done",
         "sent", "cancelled", "remaining", "completed", "failed", "warning", "stores_received",
     )  # fmt: skip
 
@@ -115,6 +115,7 @@ class Operation:
         self.message_id = message_id
         self.context_id = context_id
         self.request = request
+        self.command = b""  # the encoded command set, until it is sent
         self.dataset: Any = None
         self.status: int | None = None
         self.responses = 0
@@ -271,8 +272,9 @@ class Session:
         fields["has_dataset"] = dataset is not None
         message_id = self._new_message_id()
         message = cls(message_id=message_id, **fields)
-        message.encode()  # bad fields raise here, before anything changes
+        command = message.encode()  # bad fields raise here, before anything changes
         op = Operation(message_id, context_id, message)
+        op.command = command
         op.dataset = dataset
         self._queued.append(op)
         self._ids.add(message_id)
@@ -314,7 +316,8 @@ class Session:
             self._invoked[op.message_id] = op
             op.sent = True
             dataset, op.dataset = op.dataset, None
-            self.connection.send(DataRequest(op.context_id, op.request.encode(), dataset))
+            command, op.command = op.command, b""
+            self.connection.send(DataRequest(op.context_id, command, dataset))
 
     # ---- responses --------------------------------------------------------------------
 

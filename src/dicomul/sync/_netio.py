@@ -40,6 +40,7 @@ def shutdown_quietly(sock: socket.socket) -> None:
 #: recv flag for a read that must not wait, where the platform has one (not Windows).
 _DONTWAIT: int | None = getattr(socket, "MSG_DONTWAIT", None)
 
+
 def is_tls(sock: object) -> bool:
     """True if ``sock`` is an ssl.SSLSocket. ssl is imported only by those who use TLS
     (it costs start-up time): if nobody imported it, no socket can be one."""
