@@ -94,11 +94,12 @@ async def store(
             # One buffer per lane, its UID patched in place (same length): building a
             # 32 MiB data set per object would measure the generator, not the transfer.
             base = f"1.2.826.0.1.3680043.9.7433.{pid}.{k}."
-            buf = bytearray(dataset(size, base + "0" * 8))
-            at = buf.find((base + "0" * 8).encode())
+            first = base + "1" + "0" * 8  # fixed width, and no leading zero (PS3.5 9.1)
+            buf = bytearray(dataset(size, first))
+            at = buf.find(first.encode())
             while time.perf_counter() < stop_at[0]:
                 i += 1
-                uid = f"{base}{i:08d}"
+                uid = f"{base}1{i:08d}"
                 buf[at : at + len(uid)] = uid.encode()
                 if await a.store((memoryview(buf), ILE, SC, uid)):
                     failures[0] += 1
