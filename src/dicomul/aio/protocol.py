@@ -143,14 +143,16 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if self._closed:
             return
         transport = self.transport
+        connection = self.connection
+        session = self.session
         for _ in range(64):  # handlers may queue more (a response): write that too
             if transport is not None:
-                while not self._paused:
-                    bufs = self.session.data_to_send(WRITE_BATCH)
+                while not self._paused and connection.pending_output:
+                    bufs = session.data_to_send(WRITE_BATCH)
                     if not bufs:
                         break
                     _write(transport, bufs)
-            if not self._dispatch():
+            if not session.has_events or not self._dispatch():
                 break
         self._arm_timer()
         if self.connection.close_requested and transport is not None and not self._closed:

@@ -202,8 +202,8 @@ class Session:
         self.connection = connection
         self.dataset_sink = dataset_sink
         connection.dataset_sink = self._sink
-        self.invoke_window = 1
-        self.perform_window = 1
+        self._invoke_window = 1
+        self._perform_window = 1
         self._invoked: dict[int, Operation] = {}  # message ID -> outstanding operation
         self._queued: deque[Operation] = deque()  # waiting for room in the window
         self._performing: dict[int, RequestReceived] = {}  # peer's message ID -> request
@@ -236,9 +236,41 @@ class Session:
 
     def events(self) -> list[Any]:
         """DIMSE events and the Connection's other events, in the order they happened."""
-        self._drain()
+        if self.connection.has_events:
+            self._drain()
         out, self._events = self._events, []
         return out
+
+    @property
+    def has_events(self) -> bool:
+        """Whether events() has something (cheap: for transports' hot paths)."""
+        return bool(self._events) or self.connection.has_events
+
+    @property
+    def invoke_window(self) -> int:
+        """How many operations we may have outstanding (0 = unlimited): negotiated."""
+        self._read_windows()
+        return self._invoke_window
+
+    @invoke_window.setter
+    def invoke_window(self, value: int) -> None:
+        self._read_windows()
+        self._invoke_window = value
+
+    @property
+    def perform_window(self) -> int:
+        """How many operations the peer may have outstanding on us (0 = unlimited)."""
+        self._read_windows()
+        return self._perform_window
+
+    @perform_window.setter
+    def perform_window(self, value: int) -> None:
+        self._read_windows()
+        self._perform_window = value
+
+    def _read_windows(self) -> None:
+        if not self._windows_read and self.connection.is_established:
+            self._windows()
 
     @property
     def outstanding(self) -> int:
@@ -307,11 +339,12 @@ class Session:
 
     def _flush(self) -> None:
         """Send queued requests while the window has room."""
-        if not self.connection.is_established:
+        if not self._queued or not self.connection.is_established:
             return
         if not self._windows_read:
             self._windows()
-        while self._queued and (not self.invoke_window or len(self._invoked) < self.invoke_window):
+        window = self._invoke_window
+        while self._queued and (not window or len(self._invoked) < window):
             op = self._queued.popleft()
             self._invoked[op.message_id] = op
             op.sent = True
@@ -389,8 +422,8 @@ class Session:
         requestor = self.connection.role.value == "requestor"
         # The RQ's invoked/performed are the requestor's; the AC answers with the numbers
         # the requestor may invoke and the acceptor may invoke (the requestor performs).
-        self.invoke_window = invoked if requestor else performed
-        self.perform_window = performed if requestor else invoked
+        self._invoke_window = invoked if requestor else performed
+        self._perform_window = performed if requestor else invoked
 
     def _ended(self) -> None:
         for op in (*self._invoked.values(), *self._queued):
@@ -433,9 +466,9 @@ class Session:
         if mid in self._performing:
             self._violation(f"request with message ID {mid}, which is still being performed")
             return
-        if self.perform_window and len(self._performing) >= self.perform_window:
+        if self._perform_window and len(self._performing) >= self._perform_window:
             self._violation(
-                f"the peer has more than {self.perform_window} operation(s) outstanding "
+                f"the peer has more than {self._perform_window} operation(s) outstanding "
                 "(the asynchronous operations window)"
             )
             return

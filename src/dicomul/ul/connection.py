@@ -458,6 +458,11 @@ class Connection:
         self._out.extend(kept)
 
     @property
+    def has_events(self) -> bool:
+        """Whether events() has something to give."""
+        return bool(self._events)
+
+    @property
     def pending_output(self) -> bool:
         """Whether anything is queued for data_to_send()."""
         return bool(self._out)
