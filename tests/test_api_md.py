@@ -94,14 +94,14 @@ def _set_role_select(a: Associate) -> bool:
 
 def _set_request(a: Associate) -> bool:
     a.set_request(False)
-    return a.is_request() is False
+    return a.is_request is False
 
 
 #: name -> a call that exercises it on a fresh fixture() and returns True when it worked.
 EXERCISES: dict[str, Callable[[Associate], Any]] = {
     # create
     "create_associate": lambda a: (
-        associate_module.create_associate(False).is_request() is False
+        associate_module.create_associate(False).is_request is False
         and associate_module.create_associate() == Associate()
     ),
     "default_associate": lambda a: (
@@ -174,7 +174,7 @@ EXERCISES: dict[str, Callable[[Associate], Any]] = {
         a.is_async_operations() is False
         and (a.set_async_operations(True, 1, 1) or a.is_async_operations()) is True
     ),
-    "is_request": lambda a: a.is_request() is True and Associate(False).is_request() is False,
+    "is_request": lambda a: a.is_request is True and Associate(False).is_request is False,
     "get_version": lambda a: a.get_version() == 1,
     "get_called": lambda a: a.get_called() == "" and (a.set_called("X") or a.get_called()) == "X",
     "get_calling": lambda a: (

@@ -53,8 +53,8 @@ def user_items(data: bytes) -> list:
 def test_create_and_default_associate() -> None:
     a = create_associate()
     assert a == Associate(True)
-    assert a.is_request() is True and a.is_request and a.is_request == True  # noqa: E712
-    assert create_associate(False).is_request() is False
+    assert a.is_request is True
+    assert create_associate(False).is_request is False
     assert a.version == 1 and a.application_context == C.APPLICATION_CONTEXT_NAME
     assert a.called == a.calling == ""
     assert a.max_length is None and not a.is_max_length()
@@ -74,7 +74,7 @@ def test_create_and_default_associate() -> None:
 def test_default_associate_clears_but_keeps_type() -> None:
     a = make_ac()
     a.default_associate()
-    assert a.is_request() is False and a.presentation_count == 0 and a.called == ""
+    assert a.is_request is False and a.presentation_count == 0 and a.called == ""
 
 
 def test_reset_associate_retypes_and_clears() -> None:
@@ -88,9 +88,9 @@ def test_reset_associate_retypes_and_clears() -> None:
 def test_set_request_and_property() -> None:
     a = Associate()
     a.set_request(False)
-    assert not a.is_request and a.is_request() is False and repr(a.is_request) == "False"
+    assert a.is_request is False
     a.is_request = True
-    assert a.is_request() is True and str(a.is_request) == "True"
+    assert a.is_request is True
 
 
 def test_titles_stored_without_padding() -> None:
@@ -381,7 +381,7 @@ def test_round_trip_ac() -> None:
     data = a.encode()
     assert data[0] == 2
     d = Associate.decode(data)
-    assert d.is_request() is False
+    assert d.is_request is False
     assert [d.get_abstract(i) for i in (1, 3, 5)] == [None, None, None]
     assert d.get_transfer_count(5) == 0 and d.get_result(5) == 4
     assert not d.is_role_select(3)  # the AC does not say which PC the 54H item is for ...
@@ -616,7 +616,7 @@ def test_we_decode_pynetdicom_ac() -> None:
     pdu = pdu_mod.A_ASSOCIATE_AC()
     pdu.from_primitive(p)
     d = Associate.decode(pdu.encode())
-    assert d.is_request() is False and d.max_length == 0
+    assert d.is_request is False and d.max_length == 0
     assert d.implementation_class_uid == "1.2.3.4"
     assert d.user_identity_response == b"server-token"
     assert d.get_presentation(0) == 3 and d.get_transfer(3) == C.EXPLICIT_VR_LITTLE_ENDIAN

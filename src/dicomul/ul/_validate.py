@@ -200,21 +200,6 @@ def check_encodable(request: bool, called: str, calling: str, pcs: list[list[Any
 # ---- small helpers shared with associate.py -------------------------------------------
 
 
-class CallableBool(int):
-    """A bool-like int that can also be called: ``assoc.is_request`` is both the Pythonic
-    property and the mechanical ``is_request()`` of L_DicomIsRequest."""
-
-    __slots__ = ()
-
-    def __call__(self) -> bool:
-        return self != 0
-
-    def __repr__(self) -> str:
-        return "True" if self else "False"
-
-    __str__ = __repr__
-
-
 _H = struct.Struct(">H")
 
 

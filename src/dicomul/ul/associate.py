@@ -85,8 +85,6 @@ class CommonExtended(NamedTuple):
     related_general_sop_classes: tuple[str, ...] = ()
 
 
-_TRUE = _v.CallableBool(1)
-_FALSE = _v.CallableBool(0)
 
 
 def _role(value: int) -> int:
@@ -276,10 +274,10 @@ class Associate:
         self._request = bool(request)
 
     @property
-    def is_request(self) -> _v.CallableBool:
-        """True for an A-ASSOCIATE-RQ, False for an -AC (settable). Also callable as
-        ``is_request()`` (L_DicomIsRequest); compare with ``==`` or ``bool()``, not ``is``."""
-        return _TRUE if self._request else _FALSE
+    def is_request(self) -> bool:
+        """L_DicomIsRequest: True for an A-ASSOCIATE-RQ, False for an -AC (settable, as
+        L_DicomSetRequest). A plain bool: the one LEADTOOLS query that is a property."""
+        return self._request
 
     @is_request.setter
     def is_request(self, value: bool) -> None:
