@@ -463,3 +463,92 @@ def test_a_requestor_that_never_reads_stalls_only_itself() -> None:
     assert status == 0
     assert produced_then < 1000, "the server kept producing for a requestor that does not read"
     assert buffered < 4 * 1024 * 1024
+
+
+# ---- negotiation the acceptor decides -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("identity", "answer", "expect"),
+    [
+        ((1, "alice", b"", True), True, b""),  # username
+        ((2, "alice", "secret", True), True, b""),  # username and passcode
+        ((3, b"kerberos-ticket", b"", True), b"server-ticket", b"server-ticket"),
+        ((4, b"<saml/>", b"", True), b"<saml-ok/>", b"<saml-ok/>"),
+        ((5, b"jwt.token.here", b"", True), b"jwt.reply", b"jwt.reply"),
+        ((1, "alice", b"", False), True, None),  # no positive response asked for: none
+    ],
+    ids=["username", "passcode", "kerberos", "saml", "jwt", "no response asked"],
+)
+def test_user_identity_hook(identity: tuple[Any, ...], answer: Any, expect: Any) -> None:
+    seen: list[Any] = []
+
+    async def on_user_identity(ident: Any, info: Any) -> Any:
+        seen.append((ident.identity_type, ident.primary, info.calling_ae))
+        return answer
+
+    async def scenario() -> Any:
+        srv, port = await serve(on_user_identity=on_user_identity)
+        async with await connect(port, user_identity=identity) as a:
+            assert await a.echo() == 0
+            response = a.user_identity_response
+        await srv.close()
+        return response
+
+    assert run(scenario) == expect
+    primary = identity[1].encode() if isinstance(identity[1], str) else identity[1]
+    assert seen == [(identity[0], primary, "DICOMUL")]
+
+
+def test_user_identity_refused_is_a_permanent_reject() -> None:
+    async def scenario() -> None:
+        srv, port = await serve(on_user_identity=lambda ident, info: ident.secondary == b"ok")
+        ok = await connect(port, user_identity=(2, "bob", "ok", True))
+        await ok.release()
+        with pytest.raises(AssociationRejected, match="permanently") as info:
+            await connect(port, user_identity=(2, "bob", "wrong", True))
+        assert (info.value.result, info.value.source, info.value.reason) == (1, 1, 1)
+        await srv.close()
+
+    run(scenario)
+
+
+def test_sop_class_extended_and_common_extended_negotiation() -> None:
+    commons: list[Any] = []
+
+    def accept(info: Any) -> bool:
+        commons.extend(info.request.common_extended)
+        return True
+
+    async def scenario() -> Any:
+        srv, port = await serve(
+            accept=accept,
+            accept_all_storage=True,
+            ignore=True,
+            on_extended=lambda uid, data: b"\x01" if uid == CT_CLASS else None,
+        )
+        contexts = contexts_for_files([CT])
+        async with await connect(
+            port,
+            contexts=contexts,
+            sop_class_extended={CT_CLASS: b"\x01\x01"},
+            common_extended=[(CT_CLASS, "1.2.840.10008.4.2", ["1.2.840.10008.5.1.4.1.1.2.1"])],
+        ) as a:
+            answered = a.accept.extended_negotiations
+            assert await a.store(CT) == 0
+        await srv.close()
+        return answered
+
+    assert run(scenario) == {CT_CLASS: b"\x01"}
+    assert [(c.sop_class_uid, c.service_class_uid) for c in commons] == [
+        (CT_CLASS, "1.2.840.10008.4.2")
+    ]
+
+
+def test_the_window_is_negotiated_down_to_the_servers() -> None:
+    async def scenario() -> tuple[Any, int, int]:
+        srv, port = await serve(async_operations=(4, 2))
+        async with await connect(port, async_operations=(8, 8)) as a:
+            return a.accept.async_operations, a.session.invoke_window, a.session.perform_window
+
+    assert run(scenario) == ((4, 2), 4, 2)

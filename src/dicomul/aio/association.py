@@ -92,10 +92,14 @@ async def connect(
     server_hostname: str | None = None,
     user_identity: tuple[Any, ...] | None = None,
     async_operations: tuple[int, int] | None = None,
+    sop_class_extended: Mapping[str, bytes] | None = None,
+    common_extended: Sequence[tuple[str, str, Sequence[str]]] = (),
 ) -> Association:
     """Connect to ``host:port`` (a name, an IPv4 or an IPv6 address) and negotiate an
     association; the arguments are those of the blocking ``Association.connect``, plus
-    ``async_operations`` (invoked, performed) to propose an operations window. Raises
+    ``async_operations`` (invoked, performed) to propose an operations window, and
+    ``sop_class_extended`` / ``common_extended`` (see :func:`dicomul.dimse.request.
+    build_request`); the answers are in :attr:`Association.accept`. Raises
     ConnectionRefusedError/OSError, AssociationRejected, AssociationAborted or
     TimeoutError, each saying what happened."""
     assoc = Association(calling_ae=calling_ae, called_ae=called_ae, dimse_timeout=dimse_timeout,
@@ -108,6 +112,8 @@ async def connect(
         roles=roles,
         user_identity=user_identity,
         async_operations=async_operations,
+        sop_class_extended=sop_class_extended,
+        common_extended=common_extended,
     )
     await assoc._open(host, port, rq, connect_timeout, ssl_context, server_hostname)
     return assoc
@@ -233,6 +239,11 @@ class Association:
             await self.release()
         else:
             self.abort()
+
+    @property
+    def user_identity_response(self) -> bytes | None:
+        """The acceptor's user identity server response (59H), or None."""
+        return self.accept.get_user_identity_response() if self.accept is not None else None
 
     @property
     def is_established(self) -> bool:

@@ -29,6 +29,14 @@ Handlers may be plain functions or coroutines (async generators for the Q/R ones
 * ``on_get(identifier) -> iterable of objects to send back as C-STORE sub-operations``
 * ``on_move(identifier, destination_ae) -> iterable of objects``, sent to
   ``move_destinations[destination_ae] = (host, port)`` on a new association.
+* ``on_user_identity(identity, info) -> True | bytes | False``: the requestor's user
+  identity (all five types: ``identity.identity_type``, ``.primary``, ``.secondary``);
+  False or None refuses the association, True accepts, bytes accept with that server
+  response (Kerberos, SAML, JWT), sent when the requestor asked for a positive response
+  (an empty one for types 1 and 2).
+* ``on_extended(sop_class_uid, info) -> bytes | None``: the answer to SOP class extended
+  negotiation (56H). Common extended negotiation (57H, in the RQ only) is in
+  ``info.request.common_extended`` for the accept policy.
 
 Plain handlers run in a bounded thread pool (``handler_threads``), so a slow one never
 stalls the loop; coroutines run on the loop. ``accept(info) -> bool`` (plain or async)
@@ -113,6 +121,8 @@ class Server:
         allowed_calling: Collection[str] | None = None,
         allowed_called: Collection[str] | None = None,
         accept: Callable[[AssociationInfo], Any] | None = None,
+        on_user_identity: Callable[[Any, AssociationInfo], Any] | None = None,
+        on_extended: Callable[[str, bytes], bytes | None] | None = None,
         max_pdu: int = 16384,
         max_associations: int = 1000,
         max_pending: int = 256,
@@ -144,6 +154,8 @@ class Server:
         self.allowed_calling = allowed_calling
         self.allowed_called = allowed_called
         self.accept = accept
+        self.on_user_identity = on_user_identity
+        self.on_extended = on_extended
         self.max_pdu = max_pdu
         self.max_associations = max_associations
         self.max_pending = max_pending
@@ -419,22 +431,37 @@ class _Peer:
         if isinstance(decision, AssociateRejectRequest):
             self.session.connection.send(decision)
             return
-        if server.accept is not None:  # the user's policy: it may wait (a database)
+        wants_identity = server.on_user_identity is not None and rq.user_identity is not None
+        if server.accept is not None or wants_identity:  # user hooks: they may wait
             info = AssociationInfo(calling, rq.called.strip(), self.protocol.peer_address, rq)
             self._spawn(-1, self._accept_policy(rq, decision, info))
             return
         self._accept(rq, decision)
 
     async def _accept_policy(self, rq: Any, ac: Any, info: AssociationInfo) -> None:
+        """The user's accept policy, then the user identity hook (PS3.7 D.3.3.7): a
+        refusal is A-ASSOCIATE-RJ rejected-permanent, service-user, no-reason-given."""
+        server = self.server
+        verdict: Any = True
         try:
-            verdict = await self.server.run_handler(self.server.accept, info)  # type: ignore[arg-type]
+            if server.accept is not None:
+                verdict = await server.run_handler(server.accept, info)
+            identity = rq.user_identity
+            if verdict is True and identity is not None and server.on_user_identity is not None:
+                answer = await server.run_handler(server.on_user_identity, identity, info)
+                verdict = answer is not False and answer is not None
+                if verdict and identity.positive_response:
+                    ac.set_user_identity_response(
+                        b"" if answer is True or identity.identity_type in (1, 2) else answer
+                    )
         except Exception:  # noqa: BLE001
-            log.exception("the accept policy failed")
+            log.exception("the accept policy or the user identity hook failed")
             verdict = _LOCAL_FAILURE
         if verdict is True:
             self._accept(rq, ac)
         else:
             reject = verdict if isinstance(verdict, AssociateRejectRequest) else _REFUSED
+            log.info("refusing %r: %s", self.calling, "by the accept policy or user identity")
             self.session.connection.send(reject)
         self.protocol.pump()
 
@@ -455,10 +482,6 @@ class _Peer:
             log.error("rejecting %r: storage is not available: %s", self.calling, exc)
             self.session.connection.send(_LOCAL_FAILURE)
             return
-        if rq.async_operations is not None:  # PS3.7 D.3.3.3: answer with ours, or less
-            theirs = rq.async_operations
-            ours = server.async_operations
-            ac.set_async_operations(True, *map(_lower, theirs, ours))
         self.contexts = requestor_accepted(rq, ac)
         self.info = AssociationInfo(self.calling, rq.called.strip(), self.protocol.peer_address,
                                     rq, dict(self.contexts))  # fmt: skip
@@ -686,12 +709,3 @@ def _subops(counts: dict[str, int], remaining: int | None) -> dict[str, Any]:
 
 def _outcome(status: int) -> str:
     return "failed" if is_failure(status) else "warning" if is_warning(status) else "completed"
-
-
-def _lower(theirs: int, ours: int) -> int:
-    """The smaller of two window sizes where 0 means unlimited."""
-    if theirs == 0:
-        return ours
-    if ours == 0:
-        return theirs
-    return min(theirs, ours)

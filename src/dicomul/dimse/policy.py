@@ -126,6 +126,9 @@ def decide(cfg: ServerConfig, rq: Associate) -> Associate | AssociateRejectReque
             roles=roles,
             max_length=cfg.max_pdu,
             ae_title=cfg.ae_title,
+            # the asyncio server's window and SOP class extended negotiation hook
+            async_window=getattr(cfg, "async_operations", None),
+            extended=getattr(cfg, "on_extended", None),
             # accept_all_storage: the requestor's first choice wins (storescp +xa differs),
             # so two contexts of one SOP class in different syntaxes both get theirs
             prefer="requestor" if cfg.accept_all_storage else cfg.prefer,  # type: ignore[arg-type]

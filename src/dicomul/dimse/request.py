@@ -37,14 +37,18 @@ def build_request(
     roles: Mapping[str, tuple[bool, bool]] | None = None,
     user_identity: tuple[Any, ...] | None = None,
     async_operations: tuple[int, int] | None = None,
+    sop_class_extended: Mapping[str, bytes] | None = None,
+    common_extended: Sequence[tuple[str, str, Sequence[str]]] = (),
 ) -> Associate:
     """The A-ASSOCIATE-RQ: ``contexts`` as (abstract syntax, transfer syntaxes) pairs with
     IDs 1, 3, 5... in order; ``roles``: SOP class -> (SCU, SCP) role selection (default:
     SCP role for every storage class when a C-GET class is proposed, so the peer can send
     its C-STORE sub-operations); ``user_identity``: arguments of
     :meth:`Associate.set_user_identity`; ``async_operations``: (invoked, performed) for a
-    53H item (0 = unlimited; None: no item, PS3.7's 1/1). ValueError/TypeError for bad
-    arguments."""
+    53H item (0 = unlimited; None: no item, PS3.7's 1/1); ``sop_class_extended``: SOP
+    class -> application information (56H, PS3.7 D.3.3.5); ``common_extended``: (SOP
+    class, service class, related general SOP classes) items (57H, D.3.3.6).
+    ValueError/TypeError for bad arguments."""
     ctx = list(contexts)
     if not ctx:
         raise ValueError("propose at least one presentation context")
@@ -73,6 +77,13 @@ def build_request(
         rq.set_user_identity(*user_identity)
     if async_operations is not None:
         rq.set_async_operations(True, *async_operations)
+    for uid, info in (sop_class_extended or {}).items():
+        pc_id = rq.find_abstract(uid)
+        if pc_id == 0:
+            raise ValueError(f"extended negotiation for {uid}, which is not proposed")
+        rq.set_extended(pc_id, info)
+    for sop, service, related in common_extended:
+        rq.add_common_extended(sop, service, related)
     return rq
 
 

@@ -85,8 +85,6 @@ class CommonExtended(NamedTuple):
     related_general_sop_classes: tuple[str, ...] = ()
 
 
-
-
 def _role(value: int) -> int:
     return RoleSupport(value) if 0 <= value <= 1 else value
 
