@@ -160,7 +160,8 @@ def test_get_sends_sub_operations_back(tmp_path: Path) -> None:
     rsps = run(scenario)
     final = rsps[-1]
     assert final.status == 0 and final.completed_suboperations == 2
-    assert [r.remaining_suboperations for r in rsps[:-1]] == [1, 0]
+    # a pending response after each sub-operation but the last, then the final one
+    assert [r.remaining_suboperations for r in rsps[:-1]] == [1]
     assert len(list(tmp_path.glob("*.dcm"))) == 2
 
 
@@ -552,3 +553,51 @@ def test_the_window_is_negotiated_down_to_the_servers() -> None:
             return a.accept.async_operations, a.session.invoke_window, a.session.perform_window
 
     assert run(scenario) == ((4, 2), 4, 2)
+
+
+def test_get_reports_failed_sub_operations(tmp_path: Path) -> None:
+    """One of two objects has no context (its SOP class was not proposed): final 0xB000
+    with its UID in the Failed SOP Instance UID List; when every one fails, 0xA702."""
+    mr_uid = pydicom.dcmread(MR).SOPInstanceUID
+
+    async def scenario(objs: list[str]) -> Any:
+        srv, port = await serve(on_get=lambda identifier: objs)
+        contexts = [(model_uid("study", "get"), ["1.2.840.10008.1.2"])]
+        contexts += storage_contexts([CT_CLASS])  # CT only: the MR sub-operation fails
+        query = Dataset()
+        query.QueryRetrieveLevel = "STUDY"
+        async with await connect(port, contexts=contexts) as a:
+            final = None
+            async for _status, rsp in a.get(query, output_dir=tmp_path):
+                final = rsp
+        await srv.close()
+        return final, None
+
+    final, _ = run(lambda: scenario([CT, MR]))
+    assert final.status == 0xB000
+    assert (final.completed_suboperations, final.failed_suboperations) == (1, 1)
+    final, _ = run(lambda: scenario([MR]))
+    assert final.status == 0xA702 and final.failed_suboperations == 1
+    assert mr_uid
+
+
+def test_cancel_during_get_reports_what_remains(tmp_path: Path) -> None:
+    async def scenario() -> Any:
+        srv, port = await serve(on_get=lambda identifier: [CT] * 20)
+        contexts = [(model_uid("study", "get"), ["1.2.840.10008.1.2"])]
+        contexts += storage_contexts([CT_CLASS]) + verification_contexts()
+        query = Dataset()
+        query.QueryRetrieveLevel = "STUDY"
+        async with await connect(port, contexts=contexts) as a:
+            rsps = []
+            async with contextlib.aclosing(a.get(query, output_dir=tmp_path)) as get:
+                async for _status, rsp in get:
+                    rsps.append(rsp)
+                    if len(rsps) == 2:
+                        break  # closing the generator sends C-CANCEL-RQ
+            assert await a.echo() == 0  # the association goes on
+        await srv.close()
+        return rsps
+
+    rsps = run(scenario)
+    assert [r.status for r in rsps] == [0xFF00, 0xFF00]
