@@ -19,14 +19,13 @@ from dicomul.storage.part10 import (
     FileMeta,
     StorageError,
     encode_dataset,
-    encode_file_meta,
     prepare_dataset,
     read_part10,
 )
+from dicomul.storage.writer import encode_file_meta
 from dicomul.sync.services import contexts_for_files
 
 TEST_FILES = Path(os.path.dirname(pydicom.__file__)) / "data" / "test_files"
-
 
 
 def _is_part10(path: Path) -> bool:

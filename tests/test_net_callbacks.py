@@ -29,9 +29,7 @@ class RawSCP(Net):
 
     def on_receive_associate_request(self, assoc: dicomul.Associate) -> None:
         self.seen.append((0, 1, b"", "rq"))
-        supported = dicomul.SupportedContexts().verification(
-            [dicomul.IMPLICIT_VR_LITTLE_ENDIAN]
-        )
+        supported = dicomul.SupportedContexts().verification([dicomul.IMPLICIT_VR_LITTLE_ENDIAN])
         self.send_associate_accept(dicomul.negotiate(assoc, supported))
 
     def on_receive_release_request(self) -> None:

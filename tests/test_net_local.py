@@ -66,25 +66,38 @@ def assert_serves(server, requestor) -> None:
 
 # ---- association, reject, release, abort ------------------------------------------------
 
+
 def test_associate_contexts_as_negotiated(acceptor, requestor):
     srv = acceptor()
     c = requestor()
-    rq = make_rq([(1, VERIFICATION_SOP_CLASS, (IMPLICIT_VR_LITTLE_ENDIAN,
-                                               EXPLICIT_VR_LITTLE_ENDIAN)),
-                  (3, CT, (EXPLICIT_VR_BIG_ENDIAN,)),
-                  (5, UNKNOWN, (IMPLICIT_VR_LITTLE_ENDIAN,)),
-                  (7, CT, (IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN))])
+    rq = make_rq(
+        [
+            (1, VERIFICATION_SOP_CLASS, (IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN)),
+            (3, CT, (EXPLICIT_VR_BIG_ENDIAN,)),
+            (5, UNKNOWN, (IMPLICIT_VR_LITTLE_ENDIAN,)),
+            (7, CT, (IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN)),
+        ]
+    )
     ac = c.net.associate("127.0.0.1", srv.port, rq, timeout=TIMEOUT)
     s = srv.next()
     expected = negotiate(s.net.request, SUPPORTED)
-    got = {pc.id: (pc.result, pc.abstract_syntax, pc.transfer_syntaxes[:1] if pc.result == 0
-                   else ()) for pc in ac.presentation_contexts}
-    assert got == {1: (0, VERIFICATION_SOP_CLASS, (EXPLICIT_VR_LITTLE_ENDIAN,)),
-                   3: (4, CT, ()), 5: (3, UNKNOWN, ()), 7: (0, CT, (EXPLICIT_VR_LITTLE_ENDIAN,))}
-    assert [(p.id, p.result, p.transfer_syntaxes[:1] if p.result == 0 else ())
-            for p in expected.presentation_contexts] == [
+    got = {
+        pc.id: (pc.result, pc.abstract_syntax, pc.transfer_syntaxes[:1] if pc.result == 0 else ())
+        for pc in ac.presentation_contexts
+    }
+    assert got == {
+        1: (0, VERIFICATION_SOP_CLASS, (EXPLICIT_VR_LITTLE_ENDIAN,)),
+        3: (4, CT, ()),
+        5: (3, UNKNOWN, ()),
+        7: (0, CT, (EXPLICIT_VR_LITTLE_ENDIAN,)),
+    }
+    assert [
         (p.id, p.result, p.transfer_syntaxes[:1] if p.result == 0 else ())
-        for p in ac.presentation_contexts]
+        for p in expected.presentation_contexts
+    ] == [
+        (p.id, p.result, p.transfer_syntaxes[:1] if p.result == 0 else ())
+        for p in ac.presentation_contexts
+    ]
     rq_seen = s.wait("on_receive_associate_request")[0]
     assert (rq_seen.called, rq_seen.calling) == ("DICOMUL_SCP", "DICOMUL_SCU")
     assert c.wait("on_receive_associate_accept")[0] is ac
@@ -97,8 +110,9 @@ def test_associate_contexts_as_negotiated(acceptor, requestor):
     assert not s.errors and not c.errors
 
 
-@pytest.mark.parametrize("codes", [(1, 1, 1), (1, 1, 2), (1, 1, 3), (2, 2, 1), (1, 2, 2),
-                                   (2, 3, 1), (1, 3, 2)])
+@pytest.mark.parametrize(
+    "codes", [(1, 1, 1), (1, 1, 2), (1, 1, 3), (2, 2, 1), (1, 2, 2), (2, 3, 1), (1, 3, 2)]
+)
 def test_reject_raises_with_codes(acceptor, requestor, codes):
     srv = acceptor(on_receive_associate_request=lambda net, rq: net.send_associate_reject(*codes))
     c = requestor()
@@ -122,8 +136,9 @@ def test_reject_called_ae_with_check_request(acceptor, requestor):
 
     srv = acceptor(on_receive_associate_request=policy)
     with pytest.raises(AssociationRejected) as info:
-        requestor().net.associate("127.0.0.1", srv.port, make_rq(called="SOMEONE_ELSE"),
-                               timeout=TIMEOUT)
+        requestor().net.associate(
+            "127.0.0.1", srv.port, make_rq(called="SOMEONE_ELSE"), timeout=TIMEOUT
+        )
     assert (info.value.result, info.value.source, info.value.reason) == (1, 1, 7)
     assert_serves(srv, requestor)
 
@@ -196,8 +211,10 @@ def test_abort_instead_of_accept_raises_association_aborted(acceptor, requestor)
 
 # ---- P-DATA ------------------------------------------------------------------------------
 
-CT_CONTEXTS = [(1, VERIFICATION_SOP_CLASS, (IMPLICIT_VR_LITTLE_ENDIAN,)),
-               (3, CT, (EXPLICIT_VR_LITTLE_ENDIAN,))]
+CT_CONTEXTS = [
+    (1, VERIFICATION_SOP_CLASS, (IMPLICIT_VR_LITTLE_ENDIAN,)),
+    (3, CT, (EXPLICIT_VR_LITTLE_ENDIAN,)),
+]
 
 
 def test_pdata_both_ways_50_mib(acceptor, requestor):
@@ -216,8 +233,7 @@ def test_pdata_both_ways_50_mib(acceptor, requestor):
     srv = acceptor(on_receive_data=on_data)
     c = requestor()
     # The two directions use different maximum lengths: 65536 and the AC's 16384.
-    c.net.associate("127.0.0.1", srv.port, make_rq(CT_CONTEXTS, max_length=65536),
-                    timeout=TIMEOUT)
+    c.net.associate("127.0.0.1", srv.port, make_rq(CT_CONTEXTS, max_length=65536), timeout=TIMEOUT)
     c.net.send_data(3, store_rq, data)
     pc_id, command, dataset = c.wait("on_receive_data", timeout=25)
     assert got["server"] == (3, store_rq, size, digest)
@@ -262,6 +278,7 @@ def test_dataset_sink_streams_to_a_file(acceptor, requestor, tmp_path):
 
 def test_sends_inside_callbacks(acceptor, requestor):
     """Accept, data, release: every step is sent from inside a callback."""
+
     def c_on_accept(net, ac):
         net.send_data(1, ECHO_RQ)
 
@@ -285,6 +302,7 @@ def test_sends_inside_callbacks(acceptor, requestor):
 
 # ---- local misuse, on_send -------------------------------------------------------------
 
+
 def test_local_protocol_error_sends_nothing(requestor):
     c = requestor()
     with pytest.raises(LocalProtocolError):
@@ -295,9 +313,12 @@ def test_local_protocol_error_sends_nothing(requestor):
         c.net.connect("127.0.0.1", lsn.getsockname()[1])
         peer, _ = lsn.accept()
         peer.settimeout(TIMEOUT)
-        for send in (lambda: c.net.send_data(1, ECHO_RQ), c.net.send_release_request,
-                     c.net.send_release_response,
-                     lambda: c.net.send_associate_accept(negotiate(make_rq(), SUPPORTED))):
+        for send in (
+            lambda: c.net.send_data(1, ECHO_RQ),
+            c.net.send_release_request,
+            c.net.send_release_response,
+            lambda: c.net.send_associate_accept(negotiate(make_rq(), SUPPORTED)),
+        ):
             with pytest.raises(LocalProtocolError):
                 send()
         assert c.args("on_send") == []
@@ -319,16 +340,22 @@ def test_local_protocol_error_acceptor_and_established(acceptor, requestor):
     refused = []
 
     def on_rq(net, rq):
-        for send in (lambda: net.send_data(1, ECHO_RQ), net.send_release_request,
-                     net.send_release_response, lambda: net.send_associate_request(make_rq())):
+        for send in (
+            lambda: net.send_data(1, ECHO_RQ),
+            net.send_release_request,
+            net.send_release_response,
+            lambda: net.send_associate_request(make_rq()),
+        ):
             try:
                 send()
             except LocalProtocolError:
                 refused.append(send)
         accept_all(net, rq)
 
-    srv = acceptor(on_receive_associate_request=on_rq, on_receive_data=lambda net, pc, *a:
-                net.send_data(pc, ECHO_RSP))
+    srv = acceptor(
+        on_receive_associate_request=on_rq,
+        on_receive_data=lambda net, pc, *a: net.send_data(pc, ECHO_RSP),
+    )
     c = requestor()
     c.net.associate("127.0.0.1", srv.port, make_rq(), timeout=TIMEOUT)
     assert len(refused) == 4
@@ -358,13 +385,16 @@ def test_on_send_per_pdu(acceptor, requestor):
     c.net.release(timeout=TIMEOUT)
     s = srv.next()
     assert s.closed()
-    assert c.args("on_send") == [(0, 1, len(rq.encode())), (0, 4, 12 + len(ECHO_RQ)),
-                                 (0, 5, 10)]
-    assert s.args("on_send") == [(0, 2, len(s.net.association.encode())),
-                                 (0, 4, 12 + len(ECHO_RSP)), (0, 6, 10)]
+    assert c.args("on_send") == [(0, 1, len(rq.encode())), (0, 4, 12 + len(ECHO_RQ)), (0, 5, 10)]
+    assert s.args("on_send") == [
+        (0, 2, len(s.net.association.encode())),
+        (0, 4, 12 + len(ECHO_RSP)),
+        (0, 6, 10),
+    ]
 
 
 # ---- TLS -----------------------------------------------------------------------------------
+
 
 def _load_make_certs():
     path = Path(__file__).parent / "certs" / "make_certs.py"
@@ -389,8 +419,10 @@ _server_ctx, _client_ctx = MAKE_CERTS.server_context, MAKE_CERTS.client_context
 
 
 def test_tls_association(acceptor, requestor, certs):
-    srv = acceptor(ssl_context=_server_ctx(certs),
-                on_receive_data=lambda net, pc, cmd, ds: net.send_data(pc, ECHO_RSP))
+    srv = acceptor(
+        ssl_context=_server_ctx(certs),
+        on_receive_data=lambda net, pc, cmd, ds: net.send_data(pc, ECHO_RSP),
+    )
     c = requestor(ssl_context=_client_ctx(certs))  # verifies the server cert (IP SAN)
     ac = c.net.associate("127.0.0.1", srv.port, make_rq(), timeout=TIMEOUT)
     assert ac.get_result(1) == 0
@@ -448,6 +480,7 @@ def test_tls_silent_client_does_not_block_the_listener(acceptor, requestor, cert
 
 
 # ---- timers ------------------------------------------------------------------------------
+
 
 def test_artim_closes_a_silent_connection(acceptor, requestor):
     srv = acceptor(artim_timeout=0.5)
@@ -566,6 +599,7 @@ def test_bad_pdu_in_sta6_gets_aa8(acceptor, requestor, name):
 
 
 # ---- Net life cycle ------------------------------------------------------------------------
+
 
 def test_listener_wait_true_after_close_when_successor_starts_late(monkeypatch):
     gate, loops, real_run = threading.Event(), [], net_mod.POOL.run

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from dicomul.storage import _received_files
-from dicomul.storage.part10 import FileMeta, Part10Writer, read_part10, safe_filename
+from dicomul.storage.part10 import FileMeta, read_part10
+from dicomul.storage.writer import Part10Writer, safe_filename
 from dicomul.ul.constants import EXPLICIT_VR_LITTLE_ENDIAN as ELE
 
 pytestmark = pytest.mark.timeout(60)
@@ -97,7 +98,8 @@ def test_committed_file_mode_in_a_new_process(tmp_path: Path, mask: int) -> None
     code = (
         "import os, sys\n"
         f"os.umask({mask})\n"
-        "from dicomul.storage.part10 import FileMeta, Part10Writer\n"
+        "from dicomul.storage.part10 import FileMeta\n"
+        "from dicomul.storage.writer import Part10Writer\n"
         f"w = Part10Writer(sys.argv[1], FileMeta({ELE!r}, {CT_CLASS!r}, {UID!r}))\n"
         "w.write(b'')\n"
         "print(oct(os.stat(w.commit()).st_mode & 0o777))\n"

@@ -19,20 +19,17 @@ from pydicom.uid import generate_uid
 from dicomul.errors import DicomULError
 from dicomul.storage import transcode
 from dicomul.storage.part10 import (
-    DiscardWriter,
     FileMeta,
     Part10File,
-    Part10Writer,
     PreparedDataset,
     StorageError,
     decode_dataset,
     encode_dataset,
-    encode_file_meta,
     is_compressed_syntax,
     prepare_dataset,
     read_part10,
-    safe_filename,
 )
+from dicomul.storage.writer import DiscardWriter, Part10Writer, encode_file_meta, safe_filename
 from dicomul.ul.constants import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN as DEFL,
 )

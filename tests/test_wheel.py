@@ -22,19 +22,39 @@ def test_manylinux_wheel_installs_and_runs(tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", mod], check=True)
     src = tmp_path / "src"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(src)], check=True)
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "-o", str(tmp_path / "dist")],
-                   cwd=src, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "-o", str(tmp_path / "dist")],
+        cwd=src,
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = (tmp_path / "dist").glob("*.whl")
-    subprocess.run([sys.executable, "-m", "auditwheel", "repair", str(wheel), "-w",
-                    str(tmp_path / "wheelhouse")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auditwheel",
+            "repair",
+            str(wheel),
+            "-w",
+            str(tmp_path / "wheelhouse"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (fixed,) = (tmp_path / "wheelhouse").glob("*.whl")
     assert "manylinux" in fixed.name
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
     subprocess.run([str(py), "-m", "pip", "install", "-q", str(fixed)], check=True)
-    out = subprocess.run([str(venv / "bin" / "dicomul"), "demo"], cwd=tmp_path,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(venv / "bin" / "dicomul"), "demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "round trip: identical bytes" in out.stdout
     check = ("from dicomul.dimse import _cmdset\n"  # every compiled module is there
              "from dicomul.ul import _core, _fsm\n"

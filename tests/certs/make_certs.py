@@ -79,37 +79,57 @@ def _with_cryptography(paths: dict[str, Path]) -> None:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
     def write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-        path.write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()))
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = name("dicomul test CA")
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
-                                       False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     write_key(ca_key, paths["ca_key"])
 
-    for who, usage in (("server", ExtendedKeyUsageOID.SERVER_AUTH),
-                       ("client", ExtendedKeyUsageOID.CLIENT_AUTH)):
+    for who, usage in (
+        ("server", ExtendedKeyUsageOID.SERVER_AUTH),
+        ("client", ExtendedKeyUsageOID.CLIENT_AUTH),
+    ):
         key = ec.generate_private_key(ec.SECP256R1())
-        builder = (x509.CertificateBuilder().subject_name(name(f"dicomul test {who}"))
-                   .issuer_name(ca_name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5))
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-                   .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(f"dicomul test {who}"))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
         if who == "server":
-            builder = builder.add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"),
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
         cert = builder.sign(ca_key, hashes.SHA256())
         paths[f"{who}_cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         write_key(key, paths[f"{who}_key"])
@@ -117,26 +137,69 @@ def _with_cryptography(paths: dict[str, Path]) -> None:
 
 def _with_openssl(out: Path, paths: dict[str, Path]) -> None:
     def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=TIMEOUT,
-                       cwd=out)
+        subprocess.run(
+            ["openssl", *args], check=True, capture_output=True, timeout=TIMEOUT, cwd=out
+        )
 
-    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-        "-nodes", "-keyout", str(paths["ca_key"]), "-out", str(paths["ca"]), "-days", "2",
-        "-subj", "/CN=dicomul test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    for who, ext in (("server", "extendedKeyUsage=serverAuth\n"
-                                "subjectAltName=DNS:localhost,IP:127.0.0.1\n"),
-                     ("client", "extendedKeyUsage=clientAuth\n")):
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        str(paths["ca_key"]),
+        "-out",
+        str(paths["ca"]),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=dicomul test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE,pathlen:0",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
+    for who, ext in (
+        ("server", "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n"),
+        ("client", "extendedKeyUsage=clientAuth\n"),
+    ):
         csr = out / f"{who}.csr"
         extfile = out / f"{who}.ext"
         extfile.write_text("basicConstraints=CA:FALSE\n" + ext)
-        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", str(paths[f"{who}_key"]), "-out", str(csr),
-            "-subj", f"/CN=dicomul test {who}")
-        run("x509", "-req", "-in", str(csr), "-CA", str(paths["ca"]), "-CAkey",
-            str(paths["ca_key"]), "-CAcreateserial", "-days", "1", "-out",
-            str(paths[f"{who}_cert"]), "-extfile", str(extfile))
+        run(
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(paths[f"{who}_key"]),
+            "-out",
+            str(csr),
+            "-subj",
+            f"/CN=dicomul test {who}",
+        )
+        run(
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(paths["ca"]),
+            "-CAkey",
+            str(paths["ca_key"]),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-out",
+            str(paths[f"{who}_cert"]),
+            "-extfile",
+            str(extfile),
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,12 +93,17 @@ SCP_RQ_USER = [
 # 53H (DCMTK does not negotiate the async window) and no 54H either: storescp leaves the
 # proposed SCU+SCP roles unanswered, which PS3.7 D.3.3.4 reads as the default roles.
 # A refused context carries implicit VR LE in its (not significant) TS sub-item.
-SCP_AC_RESULTS = {1: (0, IMPLICIT_LE), 3: (0, EXPLICIT_LE), 5: (3, IMPLICIT_LE),
-                  7: (4, IMPLICIT_LE), 9: (0, EXPLICIT_BE)}
-
+SCP_AC_RESULTS = {
+    1: (0, IMPLICIT_LE),
+    3: (0, EXPLICIT_LE),
+    5: (3, IMPLICIT_LE),
+    7: (4, IMPLICIT_LE),
+    9: (0, EXPLICIT_BE),
+}
 
 
 # ---- helpers --------------------------------------------------------------------------
+
 
 def find_dcmtk(name: str) -> str | None:
     """The path of DCMTK's ``name`` on PATH, skipping same-named tools that are not DCMTK
@@ -113,8 +118,9 @@ def find_dcmtk(name: str) -> str | None:
             continue
         seen.add(real)
         try:
-            out = subprocess.run([p, "--version"], capture_output=True, text=True,
-                                 timeout=TIMEOUT, env=_env()).stdout
+            out = subprocess.run(
+                [p, "--version"], capture_output=True, text=True, timeout=TIMEOUT, env=_env()
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             continue
         if "$dcmtk:" in out:
@@ -123,8 +129,9 @@ def find_dcmtk(name: str) -> str | None:
 
 
 def dcmtk_version(path: str) -> str:
-    out = subprocess.run([path, "--version"], capture_output=True, text=True,
-                         timeout=TIMEOUT, env=_env()).stdout
+    out = subprocess.run(
+        [path, "--version"], capture_output=True, text=True, timeout=TIMEOUT, env=_env()
+    ).stdout
     return out.splitlines()[0].strip("$ ").strip()
 
 
@@ -166,7 +173,7 @@ def _implicit_elements(data: bytes) -> dict[tuple[int, int], bytes]:
     out, pos = {}, 0
     while pos + 8 <= len(data):
         g, e, n = struct.unpack_from("<HHI", data, pos)
-        out[(g, e)] = data[pos + 8:pos + 8 + n]
+        out[(g, e)] = data[pos + 8 : pos + 8 + n]
         pos += 8 + n
     return out
 
@@ -180,11 +187,13 @@ def c_echo_rsp(rq_command: bytes) -> bytes:
     els = _implicit_elements(rq_command)
     sop = els.get((0x0000, 0x0002), (VERIFICATION + "\0").encode())
     msg_id = els[(0x0000, 0x0110)]
-    body = (_implicit((0x0000, 0x0002), sop)
-            + _implicit((0x0000, 0x0100), struct.pack("<H", 0x8030))
-            + _implicit((0x0000, 0x0120), msg_id)
-            + _implicit((0x0000, 0x0800), struct.pack("<H", 0x0101))
-            + _implicit((0x0000, 0x0900), struct.pack("<H", 0)))
+    body = (
+        _implicit((0x0000, 0x0002), sop)
+        + _implicit((0x0000, 0x0100), struct.pack("<H", 0x8030))
+        + _implicit((0x0000, 0x0120), msg_id)
+        + _implicit((0x0000, 0x0800), struct.pack("<H", 0x0101))
+        + _implicit((0x0000, 0x0900), struct.pack("<H", 0))
+    )
     return _implicit((0x0000, 0x0000), struct.pack("<I", len(body))) + body
 
 
@@ -209,8 +218,10 @@ class Capture:
 
 # ---- requestors: echoscu and storescu against a socket here ---------------------------
 
-def _run_scu(tool: str, args_before_host: list[str], args_after_port: list[str],
-             echo_reply: bool) -> tuple[list[str], list[tuple[str, bytes]], str, int | None]:
+
+def _run_scu(
+    tool: str, args_before_host: list[str], args_after_port: list[str], echo_reply: bool
+) -> tuple[list[str], list[tuple[str, bytes]], str, int | None]:
     """Run a DCMTK SCU against a socket here; return (argv, PDUs received with their role
     names, the tool's output, exit status)."""
     path = find_dcmtk(tool)
@@ -225,8 +236,13 @@ def _run_scu(tool: str, args_before_host: list[str], args_after_port: list[str],
         listener.settimeout(TIMEOUT)
         port = listener.getsockname()[1]
         argv = [path, *args_before_host, "127.0.0.1", str(port), *args_after_port]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=_env())
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=_env(),
+        )
         conn, _ = listener.accept()
         conn.settimeout(TIMEOUT)
         framer, pending = _core.Framer(1 << 20), []
@@ -276,26 +292,63 @@ def capture_echoscu() -> list[Capture]:
     version = dcmtk_version(path) if path else ""
     argv, got, output, status = _run_scu(
         "echoscu",
-        ["-aet", ECHO_AET, "-aec", ECHO_AEC, "-pdu", str(ECHO_MAX_PDU),
-         "-ppc", str(ECHO_N_PC), "-pts", str(ECHO_N_TS),
-         "-to", "10", "-ts", "10", "-ta", "10", "-td", "10"],
-        [], echo_reply=True)
+        [
+            "-aet",
+            ECHO_AET,
+            "-aec",
+            ECHO_AEC,
+            "-pdu",
+            str(ECHO_MAX_PDU),
+            "-ppc",
+            str(ECHO_N_PC),
+            "-pts",
+            str(ECHO_N_TS),
+            "-to",
+            "10",
+            "-ts",
+            "10",
+            "-ta",
+            "10",
+            "-td",
+            "10",
+        ],
+        [],
+        echo_reply=True,
+    )
     if status != 0:
         raise RuntimeError(f"echoscu exited with {status}: {output}")
     pdus = dict(got)
     cmd = list(argv)
     cmd[cmd.index("127.0.0.1") + 1] = "<PORT>"
-    caps = [Capture("dcmtk_echoscu_rq", pdus["rq"], "echoscu", version, cmd,
-                    f"A-ASSOCIATE-RQ, called {ECHO_AEC}, calling {ECHO_AET}, "
-                    f"{ECHO_N_PC} Verification contexts (ids 1,3,5) of {ECHO_N_TS} transfer "
-                    f"syntaxes each, max length {ECHO_MAX_PDU}, DCMTK implementation class "
-                    "UID and version name",
-                    ["answered with an A-ASSOCIATE-AC accepting context 1, then a C-ECHO-RSP;"
-                     " echoscu released and exited 0"])]
+    caps = [
+        Capture(
+            "dcmtk_echoscu_rq",
+            pdus["rq"],
+            "echoscu",
+            version,
+            cmd,
+            f"A-ASSOCIATE-RQ, called {ECHO_AEC}, calling {ECHO_AET}, "
+            f"{ECHO_N_PC} Verification contexts (ids 1,3,5) of {ECHO_N_TS} transfer "
+            f"syntaxes each, max length {ECHO_MAX_PDU}, DCMTK implementation class "
+            "UID and version name",
+            [
+                "answered with an A-ASSOCIATE-AC accepting context 1, then a C-ECHO-RSP;"
+                " echoscu released and exited 0"
+            ],
+        )
+    ]
     if "release_rq" in pdus:
-        caps.append(Capture("dcmtk_echoscu_release_rq", pdus["release_rq"], "echoscu",
-                            version, cmd, "A-RELEASE-RQ after a successful C-ECHO",
-                            []))
+        caps.append(
+            Capture(
+                "dcmtk_echoscu_release_rq",
+                pdus["release_rq"],
+                "echoscu",
+                version,
+                cmd,
+                "A-RELEASE-RQ after a successful C-ECHO",
+                [],
+            )
+        )
     return caps
 
 
@@ -307,22 +360,50 @@ def capture_storescu() -> list[Capture]:
     version = dcmtk_version(path) if path else ""
     argv, got, output, _status = _run_scu(
         "storescu",
-        ["-aet", STORE_AET, "-aec", STORE_AEC, "-R", "-pdu", str(STORE_MAX_PDU),
-         "-to", "10", "-ts", "10", "-ta", "10", "-td", "10"],
-        files, echo_reply=False)
+        [
+            "-aet",
+            STORE_AET,
+            "-aec",
+            STORE_AEC,
+            "-R",
+            "-pdu",
+            str(STORE_MAX_PDU),
+            "-to",
+            "10",
+            "-ts",
+            "10",
+            "-ta",
+            "10",
+            "-td",
+            "10",
+        ],
+        files,
+        echo_reply=False,
+    )
     # storescu fails by design (it is aborted), so its exit status is not checked.
     cmd = [a if a not in files else "<pydicom>/" + Path(a).name for a in argv]
     cmd[cmd.index("127.0.0.1") + 1] = "<PORT>"
-    return [Capture("dcmtk_storescu_rq", dict(got)["rq"], "storescu", version, cmd,
-                    f"A-ASSOCIATE-RQ, called {STORE_AEC}, calling {STORE_AET}, -R: only the "
-                    "SOP classes of the files (CT, MR), one context per proposed uncompressed "
-                    f"transfer syntax, max length {STORE_MAX_PDU}, DCMTK implementation class "
-                    "UID and version name",
-                    ["answered with an A-ASSOCIATE-AC accepting context 1, then A-ABORT at "
-                     "its first P-DATA-TF"])]
+    return [
+        Capture(
+            "dcmtk_storescu_rq",
+            dict(got)["rq"],
+            "storescu",
+            version,
+            cmd,
+            f"A-ASSOCIATE-RQ, called {STORE_AEC}, calling {STORE_AET}, -R: only the "
+            "SOP classes of the files (CT, MR), one context per proposed uncompressed "
+            f"transfer syntax, max length {STORE_MAX_PDU}, DCMTK implementation class "
+            "UID and version name",
+            [
+                "answered with an A-ASSOCIATE-AC accepting context 1, then A-ABORT at "
+                "its first P-DATA-TF"
+            ],
+        )
+    ]
 
 
 # ---- acceptor: storescp ------------------------------------------------------------------
+
 
 def _free_port() -> int:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -382,32 +463,61 @@ def capture_storescp() -> list[Capture]:
     cmd = ["storescp", *argv[1:-1], "<PORT>"]
     proc = s = None
     try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=_env())
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=_env(),
+        )
         s, ac = _associate(port, proc, rq)
         if ac[0] != 2:
             raise RuntimeError(f"storescp did not accept: {ac.hex()}")
-        caps.append(Capture(
-            "dcmtk_storescp_ac", ac, "storescp", version, cmd,
-            "A-ASSOCIATE-AC to the RQ in the 'request' note below: contexts 1,3,9 accepted "
-            "(9 with explicit VR big endian, storescp's preference order), 5 refused with 3 "
-            "(abstract syntax not supported), 7 refused with 4 (no supported transfer "
-            f"syntax), max length {SCP_MAX_PDU}, DCMTK implementation class UID and version "
-            "name; no 53H or 54H answer",
-            ["request: " + rq.hex()]))
+        caps.append(
+            Capture(
+                "dcmtk_storescp_ac",
+                ac,
+                "storescp",
+                version,
+                cmd,
+                "A-ASSOCIATE-AC to the RQ in the 'request' note below: contexts 1,3,9 accepted "
+                "(9 with explicit VR big endian, storescp's preference order), 5 refused with 3 "
+                "(abstract syntax not supported), 7 refused with 4 (no supported transfer "
+                f"syntax), max length {SCP_MAX_PDU}, DCMTK implementation class UID and version "
+                "name; no 53H or 54H answer",
+                ["request: " + rq.hex()],
+            )
+        )
         s.sendall(_core.ReleaseRQ().encode())
         rp = _read_pdu(s, _core.Framer(), [])
         s.close()
         s = None
         if rp is not None:
-            caps.append(Capture("dcmtk_storescp_release_rp", rp, "storescp", version, cmd,
-                                "A-RELEASE-RP to our A-RELEASE-RQ", []))
+            caps.append(
+                Capture(
+                    "dcmtk_storescp_release_rp",
+                    rp,
+                    "storescp",
+                    version,
+                    cmd,
+                    "A-RELEASE-RP to our A-RELEASE-RQ",
+                    [],
+                )
+            )
         # Does storescp check the called AE title? (3.6.7: it does not.)
         s, answer = _associate(port, proc, scp_rq(called="WRONG_AE"))
         if answer[0] == 3:
-            caps.append(Capture("dcmtk_storescp_rj_called_ae", answer, "storescp", version,
-                                cmd, "A-ASSOCIATE-RJ for called AE WRONG_AE",
-                                ["request: " + scp_rq(called="WRONG_AE").hex()]))
+            caps.append(
+                Capture(
+                    "dcmtk_storescp_rj_called_ae",
+                    answer,
+                    "storescp",
+                    version,
+                    cmd,
+                    "A-ASSOCIATE-RJ for called AE WRONG_AE",
+                    ["request: " + scp_rq(called="WRONG_AE").hex()],
+                )
+            )
         else:
             s.sendall(_core.Abort(0, 0).encode())
     finally:
@@ -422,18 +532,32 @@ def capture_storescp() -> list[Capture]:
     proc = s = None
     rq_no_impl = scp_rq(with_impl_uid=False)
     try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=_env())
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=_env(),
+        )
         s, rj = _associate(port, proc, rq_no_impl)
         if rj[0] != 3:
             raise RuntimeError(f"storescp --reject did not reject: {rj.hex()}")
-        caps.append(Capture(
-            "dcmtk_storescp_rj", rj, "storescp", version, cmd,
-            "A-ASSOCIATE-RJ to an RQ without implementation class UID (52H) under --reject: "
-            "result 1 (permanent), source 1 (service user), reason 1 (no reason given)",
-            ["request: " + rq_no_impl.hex(),
-             "storescp 3.6.7 does not check the called AE title, so no RJ for a wrong "
-             "called AE can be captured from it"]))
+        caps.append(
+            Capture(
+                "dcmtk_storescp_rj",
+                rj,
+                "storescp",
+                version,
+                cmd,
+                "A-ASSOCIATE-RJ to an RQ without implementation class UID (52H) under --reject: "
+                "result 1 (permanent), source 1 (service user), reason 1 (no reason given)",
+                [
+                    "request: " + rq_no_impl.hex(),
+                    "storescp 3.6.7 does not check the called AE title, so no RJ for a wrong "
+                    "called AE can be captured from it",
+                ],
+            )
+        )
     finally:
         if s is not None:
             s.close()
@@ -446,6 +570,7 @@ def capture_all() -> list[Capture]:
 
 
 # ---- vector files -----------------------------------------------------------------------
+
 
 def format_vector(c: Capture, date: str) -> str:
     lines = [
@@ -460,7 +585,7 @@ def format_vector(c: Capture, date: str) -> str:
     lines += [f"# note: {n}" for n in c.notes]
     lines.append(f"# length: {len(c.pdu)} bytes")
     h = c.pdu.hex()
-    lines += [h[i:i + 64] for i in range(0, len(h), 64)]
+    lines += [h[i : i + 64] for i in range(0, len(h), 64)]
     return "\n".join(lines) + "\n"
 
 

@@ -41,17 +41,28 @@ from dicomul.ul.negotiation import SupportedContexts, negotiate
 from . import capture_dcmtk as cap
 
 TIMEOUT = 10.0
-CALLBACKS = ("on_connect", "on_close", "on_send", "on_receive_associate_request",
-             "on_receive_associate_accept", "on_receive_associate_reject", "on_receive_data",
-             "on_receive_release_request", "on_receive_release_response", "on_receive_abort")
+CALLBACKS = (
+    "on_connect",
+    "on_close",
+    "on_send",
+    "on_receive_associate_request",
+    "on_receive_associate_accept",
+    "on_receive_associate_reject",
+    "on_receive_data",
+    "on_receive_release_request",
+    "on_receive_release_response",
+    "on_receive_abort",
+)
 
 
 # ---- external tools --------------------------------------------------------------------
 
+
 def _is_dcmtk(path: str) -> bool:
     try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True,
-                             timeout=cap.TIMEOUT, env=cap._env()).stdout
+        out = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=cap.TIMEOUT, env=cap._env()
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return False
     return "$dcmtk:" in out
@@ -83,8 +94,13 @@ def procs():
     started: list[subprocess.Popen] = []
 
     def start(argv: list[str]) -> subprocess.Popen:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=cap._env())
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=cap._env(),
+        )
         started.append(proc)
         return proc
 
@@ -100,6 +116,7 @@ def free_port() -> int:
 
 
 # ---- recorded dicomul Nets ---------------------------------------------------------------
+
 
 class Rec:
     """Records every callback of a Net (assigned as attributes), then runs an optional
@@ -122,6 +139,7 @@ class Rec:
                 except BaseException as exc:
                     self.errors.append(exc)
                     raise
+
         return cb
 
     def args(self, name):
@@ -134,8 +152,7 @@ class Rec:
 
     def wait(self, name, count=1, timeout=TIMEOUT):
         with self.cond:
-            ok = self.cond.wait_for(
-                lambda: sum(n == name for n, _ in self.calls) >= count, timeout)
+            ok = self.cond.wait_for(lambda: sum(n == name for n, _ in self.calls) >= count, timeout)
         assert ok, f"no {name} within {timeout}s; calls: {self.names()}"
         return self.args(name)[count - 1]
 
@@ -148,8 +165,11 @@ class Rec:
         return True
 
 
-SUPPORTED = SupportedContexts().verification().add(
-    cap.CT_IMAGE, [EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN])
+SUPPORTED = (
+    SupportedContexts()
+    .verification()
+    .add(cap.CT_IMAGE, [EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN])
+)
 
 
 def accept_all(net, rq):
@@ -204,8 +224,11 @@ def acceptor():
 
     def start(**kw) -> Acceptor:
         handlers, kw = _split(kw)
-        handlers = {"on_receive_associate_request": accept_all,
-                    "on_receive_release_request": release_ok, **handlers}
+        handlers = {
+            "on_receive_associate_request": accept_all,
+            "on_receive_release_request": release_ok,
+            **handlers,
+        }
         a = Acceptor(handlers, **kw)
         made.append(a)
         return a
@@ -234,8 +257,13 @@ def requestor():
 
 # ---- PDUs and command sets -------------------------------------------------------------------
 
-def make_rq(contexts=((1, VERIFICATION_SOP_CLASS, (IMPLICIT_VR_LITTLE_ENDIAN,)),),
-            called="DICOMUL_SCP", calling="DICOMUL_SCU", max_length=16384) -> Associate:
+
+def make_rq(
+    contexts=((1, VERIFICATION_SOP_CLASS, (IMPLICIT_VR_LITTLE_ENDIAN,)),),
+    called="DICOMUL_SCP",
+    calling="DICOMUL_SCU",
+    max_length=16384,
+) -> Associate:
     """An A-ASSOCIATE-RQ: ``contexts`` are ``(id, abstract syntax, transfer syntaxes)``."""
     rq = Associate().default_associate()
     rq.called, rq.calling = called, calling
@@ -249,8 +277,14 @@ def _el(elem: int, value: bytes) -> bytes:
     return cap._implicit((0x0000, elem), value + b"\0" * (len(value) % 2))
 
 
-def dimse(field: int, msg_id: int, sop: str = VERIFICATION_SOP_CLASS, dataset=False,
-          responding=False, status=None) -> bytes:
+def dimse(
+    field: int,
+    msg_id: int,
+    sop: str = VERIFICATION_SOP_CLASS,
+    dataset=False,
+    responding=False,
+    status=None,
+) -> bytes:
     """A command set by hand: group 0000, implicit VR little endian, CommandGroupLength
     first (PS3.7 6.3.1); ``responding`` puts MessageIDBeingRespondedTo for MessageID."""
     body = _el(0x0002, sop.encode()) + _el(0x0100, struct.pack("<H", field))

@@ -29,7 +29,11 @@ EXPECTED = {
     # first three entries of echoscu's transfer syntax table (implicit LE, explicit LE,
     # explicit BE, in that order); -pdu 16384; user items 51H, 52H, 55H in that order.
     "dcmtk_echoscu_rq": (
-        1, 1, cap.ECHO_AEC, cap.ECHO_AET, cap.APP_CONTEXT,
+        1,
+        1,
+        cap.ECHO_AEC,
+        cap.ECHO_AET,
+        cap.APP_CONTEXT,
         [[i, 0, cap.VERIFICATION, UNCOMPRESSED] for i in (1, 3, 5)],
         [(0x51, cap.ECHO_MAX_PDU), *DCMTK_USER],
     ),
@@ -37,17 +41,27 @@ EXPECTED = {
     # SOP class a context with the file's own transfer syntax, then one with the other
     # uncompressed ones (explicit BE, implicit LE); -pdu 32768.
     "dcmtk_storescu_rq": (
-        1, 1, cap.STORE_AEC, cap.STORE_AET, cap.APP_CONTEXT,
-        [[1, 0, cap.CT_IMAGE, [cap.EXPLICIT_LE]],
-         [3, 0, cap.CT_IMAGE, [cap.EXPLICIT_BE, cap.IMPLICIT_LE]],
-         [5, 0, cap.MR_IMAGE, [cap.EXPLICIT_LE]],
-         [7, 0, cap.MR_IMAGE, [cap.EXPLICIT_BE, cap.IMPLICIT_LE]]],
+        1,
+        1,
+        cap.STORE_AEC,
+        cap.STORE_AET,
+        cap.APP_CONTEXT,
+        [
+            [1, 0, cap.CT_IMAGE, [cap.EXPLICIT_LE]],
+            [3, 0, cap.CT_IMAGE, [cap.EXPLICIT_BE, cap.IMPLICIT_LE]],
+            [5, 0, cap.MR_IMAGE, [cap.EXPLICIT_LE]],
+            [7, 0, cap.MR_IMAGE, [cap.EXPLICIT_BE, cap.IMPLICIT_LE]],
+        ],
         [(0x51, cap.STORE_MAX_PDU), *DCMTK_USER],
     ),
     # storescp -aet STORESCP_TEST -pdu 65536, answering cap.scp_rq(): the AE fields echo
     # the RQ; results per cap.SCP_AC_RESULTS; no 53H/54H in the answer.
     "dcmtk_storescp_ac": (
-        2, 1, cap.SCP_AET, cap.SCP_CALLING, cap.APP_CONTEXT,
+        2,
+        1,
+        cap.SCP_AET,
+        cap.SCP_CALLING,
+        cap.APP_CONTEXT,
         [[pc_id, res, None, [ts]] for pc_id, (res, ts) in sorted(cap.SCP_AC_RESULTS.items())],
         [(0x51, cap.SCP_MAX_PDU), *DCMTK_USER],
     ),
@@ -71,7 +85,7 @@ def _items(pdu: bytes):
     """(offset, type, length) of each variable item of an A-ASSOCIATE-RQ/AC."""
     out, off = [], 74
     while off < len(pdu):
-        n = int.from_bytes(pdu[off + 2:off + 4], "big")
+        n = int.from_bytes(pdu[off + 2 : off + 4], "big")
         out.append((off, pdu[off], n))
         off += 4 + n
     assert off == len(pdu)
@@ -103,8 +117,15 @@ def test_storescp_ac_answers_the_request_we_sent():
     (request,) = [n.split(": ", 1)[1] for n in meta["note"] if n.startswith("request: ")]
     rq = bytes.fromhex(request)
     assert rq == cap.scp_rq()  # our encoder is deterministic: same RQ today as at capture
-    assert _core.decode_associate(rq) == (1, 1, cap.SCP_AET, cap.SCP_CALLING,
-                                          cap.APP_CONTEXT, cap.SCP_RQ_PCS, cap.SCP_RQ_USER)
+    assert _core.decode_associate(rq) == (
+        1,
+        1,
+        cap.SCP_AET,
+        cap.SCP_CALLING,
+        cap.APP_CONTEXT,
+        cap.SCP_RQ_PCS,
+        cap.SCP_RQ_USER,
+    )
     ac = _core.decode_associate(_load("dcmtk_storescp_ac"))
     assert [pc[0] for pc in ac[5]] == [pc[0] for pc in cap.SCP_RQ_PCS]
 
@@ -163,7 +184,7 @@ def test_framer_whole_bytewise_and_every_split(path: Path):
 
     framer, got = _core.Framer(), []
     for i in range(len(pdu)):
-        got += framer.feed(pdu[i:i + 1])
+        got += framer.feed(pdu[i : i + 1])
         if i < len(pdu) - 1:
             assert got == []
     assert [bytes(p) for p in got] == [pdu]
@@ -183,7 +204,7 @@ def test_framer_stream_of_all_vectors():
     stream = b"".join(pdus)
     framer, got = _core.Framer(), []
     for i in range(0, len(stream), 7):
-        got += framer.feed(stream[i:i + 7])
+        got += framer.feed(stream[i : i + 7])
     assert [bytes(p) for p in got] == pdus
 
 

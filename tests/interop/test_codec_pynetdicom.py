@@ -56,8 +56,13 @@ from dicomul.ul import _core  # noqa: E402
 pytestmark = pytest.mark.interop
 
 APP_CONTEXT = "1.2.840.10008.3.1.1.1"
-TRANSFER_SYNTAXES = ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2",
-                     "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.4.50"]
+TRANSFER_SYNTAXES = [
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.4.50",
+]
 CT = "1.2.840.10008.5.1.4.1.1.2"
 MR = "1.2.840.10008.5.1.4.1.1.4"
 IMPL_UID = "1.2.826.0.1.3680043.10.1417.1"  # odd length: no padding on either side
@@ -75,6 +80,7 @@ USER_IDS = {
 
 
 # ---- building PDUs with pynetdicom ------------------------------------------------------
+
 
 def _contexts(n: int) -> list[tuple[int, str, list[str]]]:
     """n contexts: odd IDs 1..2n-1, varying abstract syntaxes and 1..5 transfer syntaxes."""
@@ -111,8 +117,10 @@ def _pn_user_rq(id_type: int) -> list:
     ce = SOPClassCommonExtendedNegotiation()
     ce.sop_class_uid = "1.2.840.10008.5.1.4.1.1.88.22"
     ce.service_class_uid = "1.2.840.10008.4.2"
-    ce.related_general_sop_class_identification = ["1.2.840.10008.5.1.4.1.1.88.11",
-                                                    "1.2.840.10008.5.1.4.1.1.88.33"]
+    ce.related_general_sop_class_identification = [
+        "1.2.840.10008.5.1.4.1.1.88.11",
+        "1.2.840.10008.5.1.4.1.1.88.33",
+    ]
     ui = UserIdentityNegotiation()
     primary, secondary, positive = USER_IDS[id_type]
     ui.user_identity_type = id_type
@@ -179,6 +187,7 @@ def pn_ac(n: int) -> A_ASSOCIATE_AC:
 
 # ---- pynetdicom objects -> the _core tuple shape -----------------------------------------
 
+
 def _pn_user_item(it) -> tuple:
     """One pynetdicom sub-item object, read through its attributes, as a _core tuple."""
     if isinstance(it, MaximumLengthSubItem):
@@ -195,11 +204,20 @@ def _pn_user_item(it) -> tuple:
     if isinstance(it, SOPClassExtendedNegotiationSubItem):
         return (0x56, str(it.sop_class_uid), bytes(it.service_class_application_information))
     if isinstance(it, SOPClassCommonExtendedNegotiationSubItem):
-        return (0x57, str(it.sop_class_uid), str(it.service_class_uid),
-                [str(u) for u in it.related_general_sop_class_identification])
+        return (
+            0x57,
+            str(it.sop_class_uid),
+            str(it.service_class_uid),
+            [str(u) for u in it.related_general_sop_class_identification],
+        )
     if isinstance(it, UserIdentitySubItemRQ):
-        return (0x58, it.user_identity_type, it.positive_response_requested,
-                bytes(it.primary_field), bytes(it.secondary_field or b""))
+        return (
+            0x58,
+            it.user_identity_type,
+            it.positive_response_requested,
+            bytes(it.primary_field),
+            bytes(it.secondary_field or b""),
+        )
     if isinstance(it, UserIdentitySubItemAC):
         return (0x59, bytes(it.server_response))
     raise AssertionError(f"unexpected pynetdicom item {it!r}")
@@ -210,14 +228,22 @@ def pn_fields(pdu) -> tuple:
     pcs = []
     for cx in pdu.presentation_context:
         if isinstance(cx, PresentationContextItemRQ):
-            pcs.append([cx.context_id, 0, str(cx.abstract_syntax),
-                        [str(t) for t in cx.transfer_syntax]])
+            pcs.append(
+                [cx.context_id, 0, str(cx.abstract_syntax), [str(t) for t in cx.transfer_syntax]]
+            )
         else:
             assert isinstance(cx, PresentationContextItemAC)
             pcs.append([cx.context_id, cx.result, None, [str(cx.transfer_syntax)]])
     user = [_pn_user_item(it) for it in pdu.user_information.user_data]
-    return (pdu.pdu_type, pdu.protocol_version, pdu.called_ae_title.strip(),
-            pdu.calling_ae_title.strip(), str(pdu.application_context_name), pcs, user)
+    return (
+        pdu.pdu_type,
+        pdu.protocol_version,
+        pdu.called_ae_title.strip(),
+        pdu.calling_ae_title.strip(),
+        str(pdu.application_context_name),
+        pcs,
+        user,
+    )
 
 
 def _as_primitive_user(prim) -> dict:
@@ -225,12 +251,13 @@ def _as_primitive_user(prim) -> dict:
     out: dict = {}
     for it in prim.user_information:
         out.setdefault(type(it).__name__, []).append(
-            {k: (str(v) if hasattr(v, "is_valid") else v)
-             for k, v in vars(it).items()})
+            {k: (str(v) if hasattr(v, "is_valid") else v) for k, v in vars(it).items()}
+        )
     return out
 
 
 # ---- pynetdicom -> dicomul --------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", N_CONTEXTS)
 @pytest.mark.parametrize("id_type", sorted(USER_IDS))
@@ -254,30 +281,67 @@ def test_ac_pynetdicom_to_core(n: int):
     got = _core.decode_associate(data)
     assert got == pn_fields(pdu)
     assert got[5] == [[i, r, None, [ts]] for i, r, ts in _ac_results(n)]
-    assert got[6] == [(0x51, 0), (0x52, "1.2.3.4.5.6.7.8"), (0x55, "ACCEPTOR_1234567"),
-                      (0x53, 1, 1), (0x54, MR, 1, 0), (0x56, CT, b"\x01\x00\x00\x00"),
-                      (0x59, b"server-response-token")]
+    assert got[6] == [
+        (0x51, 0),
+        (0x52, "1.2.3.4.5.6.7.8"),
+        (0x55, "ACCEPTOR_1234567"),
+        (0x53, 1, 1),
+        (0x54, MR, 1, 0),
+        (0x56, CT, b"\x01\x00\x00\x00"),
+        (0x59, b"server-response-token"),
+    ]
 
 
 # ---- dicomul -> pynetdicom --------------------------------------------------------------
 
+
 def core_rq_fields(n: int, id_type: int) -> tuple:
     primary, secondary, positive = USER_IDS[id_type]
-    user = [(0x51, 16382), (0x52, IMPL_UID), (0x55, IMPL_NAME), (0x53, 5, 0),
-            (0x54, CT, 1, 0), (0x54, MR, 1, 1), (0x56, CT, b"\x01\x00\x01\x00\x01\x01"),
-            (0x57, "1.2.840.10008.5.1.4.1.1.88.22", "1.2.840.10008.4.2",
-             ["1.2.840.10008.5.1.4.1.1.88.11", "1.2.840.10008.5.1.4.1.1.88.33"]),
-            (0x58, id_type, int(positive), primary, secondary)]
-    return (1, 1, "ANY-SCP", "PYNETDICOM", APP_CONTEXT,
-            [[i, 0, a, ts] for i, a, ts in _contexts(n)], user)
+    user = [
+        (0x51, 16382),
+        (0x52, IMPL_UID),
+        (0x55, IMPL_NAME),
+        (0x53, 5, 0),
+        (0x54, CT, 1, 0),
+        (0x54, MR, 1, 1),
+        (0x56, CT, b"\x01\x00\x01\x00\x01\x01"),
+        (
+            0x57,
+            "1.2.840.10008.5.1.4.1.1.88.22",
+            "1.2.840.10008.4.2",
+            ["1.2.840.10008.5.1.4.1.1.88.11", "1.2.840.10008.5.1.4.1.1.88.33"],
+        ),
+        (0x58, id_type, int(positive), primary, secondary),
+    ]
+    return (
+        1,
+        1,
+        "ANY-SCP",
+        "PYNETDICOM",
+        APP_CONTEXT,
+        [[i, 0, a, ts] for i, a, ts in _contexts(n)],
+        user,
+    )
 
 
 def core_ac_fields(n: int) -> tuple:
-    return (2, 1, "ANY-SCP", "PYNETDICOM", APP_CONTEXT,
-            [[i, r, None, [ts]] for i, r, ts in _ac_results(n)],
-            [(0x51, 0), (0x52, "1.2.3.4.5.6.7.8"), (0x55, "ACCEPTOR_1234567"), (0x53, 1, 1),
-             (0x54, MR, 1, 0), (0x56, CT, b"\x01\x00\x00\x00"),
-             (0x59, b"server-response-token")])
+    return (
+        2,
+        1,
+        "ANY-SCP",
+        "PYNETDICOM",
+        APP_CONTEXT,
+        [[i, r, None, [ts]] for i, r, ts in _ac_results(n)],
+        [
+            (0x51, 0),
+            (0x52, "1.2.3.4.5.6.7.8"),
+            (0x55, "ACCEPTOR_1234567"),
+            (0x53, 1, 1),
+            (0x54, MR, 1, 0),
+            (0x56, CT, b"\x01\x00\x00\x00"),
+            (0x59, b"server-response-token"),
+        ],
+    )
 
 
 @pytest.mark.parametrize("n", N_CONTEXTS)
@@ -294,10 +358,13 @@ def test_rq_core_to_pynetdicom(n: int, id_type: int):
     assert prim.called_ae_title == ref.called_ae_title == "ANY-SCP"
     assert prim.calling_ae_title == ref.calling_ae_title == "PYNETDICOM"
     assert prim.application_context_name == ref.application_context_name
-    assert [(c.context_id, c.abstract_syntax, c.transfer_syntax)
-            for c in prim.presentation_context_definition_list] == \
-           [(c.context_id, c.abstract_syntax, c.transfer_syntax)
-            for c in ref.presentation_context_definition_list]
+    assert [
+        (c.context_id, c.abstract_syntax, c.transfer_syntax)
+        for c in prim.presentation_context_definition_list
+    ] == [
+        (c.context_id, c.abstract_syntax, c.transfer_syntax)
+        for c in ref.presentation_context_definition_list
+    ]
     assert prim.maximum_length_received == 16382
     assert prim.implementation_class_uid == IMPL_UID
     assert _as_primitive_user(prim) == _as_primitive_user(ref)
@@ -311,13 +378,15 @@ def test_ac_core_to_pynetdicom(n: int):
     pdu.decode(data)
     assert pn_fields(pdu) == fields
     prim = pdu.to_primitive()
-    assert [(c.context_id, c.result, c.transfer_syntax)
-            for c in prim.presentation_context_definition_results_list] == \
-           [(i, r, [ts]) for i, r, ts in _ac_results(n)]
+    assert [
+        (c.context_id, c.result, c.transfer_syntax)
+        for c in prim.presentation_context_definition_results_list
+    ] == [(i, r, [ts]) for i, r, ts in _ac_results(n)]
     assert _as_primitive_user(prim) == _as_primitive_user(pn_ac(n).to_primitive())
 
 
 # ---- byte-for-byte ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", N_CONTEXTS)
 @pytest.mark.parametrize("id_type", sorted(USER_IDS))
@@ -341,8 +410,13 @@ def test_user_identity_sub_item_bytes(id_type: int):
     # Field by field of PS3.7 Table D.3-14, read off the pynetdicom encoding.
     data = pn_rq(1, id_type).encode()
     primary, secondary, positive = USER_IDS[id_type]
-    body = (bytes([id_type, int(positive)]) + len(primary).to_bytes(2, "big") + primary
-            + len(secondary).to_bytes(2, "big") + secondary)
+    body = (
+        bytes([id_type, int(positive)])
+        + len(primary).to_bytes(2, "big")
+        + primary
+        + len(secondary).to_bytes(2, "big")
+        + secondary
+    )
     item = bytes([0x58, 0]) + len(body).to_bytes(2, "big") + body
     assert data.endswith(item)
     assert _core.encode_associate(*core_rq_fields(1, id_type)).endswith(item)
@@ -350,8 +424,7 @@ def test_user_identity_sub_item_bytes(id_type: int):
 
 # ---- short PDUs and P-DATA-TF -------------------------------------------------------------
 
-RJ_CASES = [(1, 1, 1), (1, 1, 2), (2, 1, 3), (1, 1, 7), (1, 2, 1), (2, 2, 2), (2, 3, 1),
-            (1, 3, 2)]
+RJ_CASES = [(1, 1, 1), (1, 1, 2), (2, 1, 3), (1, 1, 7), (1, 2, 1), (2, 2, 2), (2, 3, 1), (1, 3, 2)]
 
 
 @pytest.mark.parametrize("result,source,reason", RJ_CASES)
@@ -384,8 +457,7 @@ def test_release_both_ways():
         assert back.pdu_type == ours[0] and back.pdu_length == 4
 
 
-@pytest.mark.parametrize("source,reason", [(0, 0), (2, 0), (2, 1), (2, 2), (2, 4), (2, 5),
-                                           (2, 6)])
+@pytest.mark.parametrize("source,reason", [(0, 0), (2, 0), (2, 1), (2, 2), (2, 4), (2, 5), (2, 6)])
 def test_abort_both_ways(source: int, reason: int):
     if source == 0:
         prim = A_ABORT()
@@ -422,9 +494,10 @@ def test_pdata_both_ways(pdvs):
     pn.from_primitive(prim)
     data = pn.encode()
     got = _core.decode_pdata(data)
-    assert [(p.context_id, p.control, bytes(p.data)) for p in got.pdvs] == \
-           [(it.context_id, it.presentation_data_value[0], it.presentation_data_value[1:])
-            for it in pn.presentation_data_value_items]
+    assert [(p.context_id, p.control, bytes(p.data)) for p in got.pdvs] == [
+        (it.context_id, it.presentation_data_value[0], it.presentation_data_value[1:])
+        for it in pn.presentation_data_value_items
+    ]
     for p, (cid, value) in zip(got.pdvs, pdvs, strict=True):
         assert p.is_command == bool(value[0] & 1) and p.is_last == bool(value[0] & 2)
         assert p.context_id == cid
@@ -432,18 +505,24 @@ def test_pdata_both_ways(pdvs):
     assert ours == data
     back = P_DATA_TF()
     back.decode(ours)
-    assert [[it.context_id, it.presentation_data_value]
-            for it in back.presentation_data_value_items] == [[c, v] for c, v in pdvs]
-    assert [list(x) for x in back.to_primitive().presentation_data_value_list] == \
-           [[c, v] for c, v in pdvs]
+    assert [
+        [it.context_id, it.presentation_data_value] for it in back.presentation_data_value_items
+    ] == [[c, v] for c, v in pdvs]
+    assert [list(x) for x in back.to_primitive().presentation_data_value_list] == [
+        [c, v] for c, v in pdvs
+    ]
 
 
 @pytest.mark.parametrize("n", N_CONTEXTS)
 def test_framer_on_pynetdicom_stream(n: int):
-    pdus = [pn_rq(n, 2).encode(), pn_ac(n).encode(), A_RELEASE_RQ().encode(),
-            A_RELEASE_RP().encode()]
+    pdus = [
+        pn_rq(n, 2).encode(),
+        pn_ac(n).encode(),
+        A_RELEASE_RQ().encode(),
+        A_RELEASE_RP().encode(),
+    ]
     stream = b"".join(pdus)
     framer, got = _core.Framer(), []
     for i in range(0, len(stream), 13):
-        got += framer.feed(stream[i:i + 13])
+        got += framer.feed(stream[i : i + 13])
     assert [bytes(p) for p in got] == pdus

@@ -32,7 +32,8 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 import dicomul
-from dicomul.storage.part10 import FileMeta, encode_dataset, encode_file_meta, read_part10
+from dicomul.storage.part10 import FileMeta, encode_dataset, read_part10
+from dicomul.storage.writer import encode_file_meta
 from dicomul.sync.services import Association, contexts_for_files, verification_contexts
 
 from . import capture_dcmtk as cap
@@ -45,8 +46,10 @@ MiB = 1 << 20
 LIMIT = 16 * MiB  # allowed peak RSS growth while one object goes through
 EXPLICIT = "1.2.840.10008.1.2.1"
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
-SIZES = [pytest.param(20 * MiB, id="20MB"),
-         pytest.param(100 * MiB, id="100MB", marks=pytest.mark.slow)]
+SIZES = [
+    pytest.param(20 * MiB, id="20MB"),
+    pytest.param(100 * MiB, id="100MB", marks=pytest.mark.slow),
+]
 
 # argv: store_dir, or "" for a Server that keeps data sets in memory (the control)
 SERVER_SCRIPT = r"""
@@ -64,6 +67,7 @@ srv.stop(timeout=10)
 
 
 # ---- memory ------------------------------------------------------------------------------
+
 
 def _status_kib(pid: int | str, field: str) -> int:
     with open(f"/proc/{pid}/status") as f:
@@ -89,6 +93,7 @@ def peak_growth(baseline: int, pid: int | str = "self") -> int:
 
 
 # ---- the object ----------------------------------------------------------------------------
+
 
 def make_big_file(path: Path, size: int) -> tuple[str, str]:
     """A Secondary Capture file whose pixel data (OB, 8 bits) has ``size`` bytes of
@@ -140,6 +145,7 @@ def big_files(tmp_path_factory):
 
 # ---- the dicomul Server in a subprocess ----------------------------------------------------
 
+
 @pytest.fixture
 def scp_process(tmp_path):
     """Start SERVER_SCRIPT (a dicomul Server with store_dir) in a subprocess; returns
@@ -170,10 +176,16 @@ def scp_process(tmp_path):
 
 
 def _connect(port: int, files, called="BIGSCP", **kw) -> Association:
-    return Association.connect("127.0.0.1", port, called_ae=called, dimse_timeout=T,
-                               acse_timeout=T, connect_timeout=T,
-                               contexts=verification_contexts() + contexts_for_files(files),
-                               **kw)
+    return Association.connect(
+        "127.0.0.1",
+        port,
+        called_ae=called,
+        dimse_timeout=T,
+        acse_timeout=T,
+        connect_timeout=T,
+        contexts=verification_contexts() + contexts_for_files(files),
+        **kw,
+    )
 
 
 def _warm_up(assoc: Association) -> None:
@@ -184,6 +196,7 @@ def _warm_up(assoc: Association) -> None:
 
 
 # ---- the tests ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("size", SIZES)
 def test_dicomul_to_dicomul_server(big_files, scp_process, size):
@@ -198,8 +211,12 @@ def test_dicomul_to_dicomul_server(big_files, scp_process, size):
         received = peak_growth(scp_base, proc.pid)
     got = out / f"{uid}.dcm"
     meta = read_part10(got).meta
-    assert (meta.transfer_syntax, meta.sop_class_uid, meta.sop_instance_uid,
-            meta.source_ae_title) == (EXPLICIT, SECONDARY_CAPTURE, uid, "DICOMUL")
+    assert (
+        meta.transfer_syntax,
+        meta.sop_class_uid,
+        meta.sop_instance_uid,
+        meta.source_ae_title,
+    ) == (EXPLICIT, SECONDARY_CAPTURE, uid, "DICOMUL")
     assert dataset_sha256(got) == digest
     assert received < LIMIT, f"the SCP's peak RSS grew by {received / MiB:.1f} MiB"
     assert sent < LIMIT, f"the sender's peak RSS grew by {sent / MiB:.1f} MiB"
@@ -210,11 +227,32 @@ def test_dicomul_to_storescp(dcmtk, procs, free_port, tmp_path, big_files, size)
     path, uid, digest = big_files(size)
     out = tmp_path / "storescp"
     out.mkdir()
-    proc = procs([dcmtk("storescp"), "+B", "-od", str(out), "-uf", "+xa", "-aet", "STORESCP",
-                  "-pdu", "131072", "-ta", "30", "-td", "60", str(free_port)])
-    with connect_when_up(proc, free_port, called_ae="STORESCP", dimse_timeout=T,
-                         contexts=verification_contexts()
-                         + contexts_for_files([path, SAMPLE["CT_small.dcm"]])) as assoc:
+    proc = procs(
+        [
+            dcmtk("storescp"),
+            "+B",
+            "-od",
+            str(out),
+            "-uf",
+            "+xa",
+            "-aet",
+            "STORESCP",
+            "-pdu",
+            "131072",
+            "-ta",
+            "30",
+            "-td",
+            "60",
+            str(free_port),
+        ]
+    )
+    with connect_when_up(
+        proc,
+        free_port,
+        called_ae="STORESCP",
+        dimse_timeout=T,
+        contexts=verification_contexts() + contexts_for_files([path, SAMPLE["CT_small.dcm"]]),
+    ) as assoc:
         _warm_up(assoc)
         own_base = reset_peak()
         assert assoc.store(path) == 0
@@ -232,9 +270,27 @@ def test_storescu_to_dicomul_server(dcmtk, procs, big_files, scp_process, size):
     with _connect(port, [SAMPLE["CT_small.dcm"]]) as assoc:  # the warm-up
         _warm_up(assoc)
     scp_base = reset_peak(proc.pid)
-    status, output = finish(procs([dcmtk("storescu"), "-to", "30", "-ta", "30", "-td", "60",
-                                   "-pdu", "131072", "-aec", "BIGSCP", "127.0.0.1", str(port),
-                                   str(path)]), timeout=120)
+    status, output = finish(
+        procs(
+            [
+                dcmtk("storescu"),
+                "-to",
+                "30",
+                "-ta",
+                "30",
+                "-td",
+                "60",
+                "-pdu",
+                "131072",
+                "-aec",
+                "BIGSCP",
+                "127.0.0.1",
+                str(port),
+                str(path),
+            ]
+        ),
+        timeout=120,
+    )
     assert status == 0, output
     received = peak_growth(scp_base, proc.pid)
     got = out / f"{uid}.dcm"

@@ -51,8 +51,19 @@ def scp_rq(with_impl_uid: bool = True, called: str = SCP_AET) -> Associate:
 
 
 def start_storescp(dcmtk, procs, port, *extra):
-    return procs([dcmtk("storescp"), "--ignore", "-aet", SCP_AET, "-pdu", "65536",
-                  *DCMTK_TIMEOUTS, *extra, str(port)])
+    return procs(
+        [
+            dcmtk("storescp"),
+            "--ignore",
+            "-aet",
+            SCP_AET,
+            "-pdu",
+            "65536",
+            *DCMTK_TIMEOUTS,
+            *extra,
+            str(port),
+        ]
+    )
 
 
 def associate_when_up(requestor, proc, port, rq, **handlers):
@@ -74,12 +85,14 @@ def associate_when_up(requestor, proc, port, rq, **handlers):
 
 
 def _store_rq(msg_id: int, instance: str) -> bytes:
-    els = [((0x0000, 0x0002), (cap.CT_IMAGE + "\0").encode()),
-           ((0x0000, 0x0100), struct.pack("<H", 0x0001)),
-           ((0x0000, 0x0110), struct.pack("<H", msg_id)),
-           ((0x0000, 0x0700), struct.pack("<H", 0)),
-           ((0x0000, 0x0800), struct.pack("<H", 0x0102)),
-           ((0x0000, 0x1000), instance.encode())]
+    els = [
+        ((0x0000, 0x0002), (cap.CT_IMAGE + "\0").encode()),
+        ((0x0000, 0x0100), struct.pack("<H", 0x0001)),
+        ((0x0000, 0x0110), struct.pack("<H", msg_id)),
+        ((0x0000, 0x0700), struct.pack("<H", 0)),
+        ((0x0000, 0x0800), struct.pack("<H", 0x0102)),
+        ((0x0000, 0x1000), instance.encode()),
+    ]
     body = b"".join(cap._implicit(t, v) for t, v in els)
     return cap._implicit((0x0000, 0x0000), struct.pack("<I", len(body))) + body
 
@@ -91,12 +104,15 @@ def _explicit_ui(group: int, elem: int, uid: str) -> bytes:
 
 # ---- dicomul requestor -> storescp ------------------------------------------------------
 
+
 def test_storescp_accepts_as_it_negotiates(dcmtk, procs, free_port, requestor):
     proc = start_storescp(dcmtk, procs, free_port)
     rq = scp_rq()
     c, ac = associate_when_up(requestor, proc, free_port, rq)
-    got = {pc.id: (pc.result, pc.transfer_syntaxes[0] if pc.transfer_syntaxes else None)
-           for pc in ac.presentation_contexts}
+    got = {
+        pc.id: (pc.result, pc.transfer_syntaxes[0] if pc.transfer_syntaxes else None)
+        for pc in ac.presentation_contexts
+    }
     accepted = {k: v for k, v in cap.SCP_AC_RESULTS.items() if v[0] == 0}
     assert {k: v for k, v in got.items() if v[0] == 0} == accepted
     assert {k: v[0] for k, v in got.items()} == {k: v[0] for k, v in cap.SCP_AC_RESULTS.items()}
@@ -140,8 +156,7 @@ def test_storescp_abort_seen_by_dicomul(dcmtk, procs, free_port, requestor):
     c, ac = associate_when_up(requestor, proc, free_port, scp_rq())
     assert ac.get_transfer(3) == EXPLICIT_VR_LITTLE_ENDIAN
     instance = "1.2.826.0.1.3680043.10.1417.7.1"
-    dataset = (_explicit_ui(0x0008, 0x0016, cap.CT_IMAGE)
-               + _explicit_ui(0x0008, 0x0018, instance))
+    dataset = _explicit_ui(0x0008, 0x0016, cap.CT_IMAGE) + _explicit_ui(0x0008, 0x0018, instance)
     c.net.send_data(3, _store_rq(1, instance), dataset)
     assert c.wait("on_receive_abort") == (0, 0)
     assert c.closed()
@@ -149,9 +164,26 @@ def test_storescp_abort_seen_by_dicomul(dcmtk, procs, free_port, requestor):
 
 # ---- echoscu -> dicomul acceptor -----------------------------------------------------------
 
+
 def _echoscu(dcmtk, procs, port, *extra, aec="DICOMUL_SCP"):
-    return procs([dcmtk("echoscu"), "-aet", "ECHOSCU", "-aec", aec, "-to", "10", "-ta", "10",
-                  "-td", "10", *extra, "127.0.0.1", str(port)])
+    return procs(
+        [
+            dcmtk("echoscu"),
+            "-aet",
+            "ECHOSCU",
+            "-aec",
+            aec,
+            "-to",
+            "10",
+            "-ta",
+            "10",
+            "-td",
+            "10",
+            *extra,
+            "127.0.0.1",
+            str(port),
+        ]
+    )
 
 
 def _finish(procs, proc) -> tuple[int, str]:

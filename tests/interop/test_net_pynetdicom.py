@@ -39,9 +39,12 @@ pytestmark = [pytest.mark.interop, pytest.mark.timeout(30)]
 CT = "1.2.840.10008.5.1.4.1.1.2"
 MR = "1.2.840.10008.5.1.4.1.1.4"
 UNKNOWN = "1.2.826.0.1.3680043.10.1417.99.1"
-SUPPORTED = (SupportedContexts().verification()
-             .add(CT, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
-             .add(MR, [ImplicitVRLittleEndian]))
+SUPPORTED = (
+    SupportedContexts()
+    .verification()
+    .add(CT, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+    .add(MR, [ImplicitVRLittleEndian])
+)
 
 
 def _ae(title="PYNET_SCU") -> AE:
@@ -68,6 +71,7 @@ def _associate(assocs, ae, port, **kw):
 
 # ---- pynetdicom requestor -> dicomul acceptor ------------------------------------------
 
+
 def test_pynetdicom_sees_contexts_as_negotiated(acceptor, assocs):
     acs = []
 
@@ -77,20 +81,26 @@ def test_pynetdicom_sees_contexts_as_negotiated(acceptor, assocs):
 
     scp = acceptor(on_receive_associate_request=on_rq)
     ae = _ae()
-    ae.add_requested_context(VERIFICATION_SOP_CLASS, [ImplicitVRLittleEndian,
-                                                     ExplicitVRLittleEndian])
+    ae.add_requested_context(
+        VERIFICATION_SOP_CLASS, [ImplicitVRLittleEndian, ExplicitVRLittleEndian]
+    )
     ae.add_requested_context(CT, [ExplicitVRBigEndian])  # supported, not with this TS: 4
     ae.add_requested_context(UNKNOWN, [ImplicitVRLittleEndian])  # not supported: 3
     ae.add_requested_context(CT, [ImplicitVRLittleEndian, ExplicitVRLittleEndian])
     a = _associate(assocs, ae, scp.port)
     assert a.is_established
-    accepted = {cx.context_id: (cx.abstract_syntax, cx.transfer_syntax[0])
-                for cx in a.accepted_contexts}
+    accepted = {
+        cx.context_id: (cx.abstract_syntax, cx.transfer_syntax[0]) for cx in a.accepted_contexts
+    }
     # dicomul's acceptor takes its own first preference among the proposed ones.
-    assert accepted == {1: (VERIFICATION_SOP_CLASS, ExplicitVRLittleEndian),
-                        7: (CT, ExplicitVRLittleEndian)}
-    assert {cx.context_id: (cx.abstract_syntax, cx.result) for cx in a.rejected_contexts} \
-        == {3: (CT, 4), 5: (UNKNOWN, 3)}
+    assert accepted == {
+        1: (VERIFICATION_SOP_CLASS, ExplicitVRLittleEndian),
+        7: (CT, ExplicitVRLittleEndian),
+    }
+    assert {cx.context_id: (cx.abstract_syntax, cx.result) for cx in a.rejected_contexts} == {
+        3: (CT, 4),
+        5: (UNKNOWN, 3),
+    }
     assert {pc.id: pc.result for pc in acs[0].presentation_contexts} == {1: 0, 3: 4, 5: 3, 7: 0}
     s = scp.next()
     rq = s.args("on_receive_associate_request")[0][0]
@@ -103,8 +113,10 @@ def test_pynetdicom_sees_contexts_as_negotiated(acceptor, assocs):
 @pytest.mark.parametrize("codes", [(1, 1, 7), (1, 1, 3), (2, 3, 1), (1, 2, 2)])
 def test_pynetdicom_sees_reject(acceptor, assocs, codes):
     # ARTIM bounds Sta13 on our side should pynetdicom be slow to close after the RJ
-    scp = acceptor(on_receive_associate_request=lambda net, rq:
-                   net.send_associate_reject(*codes), artim_timeout=3.0)
+    scp = acceptor(
+        on_receive_associate_request=lambda net, rq: net.send_associate_reject(*codes),
+        artim_timeout=3.0,
+    )
     ae = _ae()
     ae.add_requested_context(VERIFICATION_SOP_CLASS)
     for _attempt in range(3):
@@ -115,8 +127,8 @@ def test_pynetdicom_sees_reject(acceptor, assocs, codes):
         if not (a.is_aborted and a.acceptor.primitive is None):
             break
     assert a.is_rejected and not a.is_established, (
-        f"aborted={a.is_aborted} established={a.is_established} "
-        f"primitive={a.acceptor.primitive!r}")
+        f"aborted={a.is_aborted} established={a.is_established} primitive={a.acceptor.primitive!r}"
+    )
     rsp = a.acceptor.primitive
     assert (rsp.result, rsp.result_source, rsp.diagnostic) == codes
     assert scp.next().closed()
@@ -124,14 +136,19 @@ def test_pynetdicom_sees_reject(acceptor, assocs, codes):
 
 def test_role_selection_answered(acceptor, assocs):
     roles = {CT: (True, True), MR: (False, True)}
-    scp = acceptor(on_receive_associate_request=lambda net, rq: net.send_associate_accept(
-        negotiate(rq, SUPPORTED, roles=roles)))
+    scp = acceptor(
+        on_receive_associate_request=lambda net, rq: net.send_associate_accept(
+            negotiate(rq, SUPPORTED, roles=roles)
+        )
+    )
     ae = _ae()
     ae.add_requested_context(CT, [ExplicitVRLittleEndian])
     ae.add_requested_context(MR, [ImplicitVRLittleEndian])
     ae.add_requested_context(VERIFICATION_SOP_CLASS)
-    ext = [build_role(CT, scu_role=True, scp_role=True),
-           build_role(MR, scu_role=True, scp_role=True)]
+    ext = [
+        build_role(CT, scu_role=True, scp_role=True),
+        build_role(MR, scu_role=True, scp_role=True),
+    ]
     a = _associate(assocs, ae, scp.port, ext_neg=ext)
     assert a.is_established
     got = {cx.abstract_syntax: (cx.as_scu, cx.as_scp) for cx in a.accepted_contexts}
@@ -147,8 +164,11 @@ def test_role_selection_answered(acceptor, assocs):
 
 @pytest.mark.parametrize("ident", [(2, b"alice", b"s3cret", False), (1, b"bob", b"", True)])
 def test_user_identity_visible(acceptor, assocs, ident):
-    scp = acceptor(on_receive_associate_request=lambda net, rq: net.send_associate_accept(
-        negotiate(rq, SUPPORTED, user_identity_response=lambda ui: b"")))
+    scp = acceptor(
+        on_receive_associate_request=lambda net, rq: net.send_associate_accept(
+            negotiate(rq, SUPPORTED, user_identity_response=lambda ui: b"")
+        )
+    )
     ui = UserIdentityNegotiation()
     ui.user_identity_type, ui.primary_field = ident[0], ident[1]
     if ident[2]:
@@ -230,11 +250,14 @@ def pynet_scp():
     ae = _ae("PYNET_SCP")
     ae.add_supported_context(VERIFICATION_SOP_CLASS, PYNET_TS)
     ae.require_called_aet = True
-    seen: dict[str, threading.Event] = {n: threading.Event()
-                                        for n in ("released", "aborted", "echo")}
-    handlers = [(evt.EVT_RELEASED, lambda e: seen["released"].set()),
-                (evt.EVT_ABORTED, lambda e: seen["aborted"].set()),
-                (evt.EVT_C_ECHO, lambda e: (seen["echo"].set(), 0x0000)[1])]
+    seen: dict[str, threading.Event] = {
+        n: threading.Event() for n in ("released", "aborted", "echo")
+    }
+    handlers = [
+        (evt.EVT_RELEASED, lambda e: seen["released"].set()),
+        (evt.EVT_ABORTED, lambda e: seen["aborted"].set()),
+        (evt.EVT_C_ECHO, lambda e: (seen["echo"].set(), 0x0000)[1]),
+    ]
     server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=handlers)
     try:
         yield ae, server.server_address[1], seen
@@ -245,8 +268,9 @@ def pynet_scp():
 def _rq(called="PYNET_SCP", calling="DICOMUL_SCU") -> Associate:
     rq = Associate().default_associate()
     rq.called, rq.calling = called, calling
-    rq.add_presentation(1, VERIFICATION_SOP_CLASS, 0,
-                        [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+    rq.add_presentation(
+        1, VERIFICATION_SOP_CLASS, 0, [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
+    )
     rq.add_presentation(3, UNKNOWN, 0, [ImplicitVRLittleEndian])
     return rq
 
@@ -256,12 +280,16 @@ def test_dicomul_requestor_accepted(pynet_scp, requestor):
     c = requestor()
     rq = _rq()
     ac = c.net.associate("127.0.0.1", port, rq, timeout=TIMEOUT)
-    got = [(pc.id, pc.result, pc.transfer_syntaxes[:1] if pc.result == 0 else ())
-           for pc in ac.presentation_contexts]
+    got = [
+        (pc.id, pc.result, pc.transfer_syntaxes[:1] if pc.result == 0 else ())
+        for pc in ac.presentation_contexts
+    ]
     # pynetdicom walks its own transfer syntax list: what dicomul's negotiate() would do.
     mine = negotiate(rq, {VERIFICATION_SOP_CLASS: PYNET_TS})
-    assert got == [(pc.id, pc.result, pc.transfer_syntaxes[:1] if pc.result == 0 else ())
-                   for pc in mine.presentation_contexts]
+    assert got == [
+        (pc.id, pc.result, pc.transfer_syntaxes[:1] if pc.result == 0 else ())
+        for pc in mine.presentation_contexts
+    ]
     assert got == [(1, 0, (ImplicitVRLittleEndian,)), (3, 3, ())]
     assert ac.get_abstract(1) == VERIFICATION_SOP_CLASS  # back-filled from the RQ
     assert ac.max_length == 16382  # pynetdicom's default

@@ -66,7 +66,8 @@ from pydicom import uid as pu  # noqa: E402
 from pynetdicom import AE, StoragePresentationContexts, evt  # noqa: E402
 
 import dicomul  # noqa: E402
-from dicomul.storage.part10 import FileMeta, StorageError, encode_file_meta, read_part10  # noqa: E402
+from dicomul.storage.part10 import FileMeta, StorageError, read_part10  # noqa: E402
+from dicomul.storage.writer import encode_file_meta  # noqa: E402
 from dicomul.sync.services import Association, verification_contexts  # noqa: E402
 
 from . import capture_dcmtk as cap  # noqa: E402
@@ -81,8 +82,14 @@ IMPLICIT, EXPLICIT = pu.ImplicitVRLittleEndian, pu.ExplicitVRLittleEndian
 BIG, DEFLATED = pu.ExplicitVRBigEndian, pu.DeflatedExplicitVRLittleEndian
 UNCOMPRESSED = {IMPLICIT, EXPLICIT, BIG, DEFLATED}
 #: What pynetdicom's SCP supports, in its order of preference.
-PYNETDICOM_SYNTAXES = [EXPLICIT, IMPLICIT, *pu.JPEGTransferSyntaxes, *pu.JPEGLSTransferSyntaxes,
-                       *pu.JPEG2000TransferSyntaxes, pu.RLELossless]
+PYNETDICOM_SYNTAXES = [
+    EXPLICIT,
+    IMPLICIT,
+    *pu.JPEGTransferSyntaxes,
+    *pu.JPEGLSTransferSyntaxes,
+    *pu.JPEG2000TransferSyntaxes,
+    pu.RLELossless,
+]
 #: What storescp accepts: with its defaults the three native syntaxes; with +xa all the
 #: sample files' syntaxes (DCMTK 3.6.7 supports every one of them).
 STORESCP_DEFAULT = {EXPLICIT, BIG, IMPLICIT}
@@ -93,30 +100,44 @@ STORESCP_DEFAULT = {EXPLICIT, BIG, IMPLICIT}
 CANDIDATES = (
     # Implicit VR LE; rtplan.dcm's file meta names another SOP Instance UID than its data
     # set (1.2.999... vs 1.2.777...): dicomul must send the data set's
-    "rtplan.dcm", "SC_rgb_jpeg_dcmd.dcm",
+    "rtplan.dcm",
+    "SC_rgb_jpeg_dcmd.dcm",
     # Explicit VR LE: CT, palette colour, an SR (no pixels), an ECG (waveform), a 1-bit
     # segmentation
-    "CT_small.dcm", "examples_palette.dcm", "reportsi.dcm", "waveform_ecg.dcm",
+    "CT_small.dcm",
+    "examples_palette.dcm",
+    "reportsi.dcm",
+    "waveform_ecg.dcm",
     "liver_1frame.dcm",
     # Explicit VR BE (storescp accepts it; pynetdicom's list does not: re-encoded)
-    "ExplVR_BigEnd.dcm", "SC_rgb_small_odd_big_endian.dcm",
+    "ExplVR_BigEnd.dcm",
+    "SC_rgb_small_odd_big_endian.dcm",
     # Deflated Explicit VR LE
     "image_dfl.dcm",
     # JPEG Baseline (colour YBR_FULL_422, no colour transform, odd size, multi-frame YBR)
-    "SC_rgb_jpeg_dcmtk.dcm", "SC_jpeg_no_color_transform.dcm", "SC_rgb_small_odd_jpeg.dcm",
+    "SC_rgb_jpeg_dcmtk.dcm",
+    "SC_jpeg_no_color_transform.dcm",
+    "SC_rgb_small_odd_jpeg.dcm",
     "examples_ybr_color.dcm",
     # JPEG Extended (pydicom cannot decode JPEG-lossy.dcm; JPGExtended.dcm is its twin)
-    "JPEG-lossy.dcm", "JPGExtended.dcm",
+    "JPEG-lossy.dcm",
+    "JPGExtended.dcm",
     # JPEG Lossless SV1 (the only one: it shares its UID with the SC_rgb_rle* files)
     "SC_rgb_jpeg_gdcm.dcm",
     # RLE Lossless, and JPEG-LS Lossless (the only one), both with MR_small.dcm's UID
-    "MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm",
+    "MR_small_RLE.dcm",
+    "MR_small_jpeg_ls_lossless.dcm",
     # JPEG-LS Near-Lossless
-    "JPEGLSNearLossless_16.dcm", "SC_rgb_jls_lossy_line.dcm",
+    "JPEGLSNearLossless_16.dcm",
+    "SC_rgb_jls_lossy_line.dcm",
     # JPEG 2000 Lossless
-    "GDCMJ2K_TextGBR.dcm", "examples_jpeg2k.dcm", "J2K_pixelrep_mismatch.dcm",
+    "GDCMJ2K_TextGBR.dcm",
+    "examples_jpeg2k.dcm",
+    "J2K_pixelrep_mismatch.dcm",
     # JPEG 2000 (pydicom cannot decode JPEG2000-embedded-sequence-delimiter.dcm)
-    "JPEG2000-embedded-sequence-delimiter.dcm", "JPEG2000.dcm", "693_J2KI.dcm",
+    "JPEG2000-embedded-sequence-delimiter.dcm",
+    "JPEG2000.dcm",
+    "693_J2KI.dcm",
     "SC_rgb_gdcm_KY.dcm",
     # RLE Lossless, every element coded UN (see _usable)
     "rtdose_rle.dcm",
@@ -124,6 +145,7 @@ CANDIDATES = (
 
 
 # ---- the sample files -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -165,8 +187,9 @@ def _scan() -> dict[str, Sample]:
         if not (ds.get("SOPClassUID") and ds.get("SOPInstanceUID")):  # DICOMDIRs, ...
             continue
         decodes = _decodes(ds) if p.name in CANDIDATES else False
-        out[p.name] = Sample(p, meta.transfer_syntax, str(ds.SOPClassUID),
-                             str(ds.SOPInstanceUID), decodes, un)
+        out[p.name] = Sample(
+            p, meta.transfer_syntax, str(ds.SOPClassUID), str(ds.SOPInstanceUID), decodes, un
+        )
     return out
 
 
@@ -201,8 +224,10 @@ def _choose(samples: dict[str, Sample], accepted: set[str], dcmtk: bool = False)
             groups[s.uid].append(s)
     options = [g for g in groups.values() if g]
     order = {name: i for i, name in enumerate(CANDIDATES)}
-    best = max(itertools.product(*options),
-               key=lambda c: (len({s.ts for s in c}), [-order[s.path.name] for s in c]))
+    best = max(
+        itertools.product(*options),
+        key=lambda c: (len({s.ts for s in c}), [-order[s.path.name] for s in c]),
+    )
     return sorted(best, key=lambda s: order[s.path.name])
 
 
@@ -233,6 +258,7 @@ def _stage(files: list[Sample], directory: Path) -> Path:
 
 # ---- running dicomul --------------------------------------------------------------------
 
+
 def _cli_env() -> dict[str, str]:
     """TCP_NODELAY=1, and the dicomul under test on PYTHONPATH when it is the source tree
     (as tests/test_cli.py does)."""
@@ -245,13 +271,32 @@ def _cli_env() -> dict[str, str]:
 
 
 def _store_argv(port: int, directory: Path) -> list[str]:
-    return ["store", "127.0.0.1", str(port), str(directory), "-aec", "STORESCP",
-            "-to", str(T), "-ta", str(T), "-td", str(T)]
+    return [
+        "store",
+        "127.0.0.1",
+        str(port),
+        str(directory),
+        "-aec",
+        "STORESCP",
+        "-to",
+        str(T),
+        "-ta",
+        str(T),
+        "-td",
+        str(T),
+    ]
 
 
 def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=RUN_T, env=_cli_env(),
-                          cwd=cwd, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=RUN_T,
+        env=_cli_env(),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def dicomul_store(port: int, directory: Path, cwd: Path) -> subprocess.CompletedProcess:
@@ -273,8 +318,10 @@ sys.meta_path.insert(0, _HideCodecs())
 
 
 def dicomul_store_without_codecs(port: int, directory: Path, cwd: Path):
-    code = (BLOCKER + "from dicomul.cli.commands import main\n"
-            f"raise SystemExit(main({_store_argv(port, directory)!r}))\n")
+    code = (
+        BLOCKER + "from dicomul.cli.commands import main\n"
+        f"raise SystemExit(main({_store_argv(port, directory)!r}))\n"
+    )
     return _run([sys.executable, "-c", code], cwd)
 
 
@@ -285,6 +332,7 @@ def _sent(r: subprocess.CompletedProcess, sent: int, total: int, failed: int) ->
 
 
 # ---- the peers ----------------------------------------------------------------------------
+
 
 @dataclass
 class Received:
@@ -300,9 +348,15 @@ def _wait_listening(proc: subprocess.Popen, port: int) -> None:
     deadline = time.monotonic() + T
     while True:
         try:
-            with Association.connect("127.0.0.1", port, called_ae="STORESCP",
-                                     contexts=verification_contexts(), connect_timeout=T,
-                                     acse_timeout=T, dimse_timeout=T) as assoc:
+            with Association.connect(
+                "127.0.0.1",
+                port,
+                called_ae="STORESCP",
+                contexts=verification_contexts(),
+                connect_timeout=T,
+                acse_timeout=T,
+                dimse_timeout=T,
+            ) as assoc:
                 assert assoc.echo() == 0
             return
         except ConnectionRefusedError:
@@ -312,13 +366,28 @@ def _wait_listening(proc: subprocess.Popen, port: int) -> None:
             except subprocess.TimeoutExpired:
                 continue
             raise AssertionError(
-                f"storescp exited with {proc.returncode}: {cap._stop(proc)}") from None
+                f"storescp exited with {proc.returncode}: {cap._stop(proc)}"
+            ) from None
 
 
 def _storescp(dcmtk, procs, port: int, out: Path, *extra: str) -> subprocess.Popen:
     out.mkdir()
-    proc = procs([dcmtk("storescp"), *extra, "-od", str(out), "-uf", "-aet", "STORESCP",
-                  "-ta", "10", "-td", "10", str(port)])
+    proc = procs(
+        [
+            dcmtk("storescp"),
+            *extra,
+            "-od",
+            str(out),
+            "-uf",
+            "-aet",
+            "STORESCP",
+            "-ta",
+            "10",
+            "-td",
+            "10",
+            str(port),
+        ]
+    )
     _wait_listening(proc, port)
     return proc
 
@@ -345,8 +414,14 @@ def pynetdicom_scp():
             ds = event.dataset  # decoded by pynetdicom in the context's syntax
             ds.file_meta = event.file_meta
             with lock:
-                received.append(Received(ts, ds, str(event.request.AffectedSOPInstanceUID),
-                                         event.request.DataSet.getvalue()))
+                received.append(
+                    Received(
+                        ts,
+                        ds,
+                        str(event.request.AffectedSOPInstanceUID),
+                        event.request.DataSet.getvalue(),
+                    )
+                )
             return 0x0000
 
         ae = AE(ae_title="STORESCP")
@@ -354,8 +429,11 @@ def pynetdicom_scp():
         for cx in StoragePresentationContexts:
             ae.add_supported_context(cx.abstract_syntax, PYNETDICOM_SYNTAXES)
         port = cap._free_port()
-        servers.append(ae.start_server(("127.0.0.1", port), block=False,
-                                       evt_handlers=[(evt.EVT_C_STORE, on_store)]))
+        servers.append(
+            ae.start_server(
+                ("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)]
+            )
+        )
         return port, received
 
     yield start
@@ -428,6 +506,7 @@ def check_arrived(received: list[Received], sent: list[Sample], accepted: set[st
 
 # ---- the tests ------------------------------------------------------------------------------
 
+
 def test_store_to_storescp_defaults_transcodes(dcmtk, procs, free_port, tmp_path, samples):
     """storescp without options accepts uncompressed syntaxes only: the compressed and
     deflated files arrive decompressed (inflated) in Explicit VR LE, the rest as is."""
@@ -440,7 +519,8 @@ def test_store_to_storescp_defaults_transcodes(dcmtk, procs, free_port, tmp_path
     _sent(r, len(files), len(files), 0)
     arrived = check_arrived(_read_storescp(tmp_path / "out"), files, STORESCP_DEFAULT)
     assert {n for n, ts in arrived.items() if ts != samples[n].ts} == {
-        s.path.name for s in files if s.ts not in STORESCP_DEFAULT}
+        s.path.name for s in files if s.ts not in STORESCP_DEFAULT
+    }
 
 
 def test_store_to_storescp_accept_all_as_is(dcmtk, procs, free_port, tmp_path, samples):
@@ -474,7 +554,8 @@ def test_store_to_pynetdicom_preferring_uncompressed(pynetdicom_scp, tmp_path, s
     arrived = check_arrived(list(received), files, accepted)
     # compressed files as they are (own context); big endian and deflated re-encoded
     assert {n for n, ts in arrived.items() if ts != samples[n].ts} == {
-        s.path.name for s in files if s.ts in (BIG, DEFLATED)}
+        s.path.name for s in files if s.ts in (BIG, DEFLATED)
+    }
 
 
 def test_store_without_codecs_fails_compressed_only(dcmtk, procs, free_port, tmp_path, samples):

@@ -35,7 +35,8 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
-from dicomul.storage.part10 import FileMeta, encode_file_meta, read_part10
+from dicomul.storage.part10 import FileMeta, read_part10
+from dicomul.storage.writer import encode_file_meta
 from dicomul.sync.server import Server, current_operation
 from dicomul.sync.services import (
     Association,
@@ -52,14 +53,14 @@ T = 10.0
 TS = ["-to", "10", "-ta", "10", "-td", "10"]  # DCMTK timeouts: connect, ACSE, DIMSE
 EXPLICIT, IMPLICIT = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
 JPEG_BASELINE, RLE = "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.5"
-NAMES = ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "SC_rgb_jpeg_dcmtk.dcm",
-         "MR_small_RLE.dcm")
+NAMES = ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "SC_rgb_jpeg_dcmtk.dcm", "MR_small_RLE.dcm")
 SAMPLE = {n: Path(get_testdata_file(n)) for n in NAMES}
 CT_STUDY = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
 SC_STUDY = "1.2.826.0.1.3680043.8.498.12406831542731051035295345080039845114"
 
 
 # ---- helpers (the other interop service tests import these) -------------------------------
+
 
 def dataset_bytes(path) -> bytes:
     """The data set bytes of a Part 10 file (everything after the file meta)."""
@@ -72,7 +73,7 @@ def strip_trailing_padding(data: bytes, ts: str) -> bytes:
     header = 12 if ts != IMPLICIT else 8
     at = data.rfind(b"\xfc\xff\xfc\xff")
     if at >= 0:
-        length = int.from_bytes(data[at + header - 4:at + header], "little")
+        length = int.from_bytes(data[at + header - 4 : at + header], "little")
         if at + header + length == len(data):
             return data[:at]
     return data
@@ -92,8 +93,10 @@ def consistent_copy(src: Path, directory: Path) -> Path:
     p10 = read_part10(src)
     uid = pydicom.dcmread(src, stop_before_pixels=True).SOPInstanceUID
     out = directory / f"fixed-{src.name}"
-    out.write_bytes(encode_file_meta(FileMeta(p10.meta.transfer_syntax, p10.meta.sop_class_uid,
-                                              uid)) + p10.read_dataset_bytes())
+    out.write_bytes(
+        encode_file_meta(FileMeta(p10.meta.transfer_syntax, p10.meta.sop_class_uid, uid))
+        + p10.read_dataset_bytes()
+    )
     return out
 
 
@@ -128,8 +131,12 @@ def finish(proc: subprocess.Popen, timeout: float = 30.0) -> tuple[int, str]:
 class Archive:
     """A tiny Q/R archive over some Part 10 files, for the Server handlers."""
 
-    KEYS = {"PATIENT": "PatientID", "STUDY": "StudyInstanceUID",
-            "SERIES": "SeriesInstanceUID", "IMAGE": "SOPInstanceUID"}
+    KEYS = {
+        "PATIENT": "PatientID",
+        "STUDY": "StudyInstanceUID",
+        "SERIES": "SeriesInstanceUID",
+        "IMAGE": "SOPInstanceUID",
+    }
 
     def __init__(self, files) -> None:
         self.entries = [(Path(p), pydicom.dcmread(p, stop_before_pixels=True)) for p in files]
@@ -137,8 +144,12 @@ class Archive:
 
     def matches(self, identifier) -> list[tuple[Path, Dataset]]:
         def ok(ds, elem):
-            return (elem.tag == 0x00080052 or not elem.value
-                    or (elem.tag in ds and ds[elem.tag].value == elem.value))
+            return (
+                elem.tag == 0x00080052
+                or not elem.value
+                or (elem.tag in ds and ds[elem.tag].value == elem.value)
+            )
+
         return [(p, ds) for p, ds in self.entries if all(ok(ds, e) for e in identifier)]
 
     def on_find(self, identifier, _model):
@@ -192,9 +203,25 @@ def server():
 
 # ---- dicomul Association -> storescp ---------------------------------------------------
 
+
 def _storescp(dcmtk, procs, port, out, *extra):
-    return procs([dcmtk("storescp"), "-od", str(out), "-uf", "+xa", "-aet", "STORESCP",
-                  "-ta", "10", "-td", "10", *extra, str(port)])
+    return procs(
+        [
+            dcmtk("storescp"),
+            "-od",
+            str(out),
+            "-uf",
+            "+xa",
+            "-aet",
+            "STORESCP",
+            "-ta",
+            "10",
+            "-td",
+            "10",
+            *extra,
+            str(port),
+        ]
+    )
 
 
 def _stored(out: Path, uid: str) -> Path:
@@ -211,7 +238,8 @@ def test_echo_and_store_to_storescp(dcmtk, procs, free_port, tmp_path, bit_prese
     files = [SAMPLE[n] for n in NAMES if n != "rtplan.dcm"] + [rtplan]
     # one context per file, in the file's own transfer syntax only: nothing re-encoded
     contexts = verification_contexts() + [
-        (m.sop_class_uid, [m.transfer_syntax]) for m in (read_part10(f).meta for f in files)]
+        (m.sop_class_uid, [m.transfer_syntax]) for m in (read_part10(f).meta for f in files)
+    ]
     proc = _storescp(dcmtk, procs, free_port, out, *(["+B"] if bit_preserving else []))
     with connect_when_up(proc, free_port, called_ae="STORESCP", contexts=contexts) as assoc:
         assert assoc.echo() == 0
@@ -240,8 +268,12 @@ def test_store_inconsistent_file_meta_is_stored_by_storescp(dcmtk, procs, free_p
     out = tmp_path / "out"
     out.mkdir()
     proc = _storescp(dcmtk, procs, free_port, out)  # (with +B it does not check)
-    with connect_when_up(proc, free_port, called_ae="STORESCP",
-                         contexts=[(meta.sop_class_uid, [meta.transfer_syntax])]) as assoc:
+    with connect_when_up(
+        proc,
+        free_port,
+        called_ae="STORESCP",
+        contexts=[(meta.sop_class_uid, [meta.transfer_syntax])],
+    ) as assoc:
         assert assoc.store(src) == 0
     stored = pydicom.dcmread(_stored(out, own))
     assert stored.SOPInstanceUID == stored.file_meta.MediaStorageSOPInstanceUID == own
@@ -268,27 +300,44 @@ def test_store_reencoded_when_storescp_picks_another_syntax(dcmtk, procs, free_p
 
 # ---- storescu / echoscu -> dicomul Server ------------------------------------------------
 
+
 def test_echoscu_to_dicomul(dcmtk, procs, server):
     _, port = server()
-    proc = procs([dcmtk("echoscu"), *TS, "-aec", "DICOMUL", "--repeat", "3", "127.0.0.1",
-                  str(port)])
+    proc = procs(
+        [dcmtk("echoscu"), *TS, "-aec", "DICOMUL", "--repeat", "3", "127.0.0.1", str(port)]
+    )
     status, output = finish(proc)
     assert status == 0, output
 
 
-@pytest.mark.parametrize("name, options", [
-    ("CT_small.dcm", []),                # default -x=: explicit VR LE first
-    ("CT_small.dcm", ["-xs"]),           # JPEG lossless proposed too: storescu keeps the
-    ("MR_small.dcm", ["-xe"]),           # file's syntax (separate contexts per syntax)
-    ("rtplan.dcm", ["-xi"]),             # implicit VR LE only: sent as it is in the file
-    ("SC_rgb_jpeg_dcmtk.dcm", ["-xy"]),  # JPEG baseline proposed: sent compressed
-    ("MR_small_RLE.dcm", ["-xr"]),       # RLE proposed: sent compressed
-])
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("CT_small.dcm", []),  # default -x=: explicit VR LE first
+        ("CT_small.dcm", ["-xs"]),  # JPEG lossless proposed too: storescu keeps the
+        ("MR_small.dcm", ["-xe"]),  # file's syntax (separate contexts per syntax)
+        ("rtplan.dcm", ["-xi"]),  # implicit VR LE only: sent as it is in the file
+        ("SC_rgb_jpeg_dcmtk.dcm", ["-xy"]),  # JPEG baseline proposed: sent compressed
+        ("MR_small_RLE.dcm", ["-xr"]),  # RLE proposed: sent compressed
+    ],
+)
 def test_storescu_to_dicomul(dcmtk, procs, server, tmp_path, name, options):
     _, port = server(store_dir=tmp_path, accept_all_storage=True)
     src = SAMPLE[name]
-    proc = procs([dcmtk("storescu"), *TS, *options, "-aet", "STORESCU", "-aec", "DICOMUL",
-                  "127.0.0.1", str(port), str(src)])
+    proc = procs(
+        [
+            dcmtk("storescu"),
+            *TS,
+            *options,
+            "-aet",
+            "STORESCU",
+            "-aec",
+            "DICOMUL",
+            "127.0.0.1",
+            str(port),
+            str(src),
+        ]
+    )
     status, output = finish(proc)
     assert status == 0, output
     uid = str(pydicom.dcmread(src, stop_before_pixels=True).SOPInstanceUID)  # storescu's
@@ -305,8 +354,9 @@ def test_storescu_to_dicomul(dcmtk, procs, server, tmp_path, name, options):
 def test_storescu_many_files_one_association(dcmtk, procs, server, tmp_path):
     _, port = server(store_dir=tmp_path, accept_all_storage=True)
     files = [SAMPLE["CT_small.dcm"], SAMPLE["MR_small.dcm"], SAMPLE["SC_rgb_jpeg_dcmtk.dcm"]]
-    proc = procs([dcmtk("storescu"), *TS, "-xy", "-aec", "DICOMUL", "127.0.0.1", str(port),
-                  *map(str, files)])
+    proc = procs(
+        [dcmtk("storescu"), *TS, "-xy", "-aec", "DICOMUL", "127.0.0.1", str(port), *map(str, files)]
+    )
     status, output = finish(proc)
     assert status == 0, output
     for f in files:
@@ -318,6 +368,7 @@ def test_storescu_many_files_one_association(dcmtk, procs, server, tmp_path):
 
 
 # ---- findscu / getscu / movescu -> dicomul Server -------------------------------------------
+
 
 @pytest.fixture
 def archive(tmp_path):
@@ -332,9 +383,27 @@ def test_findscu_to_dicomul(dcmtk, procs, server, archive, tmp_path):
     _, port = server(on_find=archive.on_find)
     out = tmp_path / "rsp"
     out.mkdir()
-    proc = procs([dcmtk("findscu"), *TS, "-S", "-aec", "DICOMUL", "-k", "QueryRetrieveLevel=STUDY",
-                  "-k", "StudyInstanceUID", "-k", "PatientName", "-X", "+sr", "-od", str(out),
-                  "127.0.0.1", str(port)])
+    proc = procs(
+        [
+            dcmtk("findscu"),
+            *TS,
+            "-S",
+            "-aec",
+            "DICOMUL",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "StudyInstanceUID",
+            "-k",
+            "PatientName",
+            "-X",
+            "+sr",
+            "-od",
+            str(out),
+            "127.0.0.1",
+            str(port),
+        ]
+    )
     status, output = finish(proc)
     assert status == 0, output
     responses = [pydicom.dcmread(p) for p in sorted(out.glob("rsp*.dcm"))]
@@ -360,25 +429,60 @@ def test_findscu_cancel_reaches_handler(dcmtk, procs, server):
                 cancelled.append(op.cancelled.wait(T))
 
     _, port = server(on_find=on_find)
-    proc = procs([dcmtk("findscu"), *TS, "-v", "-P", "-aec", "DICOMUL", "--cancel", "1", "-k",
-                  "QueryRetrieveLevel=PATIENT", "-k", "PatientID", "127.0.0.1", str(port)])
+    proc = procs(
+        [
+            dcmtk("findscu"),
+            *TS,
+            "-v",
+            "-P",
+            "-aec",
+            "DICOMUL",
+            "--cancel",
+            "1",
+            "-k",
+            "QueryRetrieveLevel=PATIENT",
+            "-k",
+            "PatientID",
+            "127.0.0.1",
+            str(port),
+        ]
+    )
     status, output = finish(proc)
     assert status == 0, output
     assert cancelled == [True]
     assert "Sending Cancel Request" in output
 
 
-@pytest.mark.parametrize("study, name, options", [
-    (CT_STUDY, "CT_small.dcm", []),
-    (SC_STUDY, "SC_rgb_jpeg_dcmtk.dcm", ["+xy"]),  # getscu prefers JPEG baseline
-])
+@pytest.mark.parametrize(
+    "study, name, options",
+    [
+        (CT_STUDY, "CT_small.dcm", []),
+        (SC_STUDY, "SC_rgb_jpeg_dcmtk.dcm", ["+xy"]),  # getscu prefers JPEG baseline
+    ],
+)
 def test_getscu_from_dicomul(dcmtk, procs, server, archive, tmp_path, study, name, options):
     _, port = server(on_get=archive.on_retrieve)
     out = tmp_path / "got"
     out.mkdir()
-    proc = procs([dcmtk("getscu"), *TS, "-S", "+B", *options, "-aec", "DICOMUL", "-k",
-                  "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}", "-od",
-                  str(out), "127.0.0.1", str(port)])
+    proc = procs(
+        [
+            dcmtk("getscu"),
+            *TS,
+            "-S",
+            "+B",
+            *options,
+            "-aec",
+            "DICOMUL",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            f"StudyInstanceUID={study}",
+            "-od",
+            str(out),
+            "127.0.0.1",
+            str(port),
+        ]
+    )
     status, output = finish(proc)
     assert status == 0, output
     src = read_part10(SAMPLE[name])
@@ -390,18 +494,44 @@ def test_getscu_from_dicomul(dcmtk, procs, server, archive, tmp_path, study, nam
 
 def test_movescu_from_dicomul(dcmtk, procs, server, archive, tmp_path):
     move_port = cap._free_port()
-    _, port = server(on_move=archive.on_retrieve,
-                     move_destinations={"MOVESCU": ("127.0.0.1", move_port)})
+    _, port = server(
+        on_move=archive.on_retrieve, move_destinations={"MOVESCU": ("127.0.0.1", move_port)}
+    )
     out = tmp_path / "moved"
     out.mkdir()
     for study, name in ((CT_STUDY, "CT_small.dcm"), (SC_STUDY, "SC_rgb_jpeg_dcmtk.dcm")):
         # movescu 3.6.7 ignores -od and writes into its working directory
-        argv = [dcmtk("movescu"), *TS, "-S", "+B", "+xa", "-aet", "MOVESCU", "-aem",
-                "MOVESCU", "+P", str(move_port), "-aec", "DICOMUL", "-od", str(out), "-k",
-                "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}", "127.0.0.1",
-                str(port)]
-        proc = subprocess.Popen(argv, cwd=out, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=cap._env())
+        argv = [
+            dcmtk("movescu"),
+            *TS,
+            "-S",
+            "+B",
+            "+xa",
+            "-aet",
+            "MOVESCU",
+            "-aem",
+            "MOVESCU",
+            "+P",
+            str(move_port),
+            "-aec",
+            "DICOMUL",
+            "-od",
+            str(out),
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            f"StudyInstanceUID={study}",
+            "127.0.0.1",
+            str(port),
+        ]
+        proc = subprocess.Popen(
+            argv,
+            cwd=out,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=cap._env(),
+        )
         try:
             status, output = finish(proc)
         finally:
@@ -415,14 +545,30 @@ def test_movescu_from_dicomul(dcmtk, procs, server, archive, tmp_path):
 
 def test_movescu_unknown_destination(dcmtk, procs, server, archive):
     _, port = server(on_move=archive.on_retrieve)
-    proc = procs([dcmtk("movescu"), *TS, "-v", "-S", "-aem", "NOWHERE", "-aec", "DICOMUL",
-                  "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={CT_STUDY}",
-                  "127.0.0.1", str(port)])
+    proc = procs(
+        [
+            dcmtk("movescu"),
+            *TS,
+            "-v",
+            "-S",
+            "-aem",
+            "NOWHERE",
+            "-aec",
+            "DICOMUL",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            f"StudyInstanceUID={CT_STUDY}",
+            "127.0.0.1",
+            str(port),
+        ]
+    )
     _status, output = finish(proc)
     assert "MoveDestinationUnknown" in output or "a801" in output.lower(), output
 
 
 # ---- dicomul Association -> dcmqrscp ---------------------------------------------------------
+
 
 @pytest.fixture
 def dcmqrscp(dcmtk, procs, tmp_path, server):
@@ -444,12 +590,14 @@ def dcmqrscp(dcmtk, procs, tmp_path, server):
         f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 16\n"
         f"HostTable BEGIN\ndest = (DEST, localhost, {dest_port})\nHostTable END\n"
         "VendorTable BEGIN\nVendorTable END\n"
-        f"AETable BEGIN\nQRSCP {db} RW (10, 1024mb) ANY\nAETable END\n")
+        f"AETable BEGIN\nQRSCP {db} RW (10, 1024mb) ANY\nAETable END\n"
+    )
     # +xy: it prefers JPEG baseline when it accepts (the storage contexts of a C-GET);
     # -xy: its C-STORE sub-association proposes it. Else it cannot send SC, which it
     # does not decompress (DCMTK chooses the transfer syntax of a context it accepts).
-    proc = procs([dcmtk("dcmqrscp"), "-s", "-c", str(cfg), "+xy", "-xy", "-ta", "10", "-td", "10",
-                  str(port)])
+    proc = procs(
+        [dcmtk("dcmqrscp"), "-s", "-c", str(cfg), "+xy", "-xy", "-ta", "10", "-td", "10", str(port)]
+    )
     return proc, port, dest_dir
 
 

@@ -75,9 +75,12 @@ def _storage_contexts(ae: AE, files, *, requested=False, roles=False) -> None:
         if requested:
             ae.add_requested_context(m.sop_class_uid, syntaxes)
         else:
-            ae.add_supported_context(m.sop_class_uid, syntaxes,
-                                     scu_role=True if roles else None,
-                                     scp_role=True if roles else None)
+            ae.add_supported_context(
+                m.sop_class_uid,
+                syntaxes,
+                scu_role=True if roles else None,
+                scp_role=True if roles else None,
+            )
 
 
 @pytest.fixture
@@ -95,8 +98,7 @@ def pyscp():
 
     def start(ae: AE, handlers) -> int:
         port = cap._free_port()
-        servers.append(ae.start_server(("127.0.0.1", port), block=False,
-                                       evt_handlers=handlers))
+        servers.append(ae.start_server(("127.0.0.1", port), block=False, evt_handlers=handlers))
         return port
 
     yield start
@@ -124,8 +126,16 @@ def pyassoc():
 def _connect(port: int, contexts, **kw):
     from dicomul.sync.services import Association
 
-    return Association.connect("127.0.0.1", port, called_ae="PYNETDICOM", contexts=contexts,
-                               dimse_timeout=T, acse_timeout=T, connect_timeout=T, **kw)
+    return Association.connect(
+        "127.0.0.1",
+        port,
+        called_ae="PYNETDICOM",
+        contexts=contexts,
+        dimse_timeout=T,
+        acse_timeout=T,
+        connect_timeout=T,
+        **kw,
+    )
 
 
 def _query(study: str = "") -> Dataset:
@@ -136,13 +146,17 @@ def _query(study: str = "") -> Dataset:
 
 # ---- dicomul Association -> pynetdicom SCP ------------------------------------------------
 
+
 def test_echo_and_store_to_pynetdicom(pyscp):
     got = {}
 
     def on_store(event):
         rq = event.request
         got[str(rq.AffectedSOPInstanceUID)] = (
-            rq.DataSet.getvalue(), event.context.transfer_syntax, event.assoc.requestor.ae_title)
+            rq.DataSet.getvalue(),
+            event.context.transfer_syntax,
+            event.assoc.requestor.ae_title,
+        )
         return 0x0000
 
     ae = _ae("PYNETDICOM")
@@ -162,8 +176,9 @@ def test_echo_and_store_to_pynetdicom(pyscp):
 def test_store_dataset_to_pynetdicom(pyscp):
     got = []
     ae = _ae("PYNETDICOM")
-    ae.add_supported_context(pydicom.dcmread(SAMPLE["CT_small.dcm"]).SOPClassUID,
-                             ImplicitVRLittleEndian)
+    ae.add_supported_context(
+        pydicom.dcmread(SAMPLE["CT_small.dcm"]).SOPClassUID, ImplicitVRLittleEndian
+    )
     port = pyscp(ae, [(evt.EVT_C_STORE, lambda e: got.append(e.dataset) or 0)])
     ct = pydicom.dcmread(SAMPLE["CT_small.dcm"])
     with _connect(port, contexts_for_files([SAMPLE["CT_small.dcm"]])) as assoc:
@@ -284,6 +299,7 @@ def test_move_from_pynetdicom_to_dicomul(pyscp, server, tmp_path):
 
 # ---- pynetdicom SCU -> dicomul Server -------------------------------------------------------
 
+
 def test_pynetdicom_echo_and_store_to_dicomul(server, pyassoc, tmp_path):
     _, port = server(store_dir=tmp_path, accept_all_storage=True)
     ae = _ae("PYNET_SCU")
@@ -370,7 +386,9 @@ def test_pynetdicom_get_from_dicomul(server, pyassoc):
 
     def on_store(event):
         got[str(event.request.AffectedSOPInstanceUID)] = (
-            event.request.DataSet.getvalue(), event.context.transfer_syntax)
+            event.request.DataSet.getvalue(),
+            event.context.transfer_syntax,
+        )
         return 0x0000
 
     ae = _ae("PYNET_SCU")
@@ -395,26 +413,31 @@ def test_pynetdicom_move_via_dicomul_to_pynetdicom(server, pyscp, pyassoc):
 
     def on_store(event):
         received[str(event.request.AffectedSOPInstanceUID)] = (
-            event.request.DataSet.getvalue(), event.context.transfer_syntax,
-            event.request.MoveOriginatorApplicationEntityTitle)
+            event.request.DataSet.getvalue(),
+            event.context.transfer_syntax,
+            event.request.MoveOriginatorApplicationEntityTitle,
+        )
         return 0x0000
 
     store_ae = _ae("PYSTORE")
     _storage_contexts(store_ae, files)
     store_port = pyscp(store_ae, [(evt.EVT_C_STORE, on_store)])
     archive = Archive(files)
-    _, port = server(on_move=archive.on_retrieve,
-                     move_destinations={"PYSTORE": ("127.0.0.1", store_port)})
+    _, port = server(
+        on_move=archive.on_retrieve, move_destinations={"PYSTORE": ("127.0.0.1", store_port)}
+    )
     ae = _ae("PYNET_SCU")
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
     assoc = pyassoc(ae, port)
     for study in (CT_STUDY, SC_STUDY):
-        results = list(assoc.send_c_move(_query(study), "PYSTORE",
-                                         StudyRootQueryRetrieveInformationModelMove))
+        results = list(
+            assoc.send_c_move(_query(study), "PYSTORE", StudyRootQueryRetrieveInformationModelMove)
+        )
         assert results[-1][0].Status == 0
         assert results[-1][0].NumberOfCompletedSuboperations == 1
-    unknown = list(assoc.send_c_move(_query(CT_STUDY), "NOWHERE",
-                                     StudyRootQueryRetrieveInformationModelMove))
+    unknown = list(
+        assoc.send_c_move(_query(CT_STUDY), "NOWHERE", StudyRootQueryRetrieveInformationModelMove)
+    )
     assert unknown[-1][0].Status == 0xA801
     assoc.release()
     for f in files:

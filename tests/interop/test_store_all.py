@@ -51,7 +51,6 @@ def _aborting_scp(victim: str | None) -> tuple[Any, int, list[str]]:
     return srv, srv.server_address[1], received
 
 
-
 def test_an_abort_part_way_re_associates_and_sends_the_rest() -> None:
     victim = FILES[1]
     srv, port, received = _aborting_scp(UIDS[victim])

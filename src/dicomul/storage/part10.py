@@ -15,15 +15,7 @@ picks what goes on the wire for an accepted presentation context:
   (decompressed, or compressed to RLE; needs the ``codecs`` extra, or
   :class:`StorageError` says which syntax it has, what was accepted and what to install).
 
-Receiving: :class:`Part10Writer` writes preamble + "DICM" + group 0002 into a temporary
-file *in* the output directory, appends the data set bytes as they arrive (it is the
-writable a ``dataset_sink`` returns), and :meth:`~Part10Writer.commit` gives it its final
-name atomically. Final names come from :func:`safe_filename`, which cannot name anything
-outside the directory. An existing file is never overwritten: the new one gets a "-1",
-"-2", ... suffix. The rename is ``os.link`` + ``os.unlink`` (atomic and refusing to
-overwrite, so two associations storing the same SOP Instance UID at once both keep their
-file); on file systems without hard links it falls back to an existence check and
-``os.replace``.
+Receiving: see :mod:`dicomul.storage.writer`.
 
 Transfer syntax classes: *native* = Implicit VR LE, Explicit VR LE, Explicit VR BE;
 *deflated* = Deflated Explicit VR LE (not native, but pydicom can decode and re-encode it);
@@ -38,7 +30,6 @@ import io
 import logging
 import mmap
 import os
-import re
 import struct
 import zlib
 from collections.abc import Sequence
@@ -47,13 +38,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from dicomul._record import record, replace
 from dicomul.errors import DicomULError
 from dicomul.storage._dataset_head import HEAD_BYTES, LONG_VRS, element_text, inflate_head, sop_uids
-from dicomul.storage._received_files import free_names, set_file_mode
 from dicomul.ul.constants import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
     EXPLICIT_VR_BIG_ENDIAN,
     EXPLICIT_VR_LITTLE_ENDIAN,
-    IMPLEMENTATION_CLASS_UID,
-    IMPLEMENTATION_VERSION_NAME,
     IMPLICIT_VR_LITTLE_ENDIAN,
 )
 
@@ -74,10 +62,6 @@ __all__ = [
     "prepare_dataset",
     "encode_dataset",
     "decode_dataset",
-    "encode_file_meta",
-    "safe_filename",
-    "Part10Writer",
-    "DiscardWriter",
 ]
 
 #: Uncompressed transfer syntaxes whose data set bytes pydicom reads and writes directly.
@@ -643,228 +627,3 @@ def prepare_dataset(obj: Any, accepted_transfer_syntaxes: Sequence[str]) -> Prep
         "expected a pydicom Dataset, a Part10File, a path or "
         f"(bytes, transfer_syntax, sop_class_uid, sop_instance_uid), not {type(obj).__name__}"
     )
-
-
-# ---- receiving: file names and writers -----------------------------------------------------
-
-_UNSAFE = re.compile(r"[^0-9A-Za-z._-]")
-_DOTS = re.compile(r"\.{2,}")
-_MAX_NAME = 200
-_WINDOWS_RESERVED = frozenset(
-    ["CON", "PRN", "AUX", "NUL"] + [f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)]
-)
-
-
-def safe_filename(sop_instance_uid: str, prefix: str = "") -> str:
-    """A file name for ``prefix + sop_instance_uid`` that cannot leave its directory.
-
-    Characters outside [0-9A-Za-z._-] become "_", runs of dots one dot, leading dots and
-    dashes go; if anything changed, a hash of the original is appended so that distinct
-    hostile UIDs stay distinct. An empty result becomes "uid-<hash>". At most 200
-    characters (longer names are cut and get the hash), then ".dcm". Windows device names
-    (CON, NUL, COM1...) get a leading "_". A valid UID comes back unchanged + ".dcm".
-    """
-    original = f"{prefix}{sop_instance_uid}"
-    import hashlib  # here, not at the top: it costs start-up time of every command
-
-    digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    name = _DOTS.sub(".", _UNSAFE.sub("_", original)).lstrip(".-").rstrip(".")
-    if not name:
-        name = f"uid-{digest}"
-    elif name != original or len(name) > _MAX_NAME:
-        name = f"{name[: _MAX_NAME - len(digest) - 1]}_{digest}"
-    if name.split(".")[0].upper() in _WINDOWS_RESERVED:
-        name = f"_{name}"
-    return f"{name}.dcm"
-
-
-def _ui(value: str) -> bytes:
-    b = value.encode("ascii", "replace")
-    return b + b"\x00" if len(b) % 2 else b
-
-
-def _padded(value: str) -> bytes:
-    b = value.encode("ascii", "replace")
-    return b + b" " if len(b) % 2 else b
-
-
-def _short(elem: int, vr: bytes, value: bytes) -> bytes:
-    if len(value) > 0xFFFF:
-        raise StorageError(f"(0002,{elem:04X}) value too long: {len(value)} bytes")
-    return struct.pack("<HH2sH", 2, elem, vr, len(value)) + value
-
-
-def encode_file_meta(meta: FileMeta) -> bytes:
-    """Preamble (128 zero bytes), "DICM" and group 0002 in Explicit VR LE, with
-    (0002,0000) group length and (0002,0001) version 00 01. Implementation class UID and
-    version name are dicomul's unless ``meta`` gives them; the source AE title only if
-    given. Non-ASCII characters become "?"."""
-    body = [
-        struct.pack("<HH2sHI", 2, 1, b"OB", 0, 2) + b"\x00\x01",
-        _short(0x0002, b"UI", _ui(meta.sop_class_uid)),
-        _short(0x0003, b"UI", _ui(meta.sop_instance_uid)),
-        _short(0x0010, b"UI", _ui(meta.transfer_syntax)),
-        _short(0x0012, b"UI", _ui(meta.implementation_class_uid or IMPLEMENTATION_CLASS_UID)),
-        _short(
-            0x0013, b"SH", _padded(meta.implementation_version_name or IMPLEMENTATION_VERSION_NAME)
-        ),
-    ]
-    if meta.source_ae_title:
-        body.append(_short(0x0016, b"AE", _padded(meta.source_ae_title)))
-    group = b"".join(body)
-    length = struct.pack("<HH2sHI", 2, 0, b"UL", 4, len(group))
-    return bytes(_PREAMBLE_LEN) + _MAGIC + length + group
-
-
-def _fsync_dir(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows: directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-class Part10Writer:
-    """Stream one received data set into a Part 10 file in ``directory``.
-
-    Creation opens ``.dicomul-*.part`` in ``directory`` and writes the file meta
-    (:func:`encode_file_meta`); :meth:`write` appends data set bytes (use it as the
-    ``dataset_sink`` writable); :meth:`commit` flushes, fsyncs if ``fsync`` (file, then
-    directory), and renames to ``filename`` or ``safe_filename(meta.sop_instance_uid)``,
-    never overwriting: if the name exists, "name-1.dcm", "name-2.dcm"... is used (found in
-    amortised constant time, :mod:`dicomul.storage._received_files`), with mode 0o666 & ~umask.
-    :meth:`abort` deletes the temporary file. As a context manager it aborts on an
-    exception (and also when leaving without commit). ``bytes_written`` counts data set
-    bytes (not the header). ``filename`` must be a plain name, not a path (ValueError).
-    """
-
-    def __init__(
-        self,
-        directory: str | os.PathLike[str],
-        meta: FileMeta,
-        *,
-        fsync: bool = False,
-        filename: str | None = None,
-    ) -> None:
-        if filename is not None and (
-            filename in ("", ".", "..") or any(c in filename for c in "/\\\x00")
-        ):
-            raise ValueError(f"filename must be a plain file name, not {filename!r}")
-        self.directory = os.path.realpath(directory)
-        self.meta = meta
-        self.fsync = fsync
-        self.filename = filename or safe_filename(meta.sop_instance_uid)
-        self.bytes_written = 0
-        self.path: Path | None = None  # the final path, after commit()
-        import tempfile  # here: costly to import, and only a writer needs it
-
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".dicomul-", suffix=".part")
-        self.temp_path: Path | None = _as_path(tmp)
-        self._f: Any = open(fd, "wb", buffering=256 * 1024)  # noqa: SIM115
-        try:
-            self._f.write(encode_file_meta(meta))
-        except BaseException:
-            self.abort()
-            raise
-
-    def write(self, b: Any) -> int:
-        """Append data set bytes (any bytes-like); return the number of bytes written."""
-        if self._f is None:
-            raise ValueError("write() on a committed or aborted Part10Writer")
-        n = memoryview(b).nbytes
-        self._f.write(b)
-        self.bytes_written += n
-        return n
-
-    def commit(self) -> Path:
-        """Finish the file and give it its final name (see the class doc); return it."""
-        if self._f is None or self.temp_path is None:
-            raise ValueError("commit() on a committed or aborted Part10Writer")
-        tmp = str(self.temp_path)
-        try:
-            self._f.flush()
-            set_file_mode(self._f, tmp)  # 0o666 & ~umask, not mkstemp's 0600
-            if self.fsync:
-                os.fsync(self._f.fileno())
-            self._f.close()
-            self._f = None
-            for name in free_names(self.directory, self.filename):  # O(1) amortised
-                if os.path.basename(name) != name or name in (".", ".."):
-                    raise StorageError(f"file name {name!r} escapes {self.directory}")
-                final = os.path.join(self.directory, name)
-                try:
-                    os.link(tmp, final)  # atomic, never overwrites (nor follows a symlink)
-                except FileExistsError:
-                    continue
-                except OSError:  # no hard links here: check, then replace
-                    if os.path.lexists(final):
-                        continue
-                    os.replace(tmp, final)
-                else:
-                    os.unlink(tmp)
-                break
-        except BaseException:
-            self.abort()
-            raise
-        self.temp_path = None
-        if self.fsync:
-            _fsync_dir(self.directory)
-        self.path = _as_path(final)
-        return self.path
-
-    def abort(self) -> None:
-        """Close and delete the temporary file (no-op after commit or abort)."""
-        if self._f is not None:
-            try:
-                self._f.close()
-            except OSError:
-                pass
-            self._f = None
-        if self.temp_path is not None:
-            try:
-                os.unlink(self.temp_path)
-            except FileNotFoundError:
-                pass
-            self.temp_path = None
-
-    def __enter__(self) -> Part10Writer:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.abort()
-
-    def __repr__(self) -> str:
-        return f"Part10Writer({self.directory!r}, {self.filename!r}, {self.bytes_written} bytes)"
-
-
-class DiscardWriter:
-    """A writable that counts and drops data set bytes (``storescp --ignore``); same
-    methods as :class:`Part10Writer`, ``commit()`` returns None."""
-
-    __slots__ = ("bytes_written",)
-
-    def __init__(self) -> None:
-        self.bytes_written = 0
-
-    def write(self, b: Any) -> int:
-        """Count ``b`` and drop it."""
-        n = memoryview(b).nbytes
-        self.bytes_written += n
-        return n
-
-    def commit(self) -> None:
-        """Nothing to do."""
-
-    def abort(self) -> None:
-        """Nothing to do."""
-
-    def __enter__(self) -> DiscardWriter:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        pass

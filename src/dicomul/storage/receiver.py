@@ -18,7 +18,8 @@ from dicomul.dimse.status import (
 )
 from dicomul.dimse.uids import store_uid_error
 from dicomul.errors import DicomULError
-from dicomul.storage.part10 import DiscardWriter, FileMeta, Part10Writer
+from dicomul.storage.part10 import FileMeta
+from dicomul.storage.writer import DiscardWriter, Part10Writer
 from dicomul.ul.constants import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
 if TYPE_CHECKING:

@@ -62,12 +62,7 @@ from dicomul.storage.contexts import (
     storage_contexts,
     verification_contexts,
 )
-from dicomul.storage.part10 import (
-    FileMeta,
-    StorageError,
-    decode_dataset,
-    encode_dataset,
-)
+from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset, encode_dataset
 from dicomul.storage.receiver import StoreReceiver, store_response
 from dicomul.storage.sources import send_form
 from dicomul.sync._util import MessageIDs, decode_command_quietly
