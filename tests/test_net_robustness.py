@@ -69,11 +69,12 @@ def test_stop_returns_while_a_writer_is_stuck_on_a_peer_that_does_not_read() -> 
         q.PatientName, q.QueryRetrieveLevel = "*", "STUDY"
         a.find(q)  # sent; this side now reads nothing, so the server's writer blocks
         deadline = time.monotonic() + TIMEOUT  # wait until the server is stuck writing
-        while time.monotonic() < deadline:
-            nets = list(srv._live)
-            if nets and nets[0]._writer:
+        while time.monotonic() < deadline:  # (the server runs on the asyncio server now)
+            peers = list(srv._aio._associated)
+            transport = peers[0].protocol.transport if peers else None
+            if transport is not None and transport.get_write_buffer_size() > 0:
                 break
-            threading.Event().wait(0.05)  # ok-sleep: polling a private flag, bounded
+            threading.Event().wait(0.05)  # ok-sleep: polling a private state, bounded
         done, out = _bounded(lambda: srv.stop(timeout=2.0), 8.0)
         assert done, "Server.stop() blocked behind a stuck writer"
     finally:

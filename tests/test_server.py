@@ -250,3 +250,24 @@ def test_sop_table():
     assert name_of(CT_CLASS) == "CT Image Storage"
     assert TRANSFER_SYNTAXES[:2] == (EXPLICIT, IMPLICIT)
     assert "1.2.840.10008.1.2.4.50" in TRANSFER_SYNTAXES
+
+
+def test_connections_and_associations_cost_no_thread(server):
+    """The blocking Server runs on the process's event loop thread: 30 associations (and
+    30 idle connections) start no thread of their own."""
+    import socket
+    import threading
+
+    _, port = server()
+    before = threading.active_count()
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=T) for _ in range(30)]
+    assocs = [connect(port, verification_contexts(), max_pdu=16384) for _ in range(30)]
+    try:
+        assert all(a.echo() == 0 for a in assocs)
+        client_threads = sum(1 for a in assocs if a.net.io_thread)  # the requestors' own
+        assert threading.active_count() - before <= client_threads + 2  # (+ the pool's)
+    finally:
+        for a in assocs:
+            a.release()
+        for s in idle:
+            s.close()

@@ -47,10 +47,12 @@ and both AE titles.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import os
 import socket
+import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -98,9 +100,34 @@ from dicomul.ul.negotiation import SupportedContexts, negotiated_roles, requesto
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["Server"]
+__all__ = ["Server", "Operation", "current_operation"]
 
 log = logging.getLogger("dicomul")
+
+
+class Operation:
+    """The C-FIND/C-GET/C-MOVE a handler is running for (see :func:`current_operation`):
+    ``cancelled`` (a threading.Event, so that plain handlers in the pool can wait on it)
+    is set when the requestor sends C-CANCEL-RQ or the association ends."""
+
+    __slots__ = ("message_id", "sop_class_uid", "info", "cancelled")
+
+    def __init__(self, message_id: int, sop_class_uid: str, info: AssociationInfo) -> None:
+        self.message_id = message_id
+        self.sop_class_uid = sop_class_uid
+        self.info = info
+        self.cancelled = threading.Event()
+
+
+_current: contextvars.ContextVar[Operation | None] = contextvars.ContextVar(
+    "dicomul_operation", default=None
+)
+
+
+def current_operation() -> Operation | None:
+    """Inside an on_find/on_get/on_move handler (plain or async): its operation."""
+    return _current.get()
+
 
 # PS3.8 Table 9-21: rejected-transient, service-provider (presentation), local-limit-exceeded
 _BUSY = AssociateRejectRequest(2, 3, 2)
@@ -308,7 +335,8 @@ class Server:
         if inspect.iscoroutinefunction(fn):
             return await fn(*args)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, fn, *args)
+        context = contextvars.copy_context()  # current_operation() in the pool thread too
+        return await loop.run_in_executor(self._pool, context.run, fn, *args)
 
 
 class _Refuse(asyncio.Protocol):
@@ -338,6 +366,7 @@ class _Peer:
         self._loop = loop
         self._tasks: dict[int, asyncio.Task[Any]] = {}  # message ID -> Q/R operation
         self._cancelled: set[int] = set()
+        self._ops: dict[int, Operation] = {}
         self._waiters: dict[Any, asyncio.Future[Any]] = {}  # sub-operation -> response
         self._idle: asyncio.TimerHandle | None = None
         self._last_input = loop.time()
@@ -372,6 +401,8 @@ class _Peer:
     def _end(self) -> None:
         if self.receiver is not None:
             self.receiver.abort_pending()
+        for op in self._ops.values():
+            op.cancelled.set()
         for task in self._tasks.values():
             task.cancel()
         self._tasks.clear()
@@ -412,7 +443,11 @@ class _Peer:
                 if fut is not None and not fut.done() and ev.final:
                     fut.set_result(ev)
             elif kind is CancelReceived:
-                self._cancelled.add(ev.message.message_id_being_responded_to)
+                target = ev.message.message_id_being_responded_to
+                self._cancelled.add(target)
+                op = self._ops.get(target)
+                if op is not None:
+                    op.cancelled.set()
             elif kind is AssociationRequested:
                 self._on_associate(ev.associate)
             elif kind is ReleaseRequested:
@@ -512,6 +547,7 @@ class _Peer:
         if self._tasks.get(key) is task:
             del self._tasks[key]
         self._cancelled.discard(key)
+        self._ops.pop(key, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("operation failed", exc_info=task.exception())
 
@@ -591,7 +627,15 @@ class _Peer:
                 return
             yield item
 
+    def _operation(self, ev: RequestReceived) -> Operation:
+        mid = ev.message.message_id  # type: ignore[attr-defined]
+        op = Operation(mid, ev.message.affected_sop_class_uid, self.info)  # type: ignore[attr-defined]
+        self._ops[mid] = op
+        _current.set(op)  # this task's own context: its handler calls see it
+        return op
+
     async def _find(self, ev: RequestReceived) -> None:
+        self._operation(ev)
         mid = ev.message.message_id  # type: ignore[attr-defined]
         ts = self.contexts[ev.context_id][1]
         try:
@@ -625,6 +669,7 @@ class _Peer:
         sub-operation but the last, then the final one (PS3.4 C.4.2/C.4.3): success,
         0xB000 with the Failed SOP Instance UID List, 0xA702 when every one failed, or
         0xFE00 with the remaining count when cancelled."""
+        self._operation(ev)
         mid = ev.message.message_id  # type: ignore[attr-defined]
         ts = self.contexts[ev.context_id][1]
         try:
