@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,36 +26,11 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _peers import dcmtk, free_port, wait_port  # noqa: E402
+
 ENV = dict(os.environ, TCP_NODELAY="1", DICOMUL_SPIN_WAIT="0")
 CPUS = os.cpu_count() or 1
-
-
-def dcmtk(tool: str) -> str | None:
-    for path in (f"/usr/bin/{tool}", shutil.which(tool)):
-        if path and os.path.exists(path):
-            out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
-            if "dcmtk" in out.stdout.lower():
-                return path
-    return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, proc: subprocess.Popen[Any], timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 class Server:

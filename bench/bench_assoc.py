@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +25,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from _peers import dcmtk, free_port, wait_port  # noqa: E402
+
 # The dicomul under test is the one this interpreter imports (installed, or PYTHONPATH=src).
 ENV = dict(os.environ, TCP_NODELAY="1")
 NOSPIN = "dicomul-nospin"  # dicomul with DICOMUL_SPIN_WAIT=0: sleeps at once in every wait
@@ -37,38 +37,6 @@ def kind_env(kind: str) -> tuple[str, dict[str, str]]:
     if kind == NOSPIN:
         return "dicomul", dict(ENV, DICOMUL_SPIN_WAIT="0")
     return kind, ENV
-
-
-def dcmtk(tool: str) -> str | None:
-    """DCMTK's own binary (pynetdicom installs console scripts with the same names)."""
-    for path in (f"/usr/bin/{tool}", shutil.which(tool)):
-        if path and os.path.exists(path):
-            out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
-            if "dcmtk" in out.stdout.lower():
-                return path
-    return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            try:
-                proc.wait(0.05)
-            except subprocess.TimeoutExpired:
-                pass
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 # ---- servers (run in their own process) -----------------------------------------------

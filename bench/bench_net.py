@@ -28,7 +28,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_assoc import ENV, NOSPIN, dcmtk, free_port, kind_env, stop, wait_port  # noqa: E402
+from _peers import dcmtk, free_port, wait_port  # noqa: E402
+from bench_assoc import ENV, NOSPIN, kind_env, stop  # noqa: E402
 
 SC = "1.2.840.10008.5.1.4.1.1.7"
 ELE = "1.2.840.10008.1.2.1"

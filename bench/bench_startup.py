@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +31,9 @@ try:
 except ImportError:  # Windows: wall time only
     resource = None  # type: ignore[assignment]
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peers import dcmtk, free_port, wait_port  # noqa: E402
+
 ENV = dict(os.environ, TCP_NODELAY="1")
 ECHOSCU = "echo: DCMTK echoscu (as shipped)"
 ECHOSCU_NODELAY = "echo: DCMTK echoscu TCP_NODELAY=1"
@@ -40,39 +41,10 @@ STORESCU = "store 1 file: DCMTK storescu (as shipped)"
 STORESCU_NODELAY = "store 1 file: DCMTK storescu TCP_NODELAY=1"
 
 
-def dcmtk(tool: str) -> str | None:
-    """DCMTK's own binary (pynetdicom installs console scripts with the same names)."""
-    for path in (f"/usr/bin/{tool}", shutil.which(tool)):
-        if path and os.path.exists(path):
-            out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
-            if "dcmtk" in out.stdout.lower():
-                return path
-    return None
-
-
 def dicomul_command() -> list[str]:
     """The `dicomul` console script beside this interpreter (what a user runs)."""
     script = Path(sys.executable).with_name("dicomul")
     return [str(script)] if script.exists() else [sys.executable, "-m", "dicomul"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"storescp exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def _child_cpu() -> float:

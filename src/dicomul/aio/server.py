@@ -627,6 +627,15 @@ class _Peer:
                 return
             yield item
 
+    def _identifier(self, ev: RequestReceived, ts: str) -> Any:
+        """The request's identifier (a pydicom Dataset), or None once a response saying
+        that it cannot be decoded was sent (0xC000, unable to process)."""
+        try:
+            return decode_dataset(ev.dataset or b"", ts)
+        except StorageError:
+            self._respond(ev, UNABLE_TO_PROCESS)
+            return None
+
     def _operation(self, ev: RequestReceived) -> Operation:
         mid = ev.message.message_id  # type: ignore[attr-defined]
         op = Operation(mid, ev.message.affected_sop_class_uid, self.info)  # type: ignore[attr-defined]
@@ -638,10 +647,8 @@ class _Peer:
         self._operation(ev)
         mid = ev.message.message_id  # type: ignore[attr-defined]
         ts = self.contexts[ev.context_id][1]
-        try:
-            identifier = decode_dataset(ev.dataset or b"", ts)
-        except StorageError:
-            self._respond(ev, 0xC000)
+        identifier = self._identifier(ev, ts)
+        if identifier is None:
             return
         final = SUCCESS
         try:
@@ -672,10 +679,8 @@ class _Peer:
         self._operation(ev)
         mid = ev.message.message_id  # type: ignore[attr-defined]
         ts = self.contexts[ev.context_id][1]
-        try:
-            identifier = decode_dataset(ev.dataset or b"", ts)
-        except StorageError:
-            self._respond(ev, UNABLE_TO_PROCESS)
+        identifier = self._identifier(ev, ts)
+        if identifier is None:
             return
         if dest is not None:
             dest = dest.strip()
