@@ -56,6 +56,10 @@ def test_manylinux_wheel_installs_and_runs(tmp_path: Path) -> None:
         check=True,
     )
     assert "round trip: identical bytes" in out.stdout
+    # real associations over loopback, every service, as cibuildwheel's test command does
+    out = subprocess.run([str(venv / "bin" / "dicomul"), "selftest"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0 and "selftest passed" in out.stdout, out.stdout + out.stderr
     check = ("from dicomul.dimse import _cmdset\n"  # every compiled module is there
              "from dicomul.ul import _core, _fsm\n"
              "from dicomul.dimse.messages import CEchoRQ, decode_message\n"
