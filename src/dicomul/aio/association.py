@@ -297,7 +297,9 @@ class Association:
     async def find(self, identifier: Any, model: str = "study") -> AsyncIterator[tuple[int, Any]]:
         """C-FIND: ``async for status, match in assoc.find(query, "study")`` gives each
         pending match (a pydicom Dataset) as it arrives, then the final status with None.
-        Leaving the loop early cancels the query (C-CANCEL)."""
+        Closing the iterator early cancels the query (C-CANCEL): ``async with
+        contextlib.aclosing(assoc.find(...)) as matches:`` closes it on leaving the block
+        (a plain ``break`` leaves that to the garbage collector)."""
         sop = model_uid(model, "find")
         pc_id = self._context(sop, "C-FIND")
         ts = self.contexts[pc_id][1]
