@@ -601,3 +601,41 @@ def test_cancel_during_get_reports_what_remains(tmp_path: Path) -> None:
 
     rsps = run(scenario)
     assert [r.status for r in rsps] == [0xFF00, 0xFF00]
+
+
+def test_a_slow_disk_stalls_no_other_association(tmp_path: Path, monkeypatch: Any) -> None:
+    """Writes of received data sets run off the loop: while the disk is stuck (here, every
+    write of one association's file waits on a gate), another association is served; once
+    the disk moves, the stored file is complete and only then is the C-STORE answered."""
+    import threading
+
+    from dicomul.storage import writer as writer_module
+
+    gate = threading.Event()
+    real_write = writer_module.Part10Writer.write
+
+    def stuck_write(self: Any, data: Any) -> Any:
+        assert gate.wait(T), "the gate was never opened"
+        return real_write(self, data)
+
+    monkeypatch.setattr(writer_module.Part10Writer, "write", stuck_write)
+
+    async def scenario() -> tuple[int, bool, int]:
+        srv, port = await serve(store_dir=tmp_path, accept_all_storage=True)
+        a = await connect(port, contexts=contexts_for_files([CT]))
+        b = await connect(port)
+        store = asyncio.ensure_future(a.store(CT))
+        await asyncio.sleep(0.1)  # let the data set arrive and its first write get stuck
+        echo = await b.echo()  # the loop is free: served at once
+        answered_before_disk = store.done()
+        gate.set()
+        status = await store
+        await a.release()
+        await b.release()
+        await srv.close()
+        return echo, answered_before_disk, status
+
+    echo, early, status = run(scenario)
+    assert (echo, early, status) == (0, False, 0)
+    stored = tmp_path / f"{pydicom.dcmread(CT).SOPInstanceUID}.dcm"
+    assert pydicom.dcmread(stored).PixelData == pydicom.dcmread(CT).PixelData

@@ -57,6 +57,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._paused = False
         self._closed = False
         self._drained: list[asyncio.Future[None]] = []
+        self._holds: set[str] = set()
 
     # ---- asyncio's side ---------------------------------------------------------------
 
@@ -110,18 +111,30 @@ class SessionProtocol(asyncio.BufferedProtocol):
         # The peer does not read what we send: stop reading what it sends too, so that
         # its requests wait in the kernel and not as queued responses in our memory.
         self._paused = True
-        if self.transport is not None:
-            self.transport.pause_reading()
+        self.hold_reading("write")
 
     def resume_writing(self) -> None:
         self._paused = False
-        if self.transport is not None and not self._closed:
-            self.transport.resume_reading()
+        self.release_reading("write")
         waiters, self._drained = self._drained, []
         for fut in waiters:
             if not fut.done():
                 fut.set_result(None)
         self.pump()
+
+    def hold_reading(self, reason: str) -> None:
+        """Stop reading from the peer until every reason given is released (the socket
+        buffers then fill and TCP slows the peer down)."""
+        if not self._holds and self.transport is not None and not self._closed:
+            self.transport.pause_reading()
+        self._holds.add(reason)
+
+    def release_reading(self, reason: str) -> None:
+        if reason not in self._holds:
+            return
+        self._holds.discard(reason)
+        if not self._holds and self.transport is not None and not self._closed:
+            self.transport.resume_reading()
 
     async def drain(self) -> None:
         """Wait while the transport's buffer is over its high-water mark (a producer of

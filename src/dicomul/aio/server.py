@@ -58,6 +58,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
+from dicomul.aio._offload import BackgroundWriter
 from dicomul.aio.protocol import SessionProtocol
 from dicomul.dimse.messages import CommandField, CStoreRQ
 from dicomul.dimse.policy import decide
@@ -84,6 +85,7 @@ from dicomul.storage.contexts import contexts_for_objects, prepare_store, sop_cl
 from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset, encode_dataset
 from dicomul.storage.receiver import StoreReceiver
 from dicomul.storage.sources import send_form
+from dicomul.storage.writer import Part10Writer
 from dicomul.ul.connection import Connection, Role
 from dicomul.ul.events import (
     Aborted,
@@ -536,7 +538,15 @@ class _Peer:
         ctx = self.contexts.get(pc_id)
         if self.receiver is None or ctx is None:
             return None
-        return self.receiver.sink_for(message, ctx[1])
+        guard = self.receiver.sink_for(message, ctx[1])
+        pool = self.server._pool
+        if guard is not None and isinstance(guard.writer, Part10Writer) and pool is not None:
+            guard.writer = BackgroundWriter(  # the disk off the loop (see aio._offload)
+                guard.writer, pool, self._loop,
+                lambda: self.protocol.hold_reading("disk"),
+                lambda: self.protocol.release_reading("disk"),
+            )  # fmt: skip
+        return guard
 
     def _spawn(self, key: int, coro: Any) -> None:
         task = self._loop.create_task(coro)
@@ -597,7 +607,14 @@ class _Peer:
         if receiver is None or ctx is None:
             self._respond(ev, 0x0122)
             return
-        status, meta, data = receiver.commit(rq, ctx[1], ev.dataset)
+        writer = getattr(ev.dataset, "writer", None)
+        if isinstance(writer, BackgroundWriter):  # written and committed off the loop
+            await writer.flushed()
+            status, meta, data = await self._loop.run_in_executor(
+                self.server._pool, receiver.commit, rq, ctx[1], ev.dataset
+            )
+        else:
+            status, meta, data = receiver.commit(rq, ctx[1], ev.dataset)
         handler = self.server.on_store
         if handler is not None and data is not None:
             try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -87,7 +88,10 @@ class StoreReceiver:
         #: commit() hands in-memory data sets back even without ``deliver`` (the caller
         #: delivers them itself).
         self.wants_bytes = False
-        self._pending: _Guard | None = None
+        # Data sets being received or not yet committed (several when requests are
+        # pipelined); a lock, as commit() may run in a worker thread.
+        self._pending: set[_Guard] = set()
+        self._lock = threading.Lock()
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
 
@@ -131,7 +135,9 @@ class StoreReceiver:
             guard = _Guard(writer, meta)
             guard.error = exc
             return guard
-        self._pending = guard = _Guard(writer, meta)
+        guard = _Guard(writer, meta)
+        with self._lock:
+            self._pending.add(guard)
         return guard
 
     def complete(self, rq: CStoreRQ, ts: str, dataset: Any) -> int:
@@ -147,7 +153,9 @@ class StoreReceiver:
         ``data`` (the committed Path, or the bytes when nothing is written) is what
         ``deliver`` would get, and None when it must not get it (refused, failed,
         ignored). For callers that run the handler themselves (off the event loop)."""
-        self._pending = None
+        if isinstance(dataset, _Guard):
+            with self._lock:
+                self._pending.discard(dataset)
         refused = store_uid_error(rq.affected_sop_class_uid, rq.affected_sop_instance_uid)
         if refused is not None:
             if isinstance(dataset, _Guard):
@@ -185,9 +193,11 @@ class StoreReceiver:
         return SUCCESS if status is None else int(status)
 
     def abort_pending(self) -> None:
-        """Drop a data set being received (the association ended mid-transfer)."""
-        guard, self._pending = self._pending, None
-        if guard is not None:
+        """Drop the data sets being received or not yet committed (the association ended
+        mid-transfer): their temporary files are removed."""
+        with self._lock:
+            guards, self._pending = list(self._pending), set()
+        for guard in guards:
             _abort(guard.writer)
 
 

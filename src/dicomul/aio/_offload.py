@@ -1,0 +1,127 @@
+"""Writes of received data sets off the event loop: a file's writes run in the server's
+thread pool, one after the other, while the loop goes on receiving. When more than a few
+MiB wait for the disk, reading from that peer pauses until they are written, so a slow
+disk costs memory only up to that bound and stalls only the association that fills it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+__all__ = ["BackgroundWriter", "BACKLOG"]
+
+#: Bytes waiting for the disk before reading from the peer pauses.
+BACKLOG = 8 * 1024 * 1024
+
+
+class BackgroundWriter:
+    """Wraps a writer (a Part10Writer): ``write`` copies the bytes (the framer reuses its
+    buffer) and returns at once; ``await flushed()`` waits until everything is written;
+    ``commit()`` (after that, in a worker thread) raises the first write error, if any,
+    else commits; ``abort()`` drops what waits and aborts the file."""
+
+    def __init__(
+        self,
+        inner: Any,
+        pool: Executor,
+        loop: asyncio.AbstractEventLoop,
+        pause: Callable[[], None],
+        resume: Callable[[], None],
+    ) -> None:
+        self.inner = inner
+        self._pool = pool
+        self._loop = loop
+        self._pause, self._resume = pause, resume
+        self._queue: deque[bytes] = deque()
+        self._lock = threading.Lock()
+        self._running = False
+        self._pending = 0
+        self._paused = False
+        self._aborted = False
+        self._error: BaseException | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        with self._lock:
+            if self._aborted:
+                return len(chunk)
+            self._queue.append(chunk)
+            self._pending += len(chunk)
+            start = not self._running
+            self._running = True
+            pause = self._pending > BACKLOG and not self._paused
+            if pause:
+                self._paused = True
+        if start:
+            self._pool.submit(self._drain)
+        if pause:
+            self._pause()
+        return len(chunk)
+
+    def _drain(self) -> None:  # in a worker thread
+        while True:
+            with self._lock:
+                if not self._queue or self._aborted:
+                    self._queue.clear()
+                    self._running = False
+                    aborted = self._aborted
+                    break
+                chunk = self._queue.popleft()
+            if self._error is None:
+                try:
+                    self.inner.write(chunk)
+                except Exception as exc:  # noqa: BLE001 - reported at commit
+                    self._error = exc
+            with self._lock:
+                self._pending -= len(chunk)
+                resume = self._paused and self._pending < BACKLOG // 2
+                if resume:
+                    self._paused = False
+            if resume:
+                self._loop.call_soon_threadsafe(self._resume)
+        if aborted:
+            self._abort_inner()
+        self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        if self._running:
+            return
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def flushed(self) -> None:
+        """Wait until every byte written so far is on its way to the disk (written)."""
+        with self._lock:
+            if not self._running:
+                return
+            fut = self._loop.create_future()
+            self._waiters.append(fut)
+        await fut
+
+    def commit(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self.inner.commit()
+
+    def abort(self) -> None:
+        with self._lock:
+            self._aborted = True
+            running = self._running
+            if self._paused:
+                self._paused = False
+                self._loop.call_soon_threadsafe(self._resume)
+        if not running:  # else the worker aborts the file when it stops
+            self._abort_inner()
+
+    def _abort_inner(self) -> None:
+        try:
+            self.inner.abort()
+        except Exception:  # noqa: BLE001 - best effort clean-up
+            pass
