@@ -639,3 +639,59 @@ def test_a_slow_disk_stalls_no_other_association(tmp_path: Path, monkeypatch: An
     assert (echo, early, status) == (0, False, 0)
     stored = tmp_path / f"{pydicom.dcmread(CT).SOPInstanceUID}.dcm"
     assert pydicom.dcmread(stored).PixelData == pydicom.dcmread(CT).PixelData
+
+
+def test_a_slow_upload_is_not_idle(tmp_path: Path) -> None:
+    """The idle timeout counts bytes, not messages: a data set arriving slowly over 1 s
+    (a chunk every 0.1 s) survives an idle timeout of 0.3 s, and an association that then
+    sends nothing is aborted after it."""
+    from dicomul.dimse.messages import CStoreRQ, decode_message
+    from dicomul.dimse.request import build_request
+    from dicomul.ul.connection import Connection, Role
+    from dicomul.ul.events import AssociateRequest, DataReceived, DataRequest
+
+    data = pydicom.dcmread(CT)
+    raw = Path(CT).read_bytes()
+    p10 = read_part10(CT)
+    dataset = raw[p10.dataset_offset :]
+
+    async def scenario() -> tuple[int, bool]:
+        srv, port = await serve(store_dir=tmp_path, accept_all_storage=True, idle_timeout=0.3)
+        conn = Connection(Role.REQUESTOR)
+        rq = build_request(calling_ae="SLOW", called_ae="SCP", max_pdu=16384,
+                           contexts=contexts_for_files([CT]))  # fmt: skip
+        conn.send(AssociateRequest(rq))
+        conn.connection_made()
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"".join(bytes(b) for b in conn.data_to_send()))
+        while not conn.is_established:
+            conn.receive_data(await asyncio.wait_for(reader.read(65536), T))
+        pc_id = next(iter(conn.accepted_contexts))
+        command = CStoreRQ(message_id=1, affected_sop_class_uid=data.SOPClassUID,
+                           affected_sop_instance_uid=data.SOPInstanceUID).encode()  # fmt: skip
+        conn.send(DataRequest(pc_id, command, dataset))
+        wire = b"".join(bytes(b) for b in conn.data_to_send())
+        step = len(wire) // 10 + 1
+        for i in range(0, len(wire), step):  # 10 chunks, 0.1 s apart: 1 s > 0.3 s idle
+            writer.write(wire[i : i + step])
+            await writer.drain()
+            await asyncio.sleep(0.1)
+        status = None
+        end = loop.time() + T
+        while status is None and loop.time() < end:
+            chunk = await asyncio.wait_for(reader.read(65536), T)
+            conn.receive_data(chunk)
+            for ev in conn.events():
+                if isinstance(ev, DataReceived):
+                    status = decode_message(ev.command).status
+        # now idle: the server aborts within its timeout (the read ends)
+        rest = await asyncio.wait_for(reader.read(65536), T)
+        conn.receive_data(rest)
+        aborted = not conn.is_established
+        writer.close()
+        await srv.close()
+        return status, aborted  # type: ignore[return-value]
+
+    status, aborted = run(scenario)
+    assert status == 0 and aborted

@@ -58,6 +58,9 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._closed = False
         self._drained: list[asyncio.Future[None]] = []
         self._holds: set[str] = set()
+        #: loop.time() of the last bytes received (an idle timeout's measure: a large
+        #: data set arriving slowly is activity, though it makes no event until done).
+        self.last_input = self._loop.time()
 
     # ---- asyncio's side ---------------------------------------------------------------
 
@@ -84,7 +87,8 @@ class SessionProtocol(asyncio.BufferedProtocol):
         return self.connection.recv_buffer(size)
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.session.received(nbytes, now=self._loop.time())
+        self.last_input = now = self._loop.time()
+        self.session.received(nbytes, now=now)
         self.pump()
 
     def eof_received(self) -> bool:

@@ -371,7 +371,6 @@ class _Peer:
         self._ops: dict[int, Operation] = {}
         self._waiters: dict[Any, asyncio.Future[Any]] = {}  # sub-operation -> response
         self._idle: asyncio.TimerHandle | None = None
-        self._last_input = loop.time()
         self._associated = False
         self.roles: dict[str, tuple[bool, bool]] = {}
 
@@ -415,18 +414,15 @@ class _Peer:
         if self._idle is not None:
             self._idle.cancel()
 
-    def _touch(self) -> None:
-        self._last_input = self._loop.time()
-
     def _arm_idle(self) -> None:
         timeout = self.server.idle_timeout
         if timeout is None:
             return
-        self._idle = self._loop.call_at(self._last_input + timeout, self._check_idle)
+        self._idle = self._loop.call_at(self.protocol.last_input + timeout, self._check_idle)
 
     def _check_idle(self) -> None:
         timeout = self.server.idle_timeout or 0
-        if self._loop.time() - self._last_input >= timeout and not self._tasks:
+        if self._loop.time() - self.protocol.last_input >= timeout and not self._tasks:
             log.info("aborting the association from %r: idle for %ss", self.calling, timeout)
             self.abort()
         else:
@@ -435,7 +431,6 @@ class _Peer:
     # ---- events -----------------------------------------------------------------------
 
     def _on_events(self, events: list[Any]) -> None:
-        self._touch()
         for ev in events:
             kind = type(ev)
             if kind is RequestReceived:
