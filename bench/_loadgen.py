@@ -147,7 +147,12 @@ def main() -> int:
     ap.add_argument("--window", type=int, default=1)
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--in-flight", type=int, default=100)
+    ap.add_argument("--uvloop", action="store_true", help="run on uvloop's event loop")
     args = ap.parse_args()
+    if args.uvloop:
+        import uvloop
+
+        uvloop.install()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if args.mode == "echo":

@@ -151,6 +151,9 @@ def main() -> int:
             ("dicomul blocking -> DCMTK storescp",
              lambda: _rate(loadgen("echo", d.port, n_echo, "--blocking"))),
             ("dicomul asyncio -> DCMTK storescp", lambda: _rate(loadgen("echo", d.port, n_echo))),
+            *([("dicomul asyncio on uvloop -> DCMTK",
+                lambda: _rate(loadgen("echo", d.port, n_echo, "--uvloop")))]
+              if _has_uvloop() else []),
             ("dicomul blocking -> dicomul storescp",
              lambda: _rate(loadgen("echo", u.port, n_echo, "--blocking"))),
             ("dicomul asyncio -> dicomul storescp", lambda: _rate(loadgen("echo", u.port, n_echo))),
@@ -218,6 +221,12 @@ def main() -> int:
     for t in targets:
         print(f"  {t}")
     return 0
+
+
+def _has_uvloop() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("uvloop") is not None
 
 
 def _rate(result: dict[str, Any]) -> tuple[float, float]:

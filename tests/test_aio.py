@@ -695,3 +695,31 @@ def test_a_slow_upload_is_not_idle(tmp_path: Path) -> None:
 
     status, aborted = run(scenario)
     assert status == 0 and aborted
+
+
+def test_the_asyncio_api_works_on_uvloop(tmp_path: Path) -> None:
+    """The same conversation as above on uvloop's event loop, when it is installed."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def scenario() -> list[int]:
+        srv, port = await serve(store_dir=tmp_path, accept_all_storage=True, on_find=_two)
+        contexts = verification_contexts() + contexts_for_files([CT])
+        contexts += [(model_uid("patient", "find"), ["1.2.840.10008.1.2"])]
+        async with await connect(port, contexts=contexts, async_operations=(4, 4)) as a:
+            out = list(await asyncio.gather(a.echo(), a.store(CT), a.echo()))
+            query = Dataset()
+            query.QueryRetrieveLevel = "PATIENT"
+            out += [s async for s, _ in a.find(query, "patient")]
+        await srv.close()
+        return out
+
+    assert uvloop.run(asyncio.wait_for(scenario(), 30)) == [0, 0, 0, 0xFF00, 0xFF00, 0]
+    assert len(list(tmp_path.glob("*.dcm"))) == 1
+
+
+def _two(identifier: Dataset, sop_class: str):  # type: ignore[no-untyped-def]
+    for i in range(2):
+        match = Dataset()
+        match.PatientID = f"P{i}"
+        yield 0xFF00, match
+    yield 0x0000, None
