@@ -46,8 +46,8 @@ from dicomul.dimse.sop import VERIFICATION, model_uid
 from dicomul.dimse.status import SOP_CLASS_NOT_SUPPORTED, SUCCESS
 from dicomul.errors import AssociationAborted, AssociationRejected, DicomULError
 from dicomul.storage.contexts import context_error, prepare_store, verification_contexts
-from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset, encode_dataset
-from dicomul.storage.receiver import StoreReceiver
+from dicomul.storage.part10 import FileMeta, decode_dataset, encode_dataset
+from dicomul.storage.receiver import StoreReceiver, deliver_retrieved
 from dicomul.storage.sources import send_form
 from dicomul.ul.connection import Connection, Role
 from dicomul.ul.events import (
@@ -409,16 +409,7 @@ class Association:
         return self._receiver.sink_for(message, ctx[1])
 
     def _deliver(self, meta: FileMeta, data: bytes | Path) -> int:
-        handler = self._store_handler
-        if handler is None:
-            if isinstance(data, bytes):
-                self.received.append((data, meta))
-            return SUCCESS
-        try:
-            obj: Any = decode_dataset(data, meta.transfer_syntax)
-        except StorageError:
-            obj = data
-        return handler(obj, meta)
+        return deliver_retrieved(self._store_handler, self.received, meta, data)
 
     def _on_request(self, ev: RequestReceived) -> None:
         """An operation the peer invoked: a C-GET sub-operation, or an echo."""

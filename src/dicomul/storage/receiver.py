@@ -19,14 +19,14 @@ from dicomul.dimse.status import (
 )
 from dicomul.dimse.uids import store_uid_error
 from dicomul.errors import DicomULError
-from dicomul.storage.part10 import FileMeta
+from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset
 from dicomul.storage.writer import DiscardWriter, Part10Writer
 from dicomul.ul.constants import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["StoreReceiver", "Deliver", "store_response"]
+__all__ = ["StoreReceiver", "Deliver", "store_response", "deliver_retrieved"]
 
 log = logging.getLogger("dicomul")
 
@@ -55,6 +55,26 @@ class _Guard:
 
 #: ``deliver(meta, data) -> status``: data is the committed Path or the data set bytes.
 Deliver = Callable[[FileMeta, "bytes | Path"], int]
+
+
+def deliver_retrieved(
+    handler: Callable[[Any, FileMeta], int] | None,
+    received: list[tuple[bytes, FileMeta]],
+    meta: FileMeta,
+    data: bytes | Path,
+) -> int:
+    """What a C-GET requestor does with a retrieved data set: ``handler(dataset, meta)``
+    (a pydicom Dataset, or the raw bytes if it does not decode) gives the status; without
+    a handler, in-memory bytes are kept in ``received`` and the status is success."""
+    if handler is None:
+        if isinstance(data, bytes):
+            received.append((data, meta))
+        return SUCCESS
+    try:
+        obj: Any = decode_dataset(data, meta.transfer_syntax)
+    except StorageError:
+        obj = data
+    return handler(obj, meta)
 
 
 class StoreReceiver:

@@ -63,7 +63,7 @@ from dicomul.storage.contexts import (
     verification_contexts,
 )
 from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset, encode_dataset
-from dicomul.storage.receiver import StoreReceiver, store_response
+from dicomul.storage.receiver import StoreReceiver, deliver_retrieved, store_response
 from dicomul.storage.sources import send_form
 from dicomul.sync._util import MessageIDs, decode_command_quietly
 from dicomul.sync.net import Net
@@ -525,16 +525,7 @@ class Association:
         self.net.send_data(pc_id, store_response(rq, status))
 
     def _deliver(self, meta: FileMeta, data: bytes | Path) -> int:
-        handler = self._get_handler
-        if handler is None:
-            if isinstance(data, bytes):
-                self.received.append((data, meta))
-            return 0
-        try:
-            obj: Any = decode_dataset(data, meta.transfer_syntax)
-        except StorageError:
-            obj = data
-        return handler(obj, meta)
+        return deliver_retrieved(self._get_handler, self.received, meta, data)
 
     def _on_end(self, error: BaseException) -> None:
         with self._lock:
