@@ -59,3 +59,38 @@ def test_transfer_paths_without_linux_only_names(tmp_path: Path) -> None:
     for api in ("sync", "aio"):
         assert (tmp_path / api / "1.2.3.4.dcm").stat().st_size > 32 << 20
         assert len(list((tmp_path / api).glob("*.dcm"))) == 2
+
+
+@pytest.mark.parametrize("bind", ["::", "::1"])
+def test_storescp_listens_on_ipv6(bind: str, tmp_path: Path) -> None:
+    """``--bind ::`` is dual-stack where the system allows (IPv4 and IPv6 requestors);
+    ``--bind ::1`` takes IPv6 loopback."""
+    import re
+    import signal
+    import socket
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dicomul", "storescp", "0", "--bind", bind, "--workers", "1",
+         "-od", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        m = re.search(r"listening on .*:(\d+),", line)
+        if m is None and "cannot listen" in line:
+            pytest.skip(f"{bind} cannot be bound here: {line}")
+        assert m, line
+        hosts = ["::1"] + (["127.0.0.1"] if bind == "::" and socket.has_dualstack_ipv6() else [])
+        for host in hosts:
+            out = subprocess.run([sys.executable, "-m", "dicomul", "echo", host, m.group(1)],
+                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+            assert out.returncode == 0, (host, out.stdout, out.stderr)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -48,16 +48,6 @@ def reuse_port_supported() -> bool:
     return hasattr(socket, "SO_REUSEPORT") and sys.platform != "win32"
 
 
-def _listen_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
-    """The listening socket: ``::`` dual-stack (IPv6 and IPv4) where the system allows."""
-    if host in ("::", "") and socket.has_dualstack_ipv6():
-        return socket.create_server(("::", port), family=socket.AF_INET6, backlog=1024,
-                                    dualstack_ipv6=True, reuse_port=reuse_port)  # fmt: skip
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    family = infos[0][0]
-    return socket.create_server((host, port), family=family, backlog=1024, reuse_port=reuse_port)
-
-
 async def serve(
     args: argparse.Namespace, ssl_context: Any, port: int, announce: bool, ready: Any = None
 ) -> int:
@@ -93,8 +83,8 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
-    sock = _listen_socket(args.bind, port, reuse_port=args.workers > 1)
-    port = await server.start(sock=sock)
+    # (the server makes "::" dual-stack where the system allows)
+    port = await server.start(args.bind, port, reuse_port=args.workers > 1)
     if ready is not None:
         ready.put(os.getpid())
     if announce:
