@@ -27,8 +27,8 @@ from typing import Any
 
 import pydicom
 import pytest
-from pydicom.dataset import Dataset
 from pydicom.uid import ImplicitVRLittleEndian
+from sample_objects import tiny_dataset  # noqa: E402  (tests/ is on sys.path: tests/conftest.py)
 
 from dicomul import AssociationRejected, aio
 from dicomul.storage.contexts import contexts_for_files, storage_contexts
@@ -54,7 +54,7 @@ def settle(pid: int, target: int, timeout: float = T) -> int:
     end = time.monotonic() + timeout
     n = fd_count(pid)
     while n > target and time.monotonic() < end:
-        time.sleep(0.05)
+        time.sleep(0.05)  # ok-sleep: bounded poll of another process's fd count
         n = fd_count(pid)
     return n
 
@@ -228,21 +228,10 @@ def test_idle_associations_beyond_the_limit(scp: Any) -> None:
     finish(server, baseline)
 
 
-def _tiny(i: int) -> tuple[bytes, str, str, str]:
-    ds = Dataset()
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture
-    ds.SOPInstanceUID = f"1.2.826.0.1.3680043.9.7433.{os.getpid()}.{i}"
-    ds.PatientID = "FLOOD"
-    raw = pydicom.filebase.DicomBytesIO()
-    raw.is_implicit_VR, raw.is_little_endian = True, True
-    pydicom.filewriter.write_dataset(raw, ds)
-    return raw.getvalue(), ImplicitVRLittleEndian, ds.SOPClassUID, ds.SOPInstanceUID
-
-
 def test_pipelining_requestor_under_a_low_open_file_limit(scp: Any) -> None:
     server = scp("--max-associations", "8", "--max-pending", "8", limit=64)
     baseline = fd_count(server.pid)
-    objs = [_tiny(i) for i in range(5000)]
+    objs = [tiny_dataset(i, "FLOOD") for i in range(5000)]
 
     async def scenario() -> list[int]:
         contexts = storage_contexts(["1.2.840.10008.5.1.4.1.1.7"], [ImplicitVRLittleEndian])

@@ -48,7 +48,7 @@ from pynetdicom.sop_class import (  # noqa: E402
     StudyRootQueryRetrieveInformationModelMove,
     Verification,
 )
-from test_aio import run, serve, until  # noqa: E402  (tests/ is on sys.path)
+from test_aio import run, serve, until  # noqa: E402  (tests/ is on sys.path: tests/conftest.py)
 
 from dicomul import aio  # noqa: E402
 from dicomul.storage.contexts import contexts_for_files, verification_contexts  # noqa: E402

@@ -16,10 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-import pydicom
 import pytest
-from pydicom.dataset import Dataset
 from pydicom.uid import ImplicitVRLittleEndian
+from sample_objects import SC, tiny_dataset  # noqa: E402  (tests/ is on sys.path: tests/conftest.py)
 
 from dicomul.storage.contexts import storage_contexts
 from dicomul.sync import Association
@@ -32,7 +31,6 @@ pytestmark = [
     pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in /proc"),
 ]
 T = 10.0
-SC = "1.2.840.10008.5.1.4.1.1.7"
 
 
 def free_port() -> int:
@@ -49,7 +47,7 @@ def wait_port(port: int, proc: subprocess.Popen[str]) -> None:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
-            time.sleep(0.05)
+            time.sleep(0.05)  # ok-sleep: bounded poll of a port another process opens
     raise AssertionError(f"nothing listens on {port}")
 
 
@@ -81,16 +79,6 @@ def fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def tiny(i: int) -> tuple[bytes, str, str, str]:
-    ds = Dataset()
-    ds.SOPClassUID = SC
-    ds.SOPInstanceUID = f"1.2.826.0.1.3680043.9.7433.{os.getpid()}.{i}"
-    raw = pydicom.filebase.DicomBytesIO()
-    raw.is_implicit_VR, raw.is_little_endian = True, True
-    pydicom.filewriter.write_dataset(raw, ds)
-    return raw.getvalue(), ImplicitVRLittleEndian, SC, ds.SOPInstanceUID
-
-
 def test_storescp_instances_behind_haproxy(tmp_path: Path) -> None:
     backends = [start_storescp(tmp_path / f"b{i}") for i in range(2)]
     haproxy = None
@@ -112,7 +100,7 @@ def test_storescp_instances_behind_haproxy(tmp_path: Path) -> None:
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
         wait_port(front, haproxy)
         baseline = [fds(p.pid) for p, _ in backends]
-        objs = [tiny(i) for i in range(40)]
+        objs = [tiny_dataset(i) for i in range(40)]
         contexts = storage_contexts([SC], [ImplicitVRLittleEndian])
         for obj in objs:  # one association each: HAProxy balances connections
             with Association.connect("127.0.0.1", front, called_ae="ANY", contexts=contexts,
@@ -121,11 +109,11 @@ def test_storescp_instances_behind_haproxy(tmp_path: Path) -> None:
         stored = [sorted(f.stem for f in (tmp_path / f"b{i}").glob("*.dcm")) for i in range(2)]
         assert sorted(stored[0] + stored[1]) == sorted(o[3] for o in objs)
         assert stored[0] and stored[1], "both instances take a share"
-        time.sleep(1.0)  # the subject: let ~20 more health checks hit each instance
+        time.sleep(1.0)  # ok-sleep: the subject, ~20 more health checks hit each instance
         for (proc, _), base in zip(backends, baseline, strict=True):
             end = time.monotonic() + T
             while fds(proc.pid) > base and time.monotonic() < end:
-                time.sleep(0.05)
+                time.sleep(0.05)  # ok-sleep: bounded poll of another process's fd count
             assert fds(proc.pid) <= base, "health checks left file descriptors behind"
     finally:
         if haproxy is not None:

@@ -16,10 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-import pydicom
 import pytest
-from pydicom.dataset import Dataset
 from pydicom.uid import ImplicitVRLittleEndian
+from sample_objects import SC, tiny_dataset  # noqa: E402  (tests/ is on sys.path: tests/conftest.py)
 
 from dicomul import aio
 from dicomul.storage.contexts import storage_contexts
@@ -31,7 +30,6 @@ pytestmark = [
     pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc"),
 ]
 T = 60.0
-SC = "1.2.840.10008.5.1.4.1.1.7"
 ASSOCIATIONS = 1000
 PER_ASSOCIATION = 3
 
@@ -48,17 +46,6 @@ def status_kib(pid: int, field: str) -> int:
     m = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
     assert m, field
     return int(m.group(1))
-
-
-def tiny(i: int) -> tuple[bytes, str, str, str]:
-    ds = Dataset()
-    ds.SOPClassUID = SC
-    ds.SOPInstanceUID = f"1.2.826.0.1.3680043.9.7433.{os.getpid()}.{i}"
-    ds.PatientID = f"LOAD{i}"
-    raw = pydicom.filebase.DicomBytesIO()
-    raw.is_implicit_VR, raw.is_little_endian = True, True
-    pydicom.filewriter.write_dataset(raw, ds)
-    return raw.getvalue(), ImplicitVRLittleEndian, SC, ds.SOPInstanceUID
 
 
 def start(out: Path) -> tuple[subprocess.Popen[str], int]:
@@ -91,7 +78,7 @@ def test_one_process_holds_1000_associations(tmp_path: Path) -> None:
     try:
         fds_before = len(os.listdir(f"/proc/{proc.pid}/fd"))
         rss_before = status_kib(proc.pid, "VmRSS")
-        objs = [tiny(i) for i in range(ASSOCIATIONS * PER_ASSOCIATION)]
+        objs = [tiny_dataset(i, f"LOAD{i}") for i in range(ASSOCIATIONS * PER_ASSOCIATION)]
         contexts = storage_contexts([SC], [ImplicitVRLittleEndian])
 
         async def scenario() -> tuple[float, list[int]]:
@@ -121,7 +108,7 @@ def test_one_process_holds_1000_associations(tmp_path: Path) -> None:
             assert Path(stored[uid]).read_bytes()[p10.dataset_offset :] == data
         end = time.monotonic() + 10
         while len(os.listdir(f"/proc/{proc.pid}/fd")) > fds_before and time.monotonic() < end:
-            time.sleep(0.05)
+            time.sleep(0.05)  # ok-sleep: bounded poll of another process's fd count
         fds_after = len(os.listdir(f"/proc/{proc.pid}/fd"))
         rss_after = status_kib(proc.pid, "VmRSS")
         peak = status_kib(proc.pid, "VmHWM")
@@ -149,7 +136,7 @@ def test_idle_one_byte_connections_while_a_requestor_stores(tmp_path: Path) -> N
             contexts = storage_contexts([SC], [ImplicitVRLittleEndian])
             async with await aio.connect("127.0.0.1", port, called_ae="ANY", contexts=contexts,
                                          acse_timeout=10, dimse_timeout=10) as a:  # fmt: skip
-                return await a.store(tiny(0))
+                return await a.store(tiny_dataset(0))
 
         assert asyncio.run(scenario()) == 0
     finally:
