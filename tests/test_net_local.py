@@ -35,7 +35,6 @@ from interop.conftest import (  # the shared helpers and fixtures
     requestor,  # noqa: F401 - a fixture
 )
 
-import dicomul.sync.net as net_mod
 from dicomul import (
     EXPLICIT_VR_BIG_ENDIAN,
     EXPLICIT_VR_LITTLE_ENDIAN,
@@ -601,39 +600,58 @@ def test_bad_pdu_in_sta6_gets_aa8(acceptor, requestor, name):
 # ---- Net life cycle ------------------------------------------------------------------------
 
 
-def test_listener_wait_true_after_close_when_successor_starts_late(monkeypatch):
-    gate, loops, real_run = threading.Event(), [], net_mod.POOL.run
-
-    def run(fn):  # hold the successor of the first accept until close() has run
-        if getattr(fn, "__name__", "") == "_accept_loop":
-            loops.append(fn)
-            if len(loops) > 1:
-                return real_run(lambda: (gate.wait(TIMEOUT), fn()))
-        return real_run(fn)
-
-    monkeypatch.setattr(net_mod.POOL, "run", run)
+def test_listener_refuses_an_untaken_connection_and_wait_sees_its_close():
     lsn = Net()
     lsn.on_accept = lambda error: None  # not taken: the connection is refused
     raw = raw_connect(lsn.listen("127.0.0.1", 0))
     try:
-        assert read_all(raw) == b""  # the first accept ran (and scheduled its successor)
+        assert read_all(raw) == b""
         lsn.close()
-        gate.set()
         assert lsn.wait(3)
     finally:
-        gate.set()
         raw.close()
 
 
-def test_close_after_end_starts_no_second_io_loop(acceptor, requestor, monkeypatch):
+def test_nets_cost_no_thread(acceptor, requestor):
+    """Every Net of the process runs on the one event loop: 20 associations (40 Nets)
+    start no thread beyond the loop's."""
+    srv = acceptor()
+    requestor().net.associate("127.0.0.1", srv.port, make_rq(), timeout=TIMEOUT)
+    before = threading.active_count()
+    nets = [requestor() for _ in range(20)]
+    for c in nets:
+        c.net.associate("127.0.0.1", srv.port, make_rq(), timeout=TIMEOUT)
+    assert all(c.net.is_associated for c in nets)
+    assert threading.active_count() == before
+    for c in nets:
+        c.net.release(timeout=TIMEOUT)
+        assert c.closed()
+
+
+def test_a_blocking_call_inside_a_callback_raises_instead_of_deadlocking(acceptor, requestor):
+    seen = []
+
+    def on_request(net, rq):
+        try:
+            net.wait(1)
+        except RuntimeError as exc:
+            seen.append(str(exc))
+        accept_all(net, rq)
+
+    srv = acceptor(on_receive_associate_request=on_request)
+    c = requestor()
+    c.net.associate("127.0.0.1", srv.port, make_rq(), timeout=TIMEOUT)
+    assert seen and "inside a callback" in seen[0]
+    c.net.release(timeout=TIMEOUT)
+
+
+def test_close_after_end_reports_the_end_once(acceptor, requestor):
     srv = acceptor()
     c = requestor()
     c.net.associate("127.0.0.1", srv.port, make_rq(), timeout=TIMEOUT)
     s = srv.next()
     c.net.release(timeout=TIMEOUT)
     assert s.closed()
-    scheduled = []
-    monkeypatch.setattr(net_mod.POOL, "run", scheduled.append)  # record, do not run
     s.net.close()
     assert s.net.wait(1)
-    assert scheduled == []
+    assert s.names().count("on_close") == 1

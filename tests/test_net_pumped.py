@@ -168,8 +168,9 @@ def test_the_spin_wait_default_comes_from_the_environment() -> None:
         assert out.stdout.split() == expect.split()
 
 
-def test_io_threads_spin_only_while_they_are_few(monkeypatch) -> None:
-    import dicomul.sync.net as netmod
+def test_nets_on_the_loop_never_spin(monkeypatch) -> None:
+    """(issue 10: there are no I/O threads any more; the loop sleeps in its selector.)
+    spin_wait applies to io_thread=False Nets only."""
     from dicomul.sync._netio import Poller
 
     spins: list[int] = []
@@ -178,16 +179,13 @@ def test_io_threads_spin_only_while_they_are_few(monkeypatch) -> None:
     server = EchoBack()
     port = server.listen("127.0.0.1", 0)
     try:
-        for limit, expect_spins in ((0, False), (1000, True)):
-            monkeypatch.setattr(netmod, "SPIN_MAX_IO_THREADS", limit)
-            spins.clear()
-            got = threading.Event()
-            net = Net(spin_wait=0.001)  # an I/O thread
-            net.on_receive_data = lambda pc, cmd, ds, got=got: got.set()
-            net.associate("127.0.0.1", port, _rq(), timeout=TIMEOUT)
-            net.send_data(1, b"\x00\x00\x00\x08\x02\x00\x00\x00\x01\x01")
-            assert got.wait(TIMEOUT)
-            net.release(timeout=TIMEOUT)
-            assert bool(spins) is expect_spins
+        got = threading.Event()
+        net = Net(spin_wait=0.001)  # on the loop
+        net.on_receive_data = lambda pc, cmd, ds, got=got: got.set()
+        net.associate("127.0.0.1", port, _rq(), timeout=TIMEOUT)
+        net.send_data(1, b"\x00\x00\x00\x08\x02\x00\x00\x00\x01\x01")
+        assert got.wait(TIMEOUT)
+        net.release(timeout=TIMEOUT)
+        assert spins == []
     finally:
         server.close()

@@ -20,7 +20,7 @@ from typing import Any
 
 from dicomul.dimse.session import Session
 
-__all__ = ["SessionProtocol", "WRITE_BATCH"]
+__all__ = ["SessionProtocol", "WRITE_BATCH", "write_buffers"]
 
 log = logging.getLogger("dicomul")
 
@@ -168,7 +168,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
                     bufs = session.data_to_send(WRITE_BATCH)
                     if not bufs:
                         break
-                    _write(transport, bufs)
+                    write_buffers(transport, bufs)
             if not session.has_events or not self._dispatch():
                 break
         self._arm_timer()
@@ -210,7 +210,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
             self.pump()
 
 
-def _write(transport: asyncio.Transport, bufs: list[Any]) -> None:
+def write_buffers(transport: asyncio.Transport, bufs: list[Any]) -> None:
     """Write the buffers, small ones joined: each ``write`` is a ``send`` system call
     when the socket has room, and a PDU's 12-byte headers must not cost one each. Large
     buffers (a data set's fragments) go as they are, uncopied."""

@@ -1,5 +1,6 @@
 """The socket-level pieces under Net: reading into the Connection, writing buffer lists,
-waiting for readiness, waking the I/O thread, and the pool of I/O threads.
+waiting for readiness and waking the thread that waits: the transport of a Net that its
+caller drives (io_thread=False; the loop's transport is _netloop.py).
 
 Nothing here knows PS3.8: these are the few hundred lines of transport that DESIGN.md
 section 1 keeps apart from the protocol core.
@@ -9,14 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import select
 import selectors
 import socket
 import sys
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from dicomul.ul.connection import Connection, State
@@ -84,53 +82,6 @@ def recv_into(sock: socket.socket, conn: Connection, now: float, tls: bool) -> b
             continue  # decrypted bytes that poll() cannot see
         if n < want or total >= READ_BURST or conn.state is State.STA1:
             return True
-
-
-class ThreadPool:
-    """Threads for I/O loops, kept when their connection ends and reused for the next
-    one: starting a thread costs tens of microseconds, with a long tail, on every
-    association otherwise. Each running connection still has a thread of its own; at most
-    ``max_idle`` threads wait for work, each for at most ``idle_timeout`` seconds."""
-
-    def __init__(self, max_idle: int = 32, idle_timeout: float = 30.0) -> None:
-        self.max_idle = max_idle
-        self.idle_timeout = idle_timeout
-        self._lock = threading.Lock()
-        self._idle: list[queue.SimpleQueue[Callable[[], None] | None]] = []
-
-    def run(self, fn: Callable[[], None]) -> None:
-        """Run fn in a pooled thread (an idle one if any, else a new one)."""
-        with self._lock:
-            if self._idle:
-                self._idle.pop().put(fn)
-                return
-        inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        inbox.put(fn)
-        threading.Thread(target=self._worker, args=(inbox,), name="dicomul-io", daemon=True).start()
-
-    def _worker(self, inbox: queue.SimpleQueue[Callable[[], None] | None]) -> None:
-        while True:
-            try:
-                fn = inbox.get(timeout=self.idle_timeout)
-            except queue.Empty:
-                with self._lock:
-                    if inbox in self._idle:
-                        self._idle.remove(inbox)
-                        return
-                continue  # work was handed over just as we timed out
-            if fn is None:
-                return
-            try:
-                fn()
-            except Exception:  # noqa: BLE001 - the loops report their own errors
-                log.exception("I/O thread task failed")
-            with self._lock:
-                if len(self._idle) >= self.max_idle:
-                    return
-                self._idle.append(inbox)
-
-
-POOL = ThreadPool()
 
 
 class Waker:

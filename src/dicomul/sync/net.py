@@ -1,18 +1,23 @@
 """Net: the LEADTOOLS-style network handle over a sans-IO Connection.
 
-One Net is one TCP (optionally TLS) connection and one association. An I/O thread per
-connection waits in a selector on the socket and a wake-up pipe, feeds what arrives to the
-Connection, turns its events into the ``on_*`` callbacks, and writes what the Connection
-queues (with ``sendmsg``, never concatenating payloads). The ``send_*`` methods check and
-queue at once (raising ``LocalProtocolError`` when PS3.8 forbids the request now) and are
-safe to call from inside callbacks; called from another thread they write right away in
-that thread. No polling and no sleeps: the selector's timeout is the next deadline (ARTIM
-or the network timeout).
+One Net is one TCP (optionally TLS) connection and one association. By default its
+connection runs on the process's event loop (``sync/_loop.py``, one thread for every Net
+and blocking Server of the process; the transport is ``sync/_netloop.py``): the loop
+reads, feeds the Connection, turns its events into the ``on_*`` callbacks and writes
+what the Connection queues. No thread per connection, no polling, no sleeps. The
+``send_*`` methods check and queue at once (raising ``LocalProtocolError`` when PS3.8
+forbids the request now) and are safe to call from inside callbacks; ``send_data`` from
+another thread returns once the loop has taken what it queued (back-pressure on a sender
+faster than the peer). ``io_thread=False`` is the other transport: no loop, the caller
+drives its own blocking socket with :meth:`Net.process` (one thread fewer per round trip,
+what a blocking SCU wants).
 
 Callbacks are plain methods: override them in a subclass, or assign a function to the
 attribute (``net.on_receive_data = handler``); an assigned function is called without
-``self``. A listening Net hands each incoming connection to a new Net (``on_accept`` ->
-``accept()``), which inherits the listener's configuration and assigned callbacks.
+``self``. They run on the loop: a callback that blocks holds up every connection of the
+process, so hand long work to a thread. A listening Net hands each incoming connection
+to a new Net (``on_accept`` -> ``accept()``), which inherits the listener's
+configuration and assigned callbacks.
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from dicomul.errors import AssociationAborted, AssociationRejected, LocalProtocolError
 from dicomul.sync._netio import (
-    POOL,
     WRITE_WINDOW,
     Poller,
     Waker,
@@ -62,7 +66,10 @@ from dicomul.ul.events import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
     import ssl
+
+    from dicomul.sync._netloop import NetProtocol
 
 __all__ = ["Net"]
 
@@ -92,26 +99,6 @@ def _spin_default() -> float:
 DEFAULT_SPIN_WAIT = _spin_default()
 SPIN_MISSES = 4  # waits in a row longer than spin_wait before spinning pauses
 SPIN_PAUSE = 256  # waits without spinning after that
-#: I/O threads spin only while the process runs at most this many: one. Threads share
-#: the GIL, so a second spinning thread would take it from those doing work, and a server
-#: with several connections must not spend its cores spinning.
-SPIN_MAX_IO_THREADS = 1
-
-
-class _Count:
-    """The number of running I/O loops in this process."""
-
-    def __init__(self) -> None:
-        self.n = 0
-        self._lock = threading.Lock()
-
-    def add(self, k: int) -> None:
-        with self._lock:
-            self.n += k
-
-
-_IO_LOOPS = _Count()
-
 _CALLBACKS = (
     "on_connect",
     "on_accept",
@@ -144,19 +131,18 @@ class Net:
     receiving anything while associated before an A-ABORT (None = no limit),
     ``max_pdu_length`` the largest PDU accepted before an association sets it,
     ``dataset_sink(context_id, command) -> writable | None`` to stream received data sets.
-    ``io_thread=False``: no I/O thread; the caller drives the connection with
-    :meth:`process` (the blocking conveniences do it while they wait), and callbacks run
-    in the caller's thread. One thread fewer per round trip: what a blocking SCU wants.
-    ``spin_wait`` seconds (default 0: never; DICOMUL_SPIN_WAIT sets the default): before
-    sleeping until the peer answers, check for the answer without sleeping for up to this
-    long. A sleeping CPU,
-    on a virtual machine above all, takes tens of microseconds to wake up, longer than a
-    fast peer takes to answer, so this trades up to that much CPU per wait for latency.
-    It is bounded: after 4 waits in a row longer than the window it stops spinning for
-    the next 256 waits (a slow or idle peer costs next to nothing), and an I/O thread
-    spins only while it is the process's only one (SPIN_MAX_IO_THREADS): a server with
-    several connections never spins. ``io_thread=False`` Nets, whose caller is waiting
-    anyway, always may.
+    ``io_thread=True`` (the default): the connection runs on the process's event loop
+    and the callbacks run there. ``io_thread=False``: no loop; the caller drives the
+    connection with :meth:`process` (the blocking conveniences do it while they wait),
+    and callbacks run in the caller's thread. One thread fewer per round trip: what a
+    blocking SCU wants. (The name is LEADTOOLS-era: there is no thread per Net either way.)
+    ``spin_wait`` seconds (default 0: never; DICOMUL_SPIN_WAIT sets the default), for
+    ``io_thread=False`` Nets only: before sleeping until the peer answers, check for the
+    answer without sleeping for up to this long. A sleeping CPU, on a virtual machine
+    above all, takes tens of microseconds to wake up, longer than a fast peer takes to
+    answer, so this trades up to that much CPU per wait for latency. It is bounded: after
+    4 waits in a row longer than the window it stops spinning for the next 256 waits (a
+    slow or idle peer costs next to nothing). The loop never spins.
     """
 
     def __init__(
@@ -193,23 +179,21 @@ class Net:
         self._conn: Connection | None = None
         self._sock: socket.socket | None = None
         self._server: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._io_ident = 0  # threading.get_ident() of the I/O thread while it runs
         self._waker: Waker | None = None
-        self._io_started = False
         self._poller: Poller | None = None
         self._last_rx = 0.0
         self._pump = threading.RLock()  # one pumping thread at a time (io_thread=False)
         self._writer = 0  # ident of the thread holding _wlock, 0 when none
         self._tls = False
-        self._outq: Any = ()  # the Connection's output queue, once there is one
         self._write: Callable[[socket.socket, list[Any], int], None] = write_all
-        self._local = threading.local()  # per accept thread: the connection being offered
         self._closed = threading.Event()
         self._cond = threading.Condition(self._lock)
         self._outcome: Event | None = None  # the last association-level event
         self._peer: tuple[Any, ...] | None = None
         self.connections: list[Net] = []  # live children of a listening Net
+        self._proto: NetProtocol | None = None  # the loop's transport (io_thread=True)
+        self._aserver: asyncio.AbstractServer | None = None  # a listener's, on the loop
+        self._incoming: asyncio.Transport | None = None  # inside on_accept: to be taken
 
     # ---- callbacks (override, or assign a function to the attribute) -----------------
 
@@ -261,11 +245,12 @@ class Net:
         local_host: str | None = None,
         local_port: int = 0,
     ) -> None:
-        """Open the transport connection to the peer (TLS if ``ssl_context``), then start
-        the I/O thread. Raises OSError (after ``on_connect(errno)``) on failure."""
+        """Open the transport connection to the peer (TLS if ``ssl_context``) and start
+        driving it. Raises OSError (after ``on_connect(errno)``) on failure."""
         if self._conn is not None:
             raise LocalProtocolError("this Net is already connected")
         source = (local_host or "", local_port) if local_host or local_port else None
+        sock: socket.socket | None = None
         try:
             sock = socket.create_connection(
                 (_resolver_host(peer_host), peer_port),
@@ -273,52 +258,109 @@ class Net:
                 source_address=source,
             )
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.ssl_context is not None:
-                sock = self.ssl_context.wrap_socket(
-                    sock, server_hostname=self.server_hostname or peer_host
-                )
-            sock.settimeout(None)
+            if self.io_thread:
+                sock.settimeout(None)
+                self._attach(sock, self.server_hostname or peer_host)
+            else:
+                if self.ssl_context is not None:
+                    sock = self.ssl_context.wrap_socket(
+                        sock, server_hostname=self.server_hostname or peer_host
+                    )
+                sock.settimeout(None)
+                self._start(sock, Role.REQUESTOR)
         except OSError as exc:
+            if sock is not None:
+                sock.close()
+            self._conn = self._sock = None
             self._call("on_connect", exc.errno or errno.ECONNREFUSED)
             raise
-        self._start(sock, Role.REQUESTOR)
         self._call("on_connect", 0)
+
+    def _attach(self, sock: socket.socket, server_hostname: str) -> None:
+        """Hand a connected requestor socket to the loop (its TLS handshake runs there)."""
+        from dicomul.sync import _loop
+
+        loop = _loop.loop()
+        self._prepare(sock, Role.REQUESTOR, sock.getpeername())
+        tls: dict[str, Any] = {}
+        if self.ssl_context is not None:
+            tls = {"ssl": self.ssl_context, "server_hostname": server_hostname}
+            if self.connect_timeout:
+                tls["ssl_handshake_timeout"] = self.connect_timeout
+        _loop.run(loop.create_connection(self._new_protocol, sock=sock, **tls))
+
+    def _new_protocol(self) -> NetProtocol:
+        from dicomul.sync._netloop import NetProtocol
+
+        assert self._conn is not None
+        self._proto = NetProtocol(
+            self._conn,
+            self._lock,
+            on_events=self._dispatch,
+            on_sent=self._sent,
+            on_idle=self._idle,
+            on_end=self._shutdown,
+            network_timeout=self.network_timeout,
+        )
+        return self._proto
 
     def listen(self, host: str, port: int, backlog: int = 16) -> int:
         """Listen for incoming connections (port 0 picks a free one); returns the port.
-        Each connection calls ``on_accept(0)`` in the accept thread."""
+        Each connection (after its TLS handshake, with ``ssl_context``) calls
+        ``on_accept(0)`` on the loop."""
+        from dicomul.sync import _loop
+        from dicomul.sync._netloop import Incoming
+
+        loop = _loop.loop()
         srv = socket.create_server((host, port), backlog=backlog, reuse_port=False)
+        tls: dict[str, Any] = {}
+        if self.ssl_context is not None:
+            tls = {"ssl": self.ssl_context}
+            if self.connect_timeout:
+                tls["ssl_handshake_timeout"] = self.connect_timeout
         self._server = srv
         self._closed.clear()
-        POOL.run(self._accept_loop)
+        made = loop.create_server(lambda: Incoming(self._take), sock=srv, **tls)
+        self._aserver = _loop.run(made)  # type: ignore[arg-type]
         return int(srv.getsockname()[1])
+
+    def _take(self, transport: asyncio.Transport) -> bool:
+        """An accepted connection (on the loop): offer it to on_accept; whether taken."""
+        self._incoming = transport
+        try:
+            self._call("on_accept", 0)
+        finally:
+            taken = self._incoming is None
+            self._incoming = None
+            if not taken:
+                log.debug("incoming connection not taken by on_accept: closed")
+        return taken
 
     def accept(self, into: Net | None = None) -> Net:
         """Inside ``on_accept``: take the incoming connection into ``into`` (a new Net
-        with this one's configuration and assigned callbacks by default) and start it."""
-        sock = getattr(self._local, "sock", None)
-        if sock is None:
+        with this one's configuration and assigned callbacks by default) and start it.
+        The child runs on the loop whatever its ``io_thread``; its TLS is the listener's
+        (the handshake is done before ``on_accept``)."""
+        transport = self._incoming
+        if transport is None:
             raise LocalProtocolError("accept() is only valid inside on_accept")
-        self._local.sock = None
         child = into if into is not None else self._child()
-        if child.ssl_context is None and self.ssl_context is not None:
-            child.ssl_context = self.ssl_context
-        try:
-            if child.ssl_context is not None:
-                sock.settimeout(self.connect_timeout)
-                sock = child.ssl_context.wrap_socket(sock, server_side=True)
-                sock.settimeout(None)
-        except OSError as exc:  # ssl.SSLError is an OSError
-            log.info("TLS handshake with an incoming connection failed: %s", exc)
-            sock.close()
-            raise
+        if child.ssl_context is not None and self.ssl_context is None:
+            raise LocalProtocolError(
+                "a listening Net without TLS cannot accept into a TLS Net: "
+                "give the listening Net the ssl_context"
+            )
+        self._incoming = None
+        child.ssl_context = self.ssl_context
+        child.io_thread = True
+        sock = transport.get_extra_info("socket")
         with self._lock:
             self.connections = [c for c in self.connections if not c._closed.is_set()]
             self.connections.append(child)
-        child._start(sock, Role.ACCEPTOR, spawn=False)
-        child._thread = threading.current_thread()
-        child._io_started = True  # this thread runs its loop: never start another
-        self._local.child = child  # its I/O loop runs in this thread once on_accept returns
+        child._prepare(sock, Role.ACCEPTOR, transport.get_extra_info("peername"))
+        proto = child._new_protocol()
+        transport.set_protocol(proto)
+        proto.connection_made(transport)
         return child
 
     def _child(self) -> Net:
@@ -338,49 +380,10 @@ class Net:
                 setattr(child, name, self.__dict__[name])
         return child
 
-    def _accept_loop(self) -> None:
-        """Leader/follower: the thread that accepts a connection first starts a successor
-        to accept the next one, then becomes the accepted connection's I/O thread, so that
-        no thread start lies on a connection's critical path."""
-        srv = self._server
-        if srv is None:  # closed before this successor started
-            self._closed.set()
-            return
-        try:
-            sock, _addr = srv.accept()
-        except OSError:  # the listener was closed
-            self._closed.set()
-            return
-        POOL.run(self._accept_loop)  # the successor, while this thread serves
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        local = self._local
-        local.sock, local.child = sock, None
-        try:
-            self._call("on_accept", 0)
-        except Exception:  # noqa: BLE001 - a callback must not stop the listener
-            log.exception("on_accept raised")
-        finally:
-            if local.sock is not None:  # not taken: refuse it
-                local.sock.close()
-            local.sock = None
-        child, local.child = local.child, None
-        if child is not None:
-            child._io_loop()  # this thread is now the connection's I/O thread
-
-    def _start(self, sock: socket.socket, role: Role, spawn: bool = True) -> None:
-        """Set up the Connection for a connected socket. The I/O thread starts now
-        (``spawn``), or is supplied by the caller (an accept thread), or, for a requestor,
-        starts with its first send, so that it is not on the critical path."""
-        # Reads happen only when poll() says so (or with MSG_DONTWAIT); the timeout
-        # bounds writes: a peer that stops reading for network_timeout seconds ends the
-        # connection instead of blocking a writer forever.
-        sock.settimeout(self.network_timeout)
+    def _prepare(self, sock: Any, role: Role, peer: tuple[Any, ...] | None) -> None:
+        """Set up the Connection for a connected socket."""
         self._sock = sock
-        self._tls = is_tls(sock)
-        plain = hasattr(sock, "sendmsg") and not self._tls
-        self._write = write_plain if plain else write_all
-        self._peer = sock.getpeername()
-        self._waker = Waker()
+        self._peer = peer
         raw = type(self).on_receive is not Net.on_receive or "on_receive" in self.__dict__
         self._conn = Connection(
             role,
@@ -390,22 +393,21 @@ class Net:
             raw_pdus=raw,
             file_regions=self._write is write_plain,  # the kernel alone reads the data
         )
-        self._outq = self._conn._out  # peeked at (never written) by the I/O loop
         if role is Role.ACCEPTOR:
             self._conn.connection_made(now=time.monotonic())
         self._closed.clear()
-        self._thread = None
-        self._io_started = False
-        if spawn and role is Role.ACCEPTOR:
-            self._ensure_thread()
 
-    def _ensure_thread(self) -> None:
-        if not self.io_thread:
-            return  # pumped: process() drives the connection
-        with self._lock:
-            if self._thread is None and self._conn is not None and not self._io_started:
-                self._io_started = True
-                POOL.run(self._io_loop)
+    def _start(self, sock: socket.socket, role: Role) -> None:
+        """Set up a connected socket that the caller drives (io_thread=False)."""
+        # Reads happen only when poll() says so (or with MSG_DONTWAIT); the timeout
+        # bounds writes: a peer that stops reading for network_timeout seconds ends the
+        # connection instead of blocking a writer forever.
+        sock.settimeout(self.network_timeout)
+        self._tls = is_tls(sock)
+        plain = hasattr(sock, "sendmsg") and not self._tls
+        self._write = write_plain if plain else write_all
+        self._waker = Waker()
+        self._prepare(sock, role, sock.getpeername())
 
     # ---- sends (queue and return; safe inside callbacks) ----------------------------
 
@@ -435,16 +437,25 @@ class Net:
 
     def send_data(self, pc_id: int, command: Any, dataset: Any = None) -> None:
         """Queue one DIMSE message on an accepted presentation context: the encoded
-        command set and an optional data set (bytes-like, binary file or buffers)."""
+        command set and an optional data set (bytes-like, binary file or buffers). From a
+        thread other than the loop's, it returns once the loop has taken it (or the
+        connection has ended): a sender cannot queue faster than the peer reads."""
         with self._lock:
             conn = self._conn
             fast = conn is not None and conn.state is _STA6
             if fast:  # DT-1: the state, the timer and a close request stay as they are
-                conn._send_pdata(pc_id, command, dataset, None)  # type: ignore[union-attr]
+                conn.send(DataRequest(pc_id, command, dataset))  # type: ignore[union-attr]
         if not fast:
             self._request(DataRequest(pc_id, command, dataset))
-        elif threading.get_ident() != self._io_ident:
+            return
+        proto = self._proto
+        if proto is None:
             self._kick(False)
+        elif not proto.on_loop:
+            proto.kick()
+            proto.wait_drained(self.network_timeout)
+        else:
+            proto.kick()
 
     def send_release_request(self) -> None:
         """Queue an A-RELEASE-RQ."""
@@ -460,17 +471,23 @@ class Net:
 
     def close(self) -> None:
         """Close the transport (a listening Net stops listening); no PDU is sent."""
-        srv = self._server
-        if srv is not None:
+        aserver, self._aserver = self._aserver, None
+        if aserver is not None:
+            from dicomul.sync import _loop
+
             self._server = None
-            shutdown_quietly(srv)  # wakes a blocked accept() on Linux
-            srv.close()
+            _loop.loop().call_soon_threadsafe(aserver.close)
+            with self._cond:
+                self._closed.set()
+                self._cond.notify_all()
+        proto = self._proto
+        if proto is not None:
+            proto.close()  # the loop sees the end and reports on_close
+            return
         sock = self._sock
         if sock is not None:
             shutdown_quietly(sock)
-            self._ensure_thread()  # the I/O thread sees the end and reports on_close
-            if not self.io_thread:
-                self._pump_until(self._closed.is_set, 5.0)  # see the end here instead
+            self._pump_until(self._closed.is_set, 5.0)  # see the end here
         self._wake()
 
     # ---- blocking conveniences for scripts ------------------------------------------
@@ -506,7 +523,7 @@ class Net:
         """Wait until the connection (or listener) is closed; True if it is."""
         if not self.io_thread and self._conn is not None:
             return self._pump_until(self._closed.is_set, timeout)
-        self._ensure_thread()
+        self._not_on_loop()
         return self._closed.wait(timeout)
 
     def _wait_for(self, predicate: Callable[[], bool], timeout: float | None) -> Event | None:
@@ -514,11 +531,19 @@ class Net:
             if not self._pump_until(predicate, timeout):
                 raise TimeoutError("no answer from the peer in time")
             return self._outcome
-        self._ensure_thread()
+        self._not_on_loop()
         with self._cond:
             if not self._cond.wait_for(predicate, timeout):
                 raise TimeoutError("no answer from the peer in time")
             return self._outcome
+
+    def _not_on_loop(self) -> None:
+        proto = self._proto
+        if proto is not None and proto.on_loop:
+            raise RuntimeError(
+                "a blocking Net call (associate, release, wait) from inside a callback: "
+                "callbacks run on the event loop, which would wait for itself"
+            )
 
     @staticmethod
     def _raise_for(outcome: Event | None) -> None:
@@ -576,10 +601,23 @@ class Net:
         """The PS3.8 state of the association (None before connect/accept)."""
         return self._conn.state if self._conn is not None else None
 
-    # ---- the I/O thread -------------------------------------------------------------
+    # ---- driving the connection --------------------------------------------------------
 
     def _call(self, name: str, *args: Any) -> None:
         getattr(self, name)(*args)
+
+    def _sent(self, error: int, pdu_type: int, nbytes: int) -> None:
+        try:
+            self.on_send(error, pdu_type, nbytes)
+        except Exception:  # noqa: BLE001 - a failing callback must not stop the writes
+            log.exception("on_send raised")
+
+    def _idle(self) -> None:
+        """The network timeout (on the loop): abort the association."""
+        with self._cond:
+            if self._conn is not None and self._conn.state is _STA6:
+                self._conn.send(AbortRequest(0, 0), now=time.monotonic())
+                self._outcome = Aborted(0, 0, provider=True, local=True, message="timeout")
 
     def _wake(self) -> None:
         w = self._waker
@@ -587,24 +625,25 @@ class Net:
             w.wake()
 
     def _kick(self, changed: bool = True) -> None:
-        """Write what a send queued: in the I/O thread the loop does it; elsewhere now.
-        The I/O thread is woken only when the state, the timer or a close request changed
-        (it must re-arm its timeout or notice the close); not for plain data."""
-        if threading.get_ident() == self._io_ident:
+        """Write what a send queued: the loop does it (io_thread=True), else this thread
+        does now. A caller waiting in process() is woken only when the state, the timer
+        or a close request changed (it must re-arm its timeout or notice the close)."""
+        proto = self._proto
+        if proto is not None:
+            proto.kick()
             return
         self._flush()
-        if self._thread is None and self.io_thread:
-            self._ensure_thread()
-        elif changed:
+        if changed:
             self._wake()
 
     def _flush(self, blocking: bool = True) -> None:
-        """Write what is queued. The I/O thread does not block when another thread is
-        writing (a large data set from a user thread): it goes on reading, so that two
-        peers sending large messages at once cannot block each other, and the writer
-        wakes it if anything is left when it is done. A user thread waits a moment at most
-        (a writer stuck on a peer that does not read must not block an abort or a close:
-        what it queued is written by the writer, or dropped when the connection ends)."""
+        """Write what is queued (io_thread=False). The pumping thread does not block when
+        another thread is writing (a large data set from a user thread): it goes on
+        reading, so that two peers sending large messages at once cannot block each
+        other, and the writer wakes it if anything is left when it is done. A user thread
+        waits a moment at most (a writer stuck on a peer that does not read must not
+        block an abort or a close: what it queued is written by the writer, or dropped
+        when the connection ends)."""
         conn, sock = self._conn, self._sock
         if conn is None or sock is None:
             return
@@ -622,7 +661,7 @@ class Net:
         lock, take, write, on_send = self._lock, conn.take_outgoing, self._write, self.on_send
         state = conn.state
         try:
-            while self._outq:  # (unlocked peek: see the end of this function)
+            while conn.pending_output:  # (unlocked peek: see the end of this function)
                 with lock:
                     items = take(WRITE_WINDOW, now=time.monotonic())
                 for pdu_type, nbytes, bufs in items:
@@ -637,7 +676,7 @@ class Net:
             self._writer = 0
             wlock.release()
         if blocking and (conn.pending_output or conn.state is not state):
-            # queued by the I/O thread while we held the lock, or taking the output
+            # queued by the pumping thread while we held the lock, or taking the output
             # changed the state (a data set source failed: A-ABORT, ARTIM started)
             self._wake()
 
@@ -652,27 +691,12 @@ class Net:
             shutdown_quietly(self._sock)
         self._wake()
 
-    def _io_loop(self) -> None:
-        self._thread = threading.current_thread()
-        self._io_ident = threading.get_ident()
-        self._loop_begin()
-        error = 0
-        _IO_LOOPS.add(1)
-        try:
-            while self._turn(None):
-                pass
-        except Exception as exc:  # noqa: BLE001 - report, then close
-            log.exception("I/O thread failed")
-            error = getattr(exc, "errno", None) or errno.EIO
-        finally:
-            _IO_LOOPS.add(-1)
-        self._loop_end(error)
-
     def process(self, timeout: float | None = None) -> bool:
         """Drive the connection from this thread for one turn: write what is queued, wait
         up to ``timeout`` seconds for bytes (or a timer), read them and run the
         callbacks. For ``io_thread=False`` Nets; returns False once the connection has
-        ended (True otherwise). With an I/O thread, it just waits up to ``timeout``."""
+        ended (True otherwise). On the loop (io_thread=True), it just waits up to
+        ``timeout``."""
         if self.io_thread:
             return not self._closed.wait(timeout)
         with self._pump:
@@ -719,7 +743,7 @@ class Net:
         a close is confirmed under the lock."""
         conn, sock, poller = self._conn, self._sock, self._poller
         assert conn is not None and sock is not None and poller is not None
-        if self._outq:
+        if conn.pending_output:
             self._flush(blocking=False)
         if conn.close_requested:
             with self._lock:
@@ -740,11 +764,7 @@ class Net:
             timeout = max(0.0, deadline - time.monotonic())
             if max_wait is not None and max_wait < timeout:
                 timeout = max_wait
-        if (
-            self.spin_wait
-            and timeout != 0
-            and (self._io_ident == 0 or _IO_LOOPS.n <= SPIN_MAX_IO_THREADS)
-        ):
+        if self.spin_wait and timeout != 0:
             sock_ready, wake_ready = self._spin_then_wait(poller, timeout)
         else:
             sock_ready, wake_ready = poller.wait(timeout)
@@ -829,13 +849,11 @@ class Net:
 
     def _shutdown(self, error: int) -> None:
         sock = self._sock
-        if sock is not None:
+        if sock is not None and self._proto is None:  # (the loop's transport closes its own)
             try:
                 sock.close()
             except OSError:
                 pass
-        self._thread = None  # the (pooled) thread goes on to other work
-        self._io_ident = 0
         waker, self._waker = self._waker, None
         if waker is not None:
             waker.close()
