@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -464,6 +465,86 @@ def test_a_requestor_that_never_reads_stalls_only_itself() -> None:
     assert status == 0
     assert produced_then < 1000, "the server kept producing for a requestor that does not read"
     assert buffered < 4 * 1024 * 1024
+
+
+def test_a_long_operation_is_not_idle_and_costs_no_busy_loop(monkeypatch: Any) -> None:
+    """A C-FIND handler that takes 1 s on an association with a 0.2 s idle timeout: the
+    association survives (it is busy for the peer), and the idle check looks again at
+    the timeout's pace, not on every turn of the loop."""
+    import threading
+
+    from dicomul.aio import server as server_mod
+
+    checks = []
+    real = server_mod._Peer._check_idle  # noqa: SLF001 - counting a private timer
+    monkeypatch.setattr(server_mod._Peer, "_check_idle",
+                        lambda self: (checks.append(1), real(self))[1])  # fmt: skip
+
+    def on_find(identifier: Dataset, sop_class: str):  # type: ignore[no-untyped-def]
+        threading.Event().wait(1.0)  # ok-sleep: a slow archive query
+        match = Dataset()
+        match.PatientID = "P"
+        yield 0xFF00, match
+        yield 0x0000, None
+
+    async def scenario() -> list[int]:
+        srv, port = await serve(on_find=on_find, idle_timeout=0.2)
+        contexts = [(model_uid("patient", "find"), ["1.2.840.10008.1.2"])]
+        assoc = await connect(port, contexts=contexts)
+        query = Dataset()
+        query.QueryRetrieveLevel = "PATIENT"
+        statuses = [status async for status, _ in assoc.find(query, "patient")]
+        await assoc.release()
+        await srv.close()
+        return statuses
+
+    assert run(scenario) == [0xFF00, 0x0000]
+    assert len(checks) < 20, f"the idle check ran {len(checks)} times in about a second"
+
+
+def test_an_association_whose_peer_never_reads_is_dropped_after_its_abort() -> None:
+    """The idle timeout aborts an association whose requestor stopped reading while the
+    server was sending: the A-ABORT cannot be written (the transport is paused), so
+    after ARTIM's time the server drops the connection instead of holding it for ever."""
+
+    def on_find(identifier: Dataset, sop_class: str):  # type: ignore[no-untyped-def]
+        for _ in range(100_000):
+            match = Dataset()
+            match.PatientID = "P"
+            match.PatientComments = "x" * 4096
+            yield 0xFF00, match
+        yield 0x0000, None
+
+    async def scenario() -> tuple[int, int]:
+        srv, port = await serve(on_find=on_find, idle_timeout=0.3, acse_timeout=0.3)
+        contexts = [(model_uid("patient", "find"), ["1.2.840.10008.1.2"])]
+        stuck = await connect(port, contexts=contexts, dimse_timeout=60)  # (it waits)
+        sock = stuck.protocol.transport.get_extra_info("socket")  # type: ignore[union-attr]
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.protocol.transport.pause_reading()  # type: ignore[union-attr]  # never reads
+        query = Dataset()
+        query.QueryRetrieveLevel = "PATIENT"
+        a_find = stuck.find(query, "patient")
+        task = asyncio.ensure_future(a_find.__anext__())
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while srv.associations == 0 and loop.time() < start + T:
+            await asyncio.sleep(0.01)  # ok-sleep: until the server has the association
+        seen = srv.connections
+        end = loop.time() + 5  # (the requestor's own timeouts are all longer)
+        while srv.connections and loop.time() < end:
+            await asyncio.sleep(0.05)  # ok-sleep: bounded wait for the server to drop it
+        left = srv.connections
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        stuck.abort()
+        await srv.close()
+        return seen, left
+
+    seen, left = run(scenario)
+    assert seen == 1
+    assert left == 0, "the server holds a connection whose peer never reads"
 
 
 # ---- negotiation the acceptor decides -------------------------------------------------

@@ -268,3 +268,74 @@ def test_children_inherit_the_spin_wait_asked_for() -> None:
     assert Net(io_thread=False)._child().spin_wait == DEFAULT_SPIN_WAIT
     assert Net(spin_wait=0.001)._child().spin_wait == 0.001
     assert Net(spin_wait=0)._child().spin_wait == 0.0
+
+
+def test_a_sender_faster_than_the_peer_waits_and_an_abort_frees_it() -> None:
+    """send_data from a user thread to a peer that stops reading: the sender waits (the
+    loop holds at most what the transport buffers), an A-ABORT from another thread
+    ends the association, the sender returns, and the loop serves other Nets meanwhile."""
+    ls = socket.create_server(("127.0.0.1", 0))
+    port = ls.getsockname()[1]
+    conn: list[socket.socket] = []
+    done = threading.Event()
+
+    def raw_scp() -> None:  # accepts the association, then never reads again
+        c, _ = ls.accept()
+        conn.append(c)
+        rq = dicomul.Associate.decode(_recv_pdu(c))
+        sup = {pc.abstract_syntax: list(pc.transfer_syntaxes) for pc in rq.presentation_contexts}
+        c.sendall(negotiate(rq, sup).encode())
+        done.wait(TIMEOUT)
+
+    t = threading.Thread(target=raw_scp, daemon=True)
+    t.start()
+    net = Net(artim_timeout=0.5)
+    rq = dicomul.Associate(request=True).default_associate()
+    rq.called, rq.calling = "RAW", "SCU"
+    rq.add_presentation(1, dicomul.VERIFICATION_SOP_CLASS)
+    rq.add_transfer(1, dicomul.IMPLICIT_VR_LITTLE_ENDIAN)
+    sent: list[int] = []
+    errors: list[BaseException] = []
+    cmd = b"\x00\x00\x00\x08\x02\x00\x00\x00\x01\x00"  # (0000,0800) 0001H: data set
+    payload = b"\0" * (1 << 20)
+
+    def sender() -> None:
+        try:
+            for i in range(256):  # 256 MiB: far beyond any socket buffer
+                net.send_data(1, cmd, payload)
+                sent.append(i)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    srv = Server("SCP")
+    other = srv.start("127.0.0.1", 0)
+    try:
+        net.associate("127.0.0.1", port, rq, timeout=TIMEOUT)
+        s = threading.Thread(target=sender, daemon=True)
+        s.start()
+        # Wait (bounded) until the sender stops making progress: it is held back.
+        last, still = -1, 0
+        for _ in range(200):
+            s.join(0.05)
+            n = len(sent)
+            still = still + 1 if n == last else 0
+            last = n
+            if still >= 10 or not s.is_alive():
+                break
+        assert s.is_alive() and len(sent) < 64, f"sender not held back: {len(sent)} sent"
+        # The loop is not blocked by the stuck connection: another association works.
+        with Association.connect("127.0.0.1", other, called_ae="SCP",
+                                 contexts=verification_contexts()) as a:  # fmt: skip
+            assert a.echo() == 0
+        net.send_abort()
+        s.join(TIMEOUT)
+        assert not s.is_alive(), "the sender stayed blocked after the abort"
+        assert net.wait(TIMEOUT)
+    finally:
+        done.set()
+        srv.stop()
+        net.close()
+        t.join(TIMEOUT)
+        for c in conn:
+            c.close()
+        ls.close()

@@ -54,6 +54,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
         self._paused = False
         self._closed = False
         self._drained: list[asyncio.Future[None]] = []
@@ -61,6 +62,8 @@ class SessionProtocol(asyncio.BufferedProtocol):
         #: loop.time() of the last bytes received (an idle timeout's measure: a large
         #: data set arriving slowly is activity, though it makes no event until done).
         self.last_input = self._loop.time()
+        #: loop.time() since when the peer has not read what we send (writing paused).
+        self.stalled_since: float | None = None
 
     # ---- asyncio's side ---------------------------------------------------------------
 
@@ -103,6 +106,8 @@ class SessionProtocol(asyncio.BufferedProtocol):
             self.session.receive_data(b"", now=self._loop.time())
         self._closed = True
         self._cancel_timer()
+        if self._close_timer is not None:
+            self._close_timer.cancel()
         for fut in self._drained:
             if not fut.done():
                 fut.set_result(None)
@@ -115,10 +120,12 @@ class SessionProtocol(asyncio.BufferedProtocol):
         # The peer does not read what we send: stop reading what it sends too, so that
         # its requests wait in the kernel and not as queued responses in our memory.
         self._paused = True
+        self.stalled_since = self._loop.time()
         self.hold_reading("write")
 
     def resume_writing(self) -> None:
         self._paused = False
+        self.stalled_since = None
         self.release_reading("write")
         waiters, self._drained = self._drained, []
         for fut in waiters:
@@ -173,12 +180,18 @@ class SessionProtocol(asyncio.BufferedProtocol):
                 break
         self._arm_timer()
         if self.connection.close_requested and transport is not None and not self._closed:
+            # A peer that does not read would keep the output (ours, or the transport's
+            # in close()) waiting for ever: after ARTIM's time, drop what is left.
+            if self._close_timer is None:
+                self._close_timer = self._loop.call_later(
+                    self.connection.artim_timeout, self.abort_transport
+                )
             if not self.connection.pending_output:
                 transport.close()
 
     def abort_transport(self) -> None:
         """Close the socket now, without waiting for queued output."""
-        if self.transport is not None:
+        if self.transport is not None and not self._closed:
             self.transport.abort()
 
     def _dispatch(self) -> bool:

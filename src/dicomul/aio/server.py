@@ -418,11 +418,21 @@ class _Peer:
         timeout = self.server.idle_timeout
         if timeout is None:
             return
-        self._idle = self._loop.call_at(self.protocol.last_input + timeout, self._check_idle)
+        at = self.protocol.last_input + timeout
+        now = self._loop.time()
+        if at <= now:  # idle, but busy for the peer: look again later, not in a loop
+            stalled = self.protocol.stalled_since
+            at = now + timeout if stalled is None else max(now, stalled + timeout) + 0.001
+        self._idle = self._loop.call_at(at, self._check_idle)
 
     def _check_idle(self) -> None:
         timeout = self.server.idle_timeout or 0
-        if self._loop.time() - self.protocol.last_input >= timeout and not self._tasks:
+        now = self._loop.time()
+        stalled = self.protocol.stalled_since
+        # Idle: nothing received for so long, and nothing being done for the peer, or
+        # what is being done for it is stuck because it does not read.
+        busy = self._tasks and (stalled is None or now - stalled < timeout)
+        if now - self.protocol.last_input >= timeout and not busy:
             log.info("aborting the association from %r: idle for %ss", self.calling, timeout)
             self.abort()
         else:

@@ -71,6 +71,7 @@ class NetProtocol(asyncio.BufferedProtocol):
         self._kicked = False  # a pump is scheduled from another thread
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
         self._loop_thread = threading.get_ident()
 
     # ---- asyncio's side ---------------------------------------------------------------
@@ -111,6 +112,8 @@ class NetProtocol(asyncio.BufferedProtocol):
         self._feed_end()
         self._ended = True
         self._cancel_timer()
+        if self._close_timer is not None:
+            self._close_timer.cancel()
         with self.lock:
             self.connection.discard_output()
             self.drained.notify_all()
@@ -152,10 +155,11 @@ class NetProtocol(asyncio.BufferedProtocol):
         transport is below its high-water mark (back-pressure on a sender that is faster
         than the peer), or the connection has ended, or ``timeout`` passes."""
         with self.drained:
-            self.drained.wait_for(
-                lambda: self._ended or not (self.connection.pending_output or self._paused),
-                timeout,
-            )
+            self.drained.wait_for(self._drained, timeout)
+
+    def _drained(self) -> bool:
+        conn = self.connection
+        return self._ended or conn.state is not _STA6 or not (conn.pending_output or self._paused)
 
     def close(self) -> None:
         """Close the transport at once (no PDU is sent), from any thread."""
@@ -206,12 +210,19 @@ class NetProtocol(asyncio.BufferedProtocol):
                 if events:  # a data set source failed while it was read: A-ABORT
                     self.on_events(events)
             with lock:
-                if not (conn.pending_output or self._paused):
-                    self.drained.notify_all()
-                closing = conn.close_requested and not conn.pending_output
+                self.drained.notify_all()  # (a waiting sender checks for itself)
+                closing = conn.close_requested
+                flushed = not conn.pending_output
             if closing and not self._ended:
-                transport.close()
-                return
+                # A peer that does not read would keep the output (ours, or the
+                # transport's in close()) waiting for ever: after ARTIM's time, drop it.
+                if self._close_timer is None:
+                    self._close_timer = self.loop.call_later(
+                        conn.artim_timeout, self._abort_transport
+                    )
+                if flushed:
+                    transport.close()
+                    return
             if not self._again:
                 break
         self._arm_timer()
