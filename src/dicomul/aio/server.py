@@ -59,6 +59,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 from dicomul.aio._offload import BackgroundWriter
+from dicomul.aio._retrieve import retrieve
 from dicomul.aio.protocol import SessionProtocol
 from dicomul.dimse.messages import CommandField, CStoreRQ
 from dicomul.dimse.policy import decide
@@ -71,17 +72,11 @@ from dicomul.dimse.session import (
 )
 from dicomul.dimse.status import (
     CANCEL,
-    MOVE_DESTINATION_UNKNOWN,
-    OUT_OF_RESOURCES_SUB_OPERATIONS,
     PENDING,
-    SUB_OPERATIONS_COMPLETE_WITH_FAILURES,
     SUCCESS,
     UNABLE_TO_PROCESS,
-    is_failure,
-    is_warning,
 )
-from dicomul.errors import DicomULError
-from dicomul.storage.contexts import contexts_for_objects, prepare_store, sop_class_of
+from dicomul.storage.contexts import prepare_store, sop_class_of
 from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset, encode_dataset
 from dicomul.storage.receiver import StoreReceiver
 from dicomul.storage.sources import send_form
@@ -694,77 +689,17 @@ class _Peer:
         self, ev: RequestReceived, fn: Callable[..., Any], dest: str | None
     ) -> None:
         """C-GET (``dest`` None: sub-operations on this association) or C-MOVE (to
-        ``move_destinations[dest]``): pending responses with the counts after each
-        sub-operation but the last, then the final one (PS3.4 C.4.2/C.4.3): success,
-        0xB000 with the Failed SOP Instance UID List, 0xA702 when every one failed, or
-        0xFE00 with the remaining count when cancelled."""
+        ``move_destinations[dest]``), performed by :func:`dicomul.aio._retrieve.retrieve`."""
         self._operation(ev)
-        mid = ev.message.message_id  # type: ignore[attr-defined]
         ts = self.contexts[ev.context_id][1]
         identifier = self._identifier(ev, ts)
         if identifier is None:
             return
-        if dest is not None:
-            dest = dest.strip()
-            if dest not in self.server.move_destinations:
-                log.info("C-MOVE to unknown destination %r", dest)
-                self._respond(ev, MOVE_DESTINATION_UNKNOWN)
-                return
-        args = (identifier,) if dest is None else (identifier, dest)
-        try:
-            objs = [obj async for obj in self._items(fn, *args)]
-        except Exception:  # noqa: BLE001
-            log.exception("the retrieve handler failed")
-            self._respond(ev, UNABLE_TO_PROCESS)
-            return
-        total = len(objs)
-        counts = {"completed": 0, "failed": 0, "warning": 0}
-        failed: list[str] = []
-        target = None
-        if dest is not None and total:
-            target = await self._open_move(dest, objs)
-            if target is None:
-                counts["failed"] = total
-                self._respond(ev, OUT_OF_RESOURCES_SUB_OPERATIONS, **_subops(counts, None))
-                return
-        try:
-            for i, obj in enumerate(objs):
-                if not self.session.connection.is_established:
-                    return  # the association ended: nobody to answer
-                if mid in self._cancelled:
-                    ident = _failed_list(failed)
-                    self._respond(ev, CANCEL, _encoded(ident, ts), **_subops(counts, total - i))
-                    return
-                try:
-                    if target is None:
-                        status = await self._sub_store(obj, ev)
-                    else:
-                        status = await target.store(obj, move_originator=(self.calling, mid))
-                except (DicomULError, OSError, TimeoutError, ValueError, TypeError) as exc:
-                    log.warning("sub-operation failed: %s", exc)  # (StorageError included)
-                    status = 0xA702
-                outcome = _outcome(status)
-                counts[outcome] += 1
-                if outcome == "failed":
-                    uid = _instance_uid(obj)
-                    if uid:
-                        failed.append(uid)
-                if i < total - 1:
-                    self._respond(ev, PENDING, **_subops(counts, total - i - 1))
-                    await self.protocol.drain()
-        finally:
-            if target is not None:
-                try:
-                    await target.release()
-                except Exception:  # noqa: BLE001
-                    target.abort()
-        if total and counts["failed"] == total:
-            final = OUT_OF_RESOURCES_SUB_OPERATIONS
-        elif counts["failed"] or counts["warning"]:
-            final = SUB_OPERATIONS_COMPLETE_WITH_FAILURES
-        else:
-            final = SUCCESS
-        self._respond(ev, final, _encoded(_failed_list(failed), ts), **_subops(counts, None))
+        await retrieve(
+            ev, identifier, ts, fn, dest, server=self.server, session=self.session,
+            calling=self.calling, cancelled=self._cancelled, items=self._items,
+            respond=self._respond, sub_store=self._sub_store, drain=self.protocol.drain,
+        )  # fmt: skip
 
     async def _sub_store(self, obj: Any, parent: RequestReceived) -> int:
         """One C-GET sub-operation: C-STORE on this association, wait for its response.
@@ -784,59 +719,3 @@ class _Peer:
         self.protocol.pump()
         rsp = await asyncio.wait_for(fut, self.server.dimse_timeout)
         return int(rsp.message.status)
-
-    async def _open_move(self, dest: str, objs: list[Any]) -> Any:
-        from dicomul.aio.association import connect
-
-        host, port = self.server.move_destinations[dest]
-        try:
-            return await connect(host, port, calling_ae=self.server.ae_title, called_ae=dest,
-                                 contexts=contexts_for_objects(objs) if objs else None,
-                                 dimse_timeout=self.server.dimse_timeout)  # fmt: skip
-        except Exception as exc:  # noqa: BLE001
-            log.warning("cannot associate with move destination %s: %s", dest, exc)
-            return None
-
-
-def _subops(counts: dict[str, int], remaining: int | None) -> dict[str, Any]:
-    return {
-        "remaining_suboperations": remaining,
-        "completed_suboperations": counts["completed"],
-        "failed_suboperations": counts["failed"],
-        "warning_suboperations": counts["warning"],
-    }
-
-
-def _outcome(status: int) -> str:
-    return "failed" if is_failure(status) else "warning" if is_warning(status) else "completed"
-
-
-def _instance_uid(obj: Any) -> str | None:
-    """The SOP Instance UID of an object to send, for the Failed SOP Instance UID List."""
-    try:
-        if isinstance(obj, tuple):
-            return str(obj[3])
-        if hasattr(obj, "meta"):
-            return str(obj.meta.sop_instance_uid)
-        if isinstance(obj, (str, os.PathLike)):
-            from dicomul.storage.part10 import read_part10
-
-            return read_part10(obj).meta.sop_instance_uid
-        return str(obj.SOPInstanceUID)
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _failed_list(uids: list[str]) -> Any:
-    """The identifier of a final C-GET/C-MOVE response: Failed SOP Instance UID List."""
-    if not uids:
-        return None
-    from pydicom.dataset import Dataset
-
-    ds = Dataset()
-    ds.FailedSOPInstanceUIDList = uids
-    return ds
-
-
-def _encoded(identifier: Any, ts: str) -> bytes | None:
-    return None if identifier is None else encode_dataset(identifier, ts)

@@ -1,10 +1,12 @@
 """SOP class UIDs the services use: Verification, every Storage SOP class, the
 Query/Retrieve information models and Modality Worklist (PS3.4 Annexes A, B, C, K).
 
-The storage table is generated at import time from pydicom's UID dictionary (pydicom is a
-runtime dependency): every entry of type "SOP Class" whose name ends in "Storage",
-retired ones included (old modalities still send them; DCMTK's storescp accepts them
-too). :data:`STORAGE_SOP_CLASSES` maps UID -> name; :func:`name_of` names any UID.
+The tables come from :mod:`dicomul.dimse._sop_table`, generated from pydicom's UID
+dictionary by scripts/gen_sop_table.py (tests/test_sop_table.py checks it against the
+installed pydicom), so importing this module imports no pydicom. The storage table holds
+every entry of type "SOP Class" whose name ends in "Storage", retired ones included (old
+modalities still send them; DCMTK's storescp accepts them too).
+:data:`STORAGE_SOP_CLASSES` maps UID -> name; :func:`name_of` names any UID.
 
 :data:`QR_MODELS` maps the short model names the requestor API takes ("patient",
 "study", "worklist", ...) to the SOP class per operation; :func:`model_uid` resolves a
@@ -13,36 +15,10 @@ name or a UID.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
 
-
-def _uid_dictionary() -> dict[str, tuple[str, str, str, str, str]]:
-    """pydicom's UID dictionary, loaded from its plain data module without importing
-    the pydicom package (about 200 ms, most of ``dicomul echo``'s start-up otherwise);
-    through pydicom.uid if that file is not where pydicom's package says."""
-    try:
-        import importlib.util  # here: only a lookup of a UID name needs it
-
-        spec = importlib.util.find_spec("pydicom")
-        where = spec.submodule_search_locations if spec is not None else None
-        path = os.path.join(list(where)[0], "_uid_dict.py") if where else ""
-        data = importlib.util.spec_from_file_location("dicomul._pydicom_uid_dict", path)
-        if data is None or data.loader is None:
-            raise ImportError(path)
-        module: Any = importlib.util.module_from_spec(data)
-        data.loader.exec_module(module)
-        table: dict[str, tuple[str, str, str, str, str]] = module.UID_dictionary
-        return table
-    except (ImportError, OSError, AttributeError, IndexError):
-        from pydicom.uid import UID_dictionary  # type: ignore[attr-defined]
-
-        return dict(UID_dictionary)
-
-
-_UIDS = _uid_dictionary()
+from dicomul.dimse import _sop_table
 
 __all__ = [
     "VERIFICATION",
@@ -84,15 +60,10 @@ MODALITY_WORKLIST_FIND = "1.2.840.10008.5.1.4.31"
 
 #: Every Storage SOP class pydicom knows: UID -> name (PS3.4 B.5, retired ones included).
 STORAGE_SOP_CLASSES: Mapping[str, str] = MappingProxyType(
-    {
-        uid: entry[0]
-        for uid, entry in _UIDS.items()
-        if entry[1] == "SOP Class" and entry[0].endswith("Storage")
-    }
+    {uid: _sop_table.NAMES[uid] for uid in _sop_table.STORAGE}
 )
 
-#: Every transfer syntax pydicom knows, uncompressed ones first (UID -> name).
-_TS = {uid: e[0] for uid, e in _UIDS.items() if e[1] == "Transfer Syntax"}
+#: Every transfer syntax pydicom knows, uncompressed ones first.
 UNCOMPRESSED_TRANSFER_SYNTAXES: tuple[str, ...] = (
     "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
     "1.2.840.10008.1.2",  # Implicit VR Little Endian
@@ -100,7 +71,7 @@ UNCOMPRESSED_TRANSFER_SYNTAXES: tuple[str, ...] = (
     "1.2.840.10008.1.2.2",  # Explicit VR Big Endian (retired)
 )
 TRANSFER_SYNTAXES: tuple[str, ...] = UNCOMPRESSED_TRANSFER_SYNTAXES + tuple(
-    uid for uid in _TS if uid not in UNCOMPRESSED_TRANSFER_SYNTAXES
+    uid for uid in _sop_table.TRANSFER_SYNTAXES if uid not in UNCOMPRESSED_TRANSFER_SYNTAXES
 )
 
 #: Short model names -> {"find"|"get"|"move": SOP class UID}.
@@ -153,8 +124,7 @@ def model_uid(model: str, operation: str) -> str:
 
 def name_of(uid: str) -> str:
     """The dictionary name of a UID, or the UID itself when pydicom does not know it."""
-    entry = _UIDS.get(uid)
-    return entry[0] if entry else uid
+    return _sop_table.NAMES.get(uid, uid)
 
 
 # Name fragments of the storage SOP classes a retrieving SCU is most likely to receive,
@@ -198,7 +168,7 @@ def common_storage_classes(limit: int = 127) -> list[str]:
 
     def rank(uid: str) -> tuple[int, int, str]:
         name = STORAGE_SOP_CLASSES[uid]
-        retired = int("Retired" in _UIDS.get(uid, ("", "", "", ""))[3])
+        retired = int(uid in _sop_table.RETIRED_STORAGE)
         first = next((i for i, frag in enumerate(_COMMON) if frag in name), len(_COMMON))
         return retired, first, uid
 

@@ -170,11 +170,6 @@ def check_implementation_version_name(value: object) -> str:
     return value
 
 
-def optional_uid(name: str, value: object) -> str | None:
-    """Like :func:`check_uid` but None passes through."""
-    return None if value is None else check_uid(name, value)
-
-
 def check_encodable(request: bool, called: str, calling: str, pcs: list[list[Any]]) -> None:
     """Raise ValueError when an Associate cannot form a valid A-ASSOCIATE-RQ/AC PDU."""
     if request:

@@ -15,6 +15,9 @@ Every ``L_Dicom*`` associate function has a method named by API.md's rule (``L_D
 * Optional user-information sub-items are ``None`` when absent: ``max_length=None`` means
   no 51H item, ``max_length=0`` means an item announcing "no maximum".
 
+The user-information items not addressed by presentation context (51H-53H, 55H, 57H-59H
+and the raw ones) are in :mod:`dicomul.ul._user_info`, whose class is Associate's base.
+
 Internally a presentation context is the list ``[id, result, abstract_syntax, [ts, ...]]``
 that ``dicomul.ul._core.decode_associate`` returns, so decoding stores its list as is.
 """
@@ -27,6 +30,7 @@ from typing import Any, NamedTuple
 
 from . import _core
 from . import _validate as _v
+from ._user_info import CommonExtended, UserIdentity, UserInfoItems
 from .constants import (
     APPLICATION_CONTEXT_NAME,
     DEFAULT_MAX_LENGTH,
@@ -64,32 +68,11 @@ class PresentationContext(NamedTuple):
     extended: bytes | None
 
 
-class UserIdentity(NamedTuple):
-    """User identity negotiation of an A-ASSOCIATE-RQ (sub-item 58H, PS3.7 D.3.3.7).
-
-    ``identity_type`` is a :class:`~dicomul.ul.constants.UserIdentityType` value; ``secondary``
-    (the passcode) is used by type 2 only.
-    """
-
-    identity_type: int
-    primary: bytes
-    secondary: bytes = b""
-    positive_response: bool = False
-
-
-class CommonExtended(NamedTuple):
-    """SOP class common extended negotiation (sub-item 57H, PS3.7 D.3.3.6), RQ only."""
-
-    sop_class_uid: str
-    service_class_uid: str
-    related_general_sop_classes: tuple[str, ...] = ()
-
-
 def _role(value: int) -> int:
     return RoleSupport(value) if 0 <= value <= 1 else value
 
 
-class Associate:
+class Associate(UserInfoItems):
     """The parameters of an A-ASSOCIATE-RQ (``request=True``) or -AC (``request=False``).
 
     ``Associate(request)`` is L_DicomCreateAssociate: an empty handle with protocol
@@ -98,9 +81,9 @@ class Associate:
     maximum length. :meth:`encode` / :meth:`decode` convert to and from PDU bytes.
     """
 
+    # 54H and 56H are here; the other user-information fields are UserInfoItems' slots
     __slots__ = tuple(
-        "_request _version _called _calling _app _pcs _index _max_length _impl_class"
-        " _impl_version _async _roles _extended _common _identity _identity_response _raw".split()
+        "_request _version _called _calling _app _pcs _index _roles _extended".split()
     )
 
     _request: bool
@@ -110,16 +93,8 @@ class Associate:
     _app: str
     _pcs: list[_PC]
     _index: dict[int, _PC] | None
-    _max_length: int | None
-    _impl_class: str | None
-    _impl_version: str | None
-    _async: tuple[int, int] | None
     _roles: dict[str, tuple[int, int]]
     _extended: dict[str, bytes]
-    _common: dict[str, CommonExtended]
-    _identity: UserIdentity | None
-    _identity_response: bytes | None
-    _raw: list[tuple[int, bytes]]
 
     def __init__(self, request: bool = True) -> None:
         self._clear(request)
@@ -510,106 +485,6 @@ class Associate:
         ts = self._pc(pc_id)[3]
         del ts[_v.check_index("transfer syntax index", index, len(ts))]
 
-    # ---- 51H maximum length, 52H / 55H implementation, 53H async window -------------
-
-    def set_max_length(self, enabled: bool, length: int = 0) -> None:
-        """L_DicomSetMaxLength: include (``enabled``) a 51H item announcing ``length``
-        (0..0xFFFFFFFF, 0 = no maximum), or omit it."""
-        self._max_length = (
-            _v.check_range("maximum length", length, 0, 0xFFFFFFFF) if enabled else None
-        )
-
-    def is_max_length(self) -> bool:
-        """L_DicomIsMaxLength: is there a 51H item?"""
-        return self._max_length is not None
-
-    def get_max_length(self) -> int | None:
-        """L_DicomGetMaxLength: the announced maximum length, None without a 51H item."""
-        return self._max_length
-
-    def _max_length_set(self, value: int | None) -> None:
-        self.set_max_length(value is not None, 0 if value is None else value)
-
-    max_length = property(
-        get_max_length, _max_length_set, doc="51H: None = no item, 0 = item with no maximum."
-    )
-
-    def set_implement_class(self, enabled: bool, uid: str | None = None) -> None:
-        """L_DicomSetImplementClass: include (``enabled``) a 52H item with ``uid``, or omit it."""
-        self._impl_class = _v.check_uid("implementation class UID", uid) if enabled else None
-
-    def is_implement_class(self) -> bool:
-        """L_DicomIsImplementClass: is there a 52H item?"""
-        return self._impl_class is not None
-
-    def get_implement_class(self) -> str | None:
-        """L_DicomGetImplementClass: implementation class UID, None without a 52H item."""
-        return self._impl_class
-
-    def _impl_class_set(self, value: str | None) -> None:
-        self.set_implement_class(value is not None, value)
-
-    implementation_class_uid = property(
-        get_implement_class, _impl_class_set, doc="Implementation class UID (52H) or None."
-    )
-
-    def set_implement_version(self, enabled: bool, name: str | None = None) -> None:
-        """L_DicomSetImplementVersion: include (``enabled``) a 55H item with ``name`` (1-16
-        characters), or omit it."""
-        self._impl_version = _v.check_implementation_version_name(name) if enabled else None
-
-    def is_implement_version(self) -> bool:
-        """L_DicomIsImplementVersion: is there a 55H item?"""
-        return self._impl_version is not None
-
-    def get_implement_version(self) -> str | None:
-        """L_DicomGetImplementVersion: implementation version name, None without 55H."""
-        return self._impl_version
-
-    def _impl_version_set(self, value: str | None) -> None:
-        self.set_implement_version(value is not None, value)
-
-    implementation_version_name = property(
-        get_implement_version, _impl_version_set, doc="Implementation version name (55H) or None."
-    )
-
-    def set_async_operations(self, enabled: bool, invoked: int = 1, performed: int = 1) -> None:
-        """L_DicomSetAsyncOperations: include (``enabled``) a 53H item with the maximum numbers
-        of operations invoked / performed (0..65535, 0 = unlimited), or omit it (which
-        PS3.7 reads as 1/1)."""
-        if enabled:
-            self._async = (
-                _v.check_range("invoked operations", invoked, 0, 0xFFFF),
-                _v.check_range("performed operations", performed, 0, 0xFFFF),
-            )
-        else:
-            self._async = None
-
-    def is_async_operations(self) -> bool:
-        """L_DicomIsAsyncOperations: is there a 53H item?"""
-        return self._async is not None
-
-    def get_invoked_operations(self) -> int | None:
-        """L_DicomGetInvokedOperations: max operations invoked, None without 53H."""
-        return None if self._async is None else self._async[0]
-
-    def get_performed_operations(self) -> int | None:
-        """L_DicomGetPerformedOperations: max operations performed, None without 53H."""
-        return None if self._async is None else self._async[1]
-
-    invoked_operations = property(get_invoked_operations, doc="Max operations invoked (53H).")
-    performed_operations = property(get_performed_operations, doc="Max operations performed (53H).")
-
-    def _async_get(self) -> tuple[int, int] | None:
-        return self._async
-
-    def _async_set(self, value: tuple[int, int] | None) -> None:
-        self.set_async_operations(value is not None, *(value or (1, 1)))
-
-    async_operations = property(
-        _async_get, _async_set, doc="``(invoked, performed)`` of the 53H item, or None."
-    )
-
     # ---- 54H role selection, 56H extended negotiation (per abstract syntax) ---------
 
     def set_role_select(
@@ -680,165 +555,10 @@ class Associate:
         """Copy of the extended negotiations: SOP class UID -> application information."""
         return dict(self._extended)
 
-    # ---- raw user-information items -------------------------------------------------
 
-    def _raw_index(self, index: int) -> int:
-        return _v.check_index("user information index", index, len(self._raw))
-
-    @staticmethod
-    def _raw_item(item_type: int, data: _Bytes) -> tuple[int, bytes]:
-        return (
-            _v.check_range("user information item type", item_type, 0, 255),
-            _v.check_bytes("user information data", data),
-        )
-
-    def set_user_info(self, index: int, item_type: int, data: _Bytes) -> None:
-        """L_DicomSetUserInfo: replace the raw user-information item at 0-based ``index``."""
-        i = self._raw_index(index)
-        self._raw[i] = self._raw_item(item_type, data)
-
-    def add_user_info(self, item_type: int, data: _Bytes) -> None:
-        """L_DicomAddUserInfo: append a raw user-information item (type 0-255, at most 65535
-        bytes). It is sent verbatim after the typed items, whatever its type, except type
-        59H, whose data is the server response (its 2-byte length field is added)."""
-        self._raw.append(self._raw_item(item_type, data))
-
-    def del_user_info(self, index: int) -> None:
-        """L_DicomDelUserInfo: remove the raw item at 0-based ``index``."""
-        del self._raw[self._raw_index(index)]
-
-    def get_user_info_count(self) -> int:
-        """L_DicomGetUserInfoCount: number of raw user-information items."""
-        return len(self._raw)
-
-    user_info_count = property(get_user_info_count, doc="Number of raw user-information items.")
-
-    def get_type_user_info(self, index: int) -> int:
-        """L_DicomGetTypeUserInfo: item type of the raw item at ``index``."""
-        return self._raw[self._raw_index(index)][0]
-
-    def get_length_user_info(self, index: int) -> int:
-        """L_DicomGetLengthUserInfo: data length of the raw item at ``index``."""
-        return len(self._raw[self._raw_index(index)][1])
-
-    def get_data_user_info(self, index: int) -> bytes:
-        """L_DicomGetDataUserInfo: data of the raw item at ``index``."""
-        return self._raw[self._raw_index(index)][1]
-
-    @property
-    def user_info(self) -> list[tuple[int, bytes]]:
-        """Copy of the raw user-information items ``(item_type, data)``: the ones without a
-        typed API, including unknown received types."""
-        return list(self._raw)
-
-    # ---- 58H / 59H user identity, 57H common extended negotiation -------------------
-
-    def set_user_identity(
-        self,
-        identity_type: int,
-        primary: str | _Bytes,
-        secondary: str | _Bytes = b"",
-        positive_response: bool = False,
-    ) -> None:
-        """User identity negotiation (58H, RQ only): ``identity_type`` 1-5
-        (UserIdentityType), ``primary`` field (non-empty; str is UTF-8 encoded),
-        ``secondary`` (the passcode, type 2 only) and whether a positive response is
-        requested."""
-        if not self._request:
-            raise ValueError(
-                "user identity (58H) goes in an A-ASSOCIATE-RQ; an AC carries "
-                "the response: use set_user_identity_response()"
-            )
-        t = _v.check_range("user identity type", identity_type, 1, 5)
-        p = _v.to_bytes("user identity primary field", primary)
-        s = _v.to_bytes("user identity secondary field", secondary)
-        if not p:
-            raise ValueError("user identity primary field is empty")
-        if s and t != 2:
-            raise ValueError(
-                f"user identity type {t} has no secondary field; only type 2 "
-                "(username and passcode) does"
-            )
-        if 6 + len(p) + len(s) > 0xFFFF:
-            raise ValueError("user identity fields are too long for one sub-item (65535 bytes)")
-        self._identity = UserIdentity(t, p, s, bool(positive_response))
-
-    def get_user_identity(self) -> UserIdentity | None:
-        """The user identity negotiation (58H) of an RQ, or None."""
-        return self._identity
-
-    @property
-    def user_identity(self) -> UserIdentity | None:
-        """User identity (58H) as a UserIdentity, or None; settable (None removes it)."""
-        return self._identity
-
-    @user_identity.setter
-    def user_identity(self, value: UserIdentity | None) -> None:
-        if value is None:
-            self._identity = None
-        else:
-            self.set_user_identity(*value)
-
-    def set_user_identity_response(self, response: _Bytes | None) -> None:
-        """User identity server response (59H, AC only); None removes the item."""
-        if response is None:
-            self._identity_response = None
-            return
-        if self._request:
-            raise ValueError("the user identity response (59H) goes in an A-ASSOCIATE-AC")
-        self._identity_response = _v.check_bytes(
-            "user identity server response", response, 0xFFFF - 2
-        )
-
-    def get_user_identity_response(self) -> bytes | None:
-        """The user identity server response (59H) of an AC, or None."""
-        return self._identity_response
-
-    user_identity_response = property(
-        get_user_identity_response,
-        set_user_identity_response,
-        doc="User identity server response (59H) or None.",
-    )
-
-    def add_common_extended(
-        self,
-        sop_class_uid: str,
-        service_class_uid: str,
-        related_general_sop_classes: Iterable[str] = (),
-    ) -> None:
-        """SOP class common extended negotiation (57H, RQ only). Adding a SOP class again
-        replaces its entry."""
-        if not self._request:
-            raise ValueError("common extended negotiation (57H) goes in an A-ASSOCIATE-RQ only")
-        sop = _v.check_uid("SOP class UID", sop_class_uid)
-        svc = _v.check_uid("service class UID", service_class_uid)
-        if isinstance(related_general_sop_classes, str):
-            raise TypeError("related_general_sop_classes must be a sequence of str, not a str")
-        rel = tuple(
-            _v.check_uid("related general SOP class UID", u) for u in related_general_sop_classes
-        )
-        if 6 + len(sop) + len(svc) + sum(2 + len(u) for u in rel) > 0xFFFF:
-            raise ValueError("common extended negotiation is too long for one sub-item")
-        self._common[sop] = CommonExtended(sop, svc, rel)
-
-    def get_common_extended(self, sop_class_uid: str) -> CommonExtended | None:
-        """The common extended negotiation of ``sop_class_uid``, or None."""
-        return self._common.get(sop_class_uid)
-
-    def del_common_extended(self, sop_class_uid: str) -> None:
-        """Remove the common extended negotiation of ``sop_class_uid`` (KeyError if absent)."""
-        try:
-            del self._common[sop_class_uid]
-        except KeyError:
-            raise KeyError(f"no common extended negotiation for {sop_class_uid}") from None
-
-    @property
-    def common_extended(self) -> list[CommonExtended]:
-        """The common extended negotiations (57H), in order."""
-        return list(self._common.values())
-
-
-_KEY = attrgetter(*(name for name in Associate.__slots__ if name != "_index"))
+_KEY = attrgetter(
+    *(name for name in Associate.__slots__ + UserInfoItems.__slots__ if name != "_index")
+)
 
 
 def create_associate(request: bool = True) -> Associate:
