@@ -283,7 +283,8 @@ class Reassembler:
         context (:meth:`accepts_whole`): :meth:`add` checks that for its PDVs."""
         needs = self.needs_dataset
         if needs is None or not needs(command):
-            self._reset()
+            if self._ctx is not None:  # (from add(): the command came in fragments)
+                self._reset()
             return context_id, command, None, None
         self._ctx, self._cmd, self._cmd_done = context_id, command, True
         if self.sink is not None:
