@@ -277,10 +277,11 @@ class Reassembler:
     def command(
         self, context_id: int, command: bytes
     ) -> tuple[int, bytes, Any, BaseException | None] | None:
-        """A complete command set begins (or, with no data set, is) a message; return
-        ``(context_id, command, None, None)`` when no data set follows, else None (its
-        sink, if any, is chosen now). For a message not in progress, on an accepted
-        context (:meth:`accepts_whole`): :meth:`add` checks that for its PDVs."""
+        """A complete command set on ``context_id``: the whole message ``(context_id,
+        command, None, None)`` when ``needs_dataset`` says no data set follows, else None
+        (the message is in progress, its sink chosen now). Call it with no message in
+        progress, on an accepted context (:meth:`accepts_whole`); :meth:`add` calls it
+        for a command set that came in fragments."""
         needs = self.needs_dataset
         if needs is None or not needs(command):
             if self._ctx is not None:  # (from add(): the command came in fragments)
