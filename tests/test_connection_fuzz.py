@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from test_connection_helpers import command, drive, make_ac, make_rq  # noqa: E402
 
+from dicomul.dimse.messages import command_has_dataset  # noqa: E402
 from dicomul.ul import _fsm  # noqa: E402
 from dicomul.ul.connection import Connection, Role, State  # noqa: E402
 from dicomul.ul.events import (  # noqa: E402
@@ -33,8 +34,8 @@ class Wire:
 
     def __init__(self, data, rq_max: int, ac_max: int) -> None:
         self.draw = data.draw
-        self.r = Connection(Role.REQUESTOR)
-        self.a = Connection(Role.ACCEPTOR)
+        self.r = Connection(Role.REQUESTOR, needs_dataset=command_has_dataset)
+        self.a = Connection(Role.ACCEPTOR, needs_dataset=command_has_dataset)
         self.inflight = {self.r: bytearray(), self.a: bytearray()}  # toward the key
         self.sent: dict[Connection, list] = {self.r: [], self.a: []}
         self.got: dict[Connection, list] = {self.r: [], self.a: []}

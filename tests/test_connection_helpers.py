@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from dicomul.dimse.messages import command_has_dataset
 from dicomul.ul.associate import Associate
 from dicomul.ul.connection import Connection, Role, State
 from dicomul.ul.constants import (
@@ -159,6 +160,9 @@ def types_of(data: bytes) -> list[int]:
 
 
 def new_pair(**kw: Any) -> tuple[Connection, Connection]:
+    """A requestor and an acceptor; whether a data set follows a command set is read from
+    its (0000,0800) by the DIMSE layer's predicate unless ``needs_dataset`` is given."""
+    kw.setdefault("needs_dataset", command_has_dataset)
     return Connection(Role.REQUESTOR, **kw), Connection(Role.ACCEPTOR, **kw)
 
 
@@ -271,7 +275,5 @@ def test_drive_acceptor_side(state: int) -> None:
 
 
 def test_command_helper_announces_dataset() -> None:
-    from dicomul.ul.pdata import command_has_dataset
-
     assert command_has_dataset(command(True))
     assert not command_has_dataset(command(False, extra=7))

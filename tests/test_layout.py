@@ -46,6 +46,22 @@ def test_imports_run_downwards_only(layer: str) -> None:
     assert not bad, "\n".join(bad)
 
 
+def test_the_upper_layer_reads_no_dimse_field() -> None:
+    """PS3.8 delimits a message by its PDV control headers alone; whether a data set
+    follows a command set is PS3.7's (0000,0800), read by dimse/ and handed to ul/ as a
+    predicate. No source of ul/ (Python, Cython, stubs) names that element."""
+    words = ("command_dataset_type", "commanddatasettype", "0x0800", "0x08000000",
+             "(0000,0800)", "_dataset_type")  # fmt: skip
+    bad = []
+    for path in sorted((SRC / "ul").iterdir()):
+        if path.suffix not in (".py", ".pyx", ".pyi", ".pxd"):
+            continue  # (the C files Cython generates quote its own version numbers)
+        text = path.read_text(encoding="utf-8").lower()
+        bad += [f"ul/{path.name} mentions {w}" for w in words if w in text]
+    assert not bad, "\n".join(bad)
+    assert not hasattr(importlib.import_module("dicomul.ul._core"), "command_dataset_type")
+
+
 def test_every_module_is_in_a_layer() -> None:
     loose = sorted(p.name for p in SRC.glob("*.py"))
     assert loose == ["__init__.py", "__main__.py", "_lazy.py", "_record.py", "errors.py"]

@@ -154,6 +154,36 @@ def test_store_with_and_without_a_sink(chunking: Any, to_sink: bool) -> None:
     assert op.done and op.status == 0xB000
 
 
+def test_the_session_tells_its_connection_which_messages_have_a_data_set() -> None:
+    """The upper layer reads no DIMSE field: the Session's predicate (the command set's
+    (0000,0800)) delimits a C-STORE with its data set, an echo and a data set-less
+    store. The wire is fed whole and cut in two at every point."""
+    data = bytes(range(256)) * 2
+    r, a = make_pair()
+    r.request(CT_CTX, CStoreRQ, data, affected_sop_instance_uid="1.2.3")
+    r.request(ECHO_CTX, CEchoRQ)
+    r.invoke_window = 0  # (the third request goes out too)
+    r.request(CT_CTX, CStoreRQ, None, affected_sop_instance_uid="1.2.4")
+    wire = b"".join(bytes(b) for b in r.data_to_send())
+    for cut in range(len(wire) + 1):
+        sunk: list[Any] = []
+
+        def sink(ctx: int, message: Any, sunk: list[Any] = sunk) -> Any:
+            sunk.append(message.affected_sop_instance_uid)
+            return io.BytesIO()
+
+        _r, a = make_pair(sink=sink)
+        a.perform_window = 0
+        for piece in (wire[:cut], wire[cut:]):
+            if piece:
+                a.receive_data(piece)
+        evs = a.events()
+        assert [type(e.message).__name__ for e in evs] == ["CStoreRQ", "CEchoRQ", "CStoreRQ"]
+        assert evs[0].dataset.getvalue() == data and sunk == ["1.2.3"]
+        assert evs[1].dataset is None and evs[2].dataset is None
+        assert a.connection.is_established
+
+
 @pytest.mark.parametrize("chunking", CHUNKINGS, ids=["whole", "bytes", "random"])
 def test_find_with_pending_responses(chunking: Any) -> None:
     r, a = make_pair(chunking=chunking)

@@ -11,3 +11,9 @@ def encode_command_set(
     required: Sequence[bool],
     raw_ok: bool,
 ) -> bytes | tuple[int, int, Any]: ...
+def command_dataset_type(command: bytes | bytearray | memoryview) -> int:
+    """(0000,0800) CommandDataSetType of an Implicit VR LE command set, or -1 when absent
+    or unreadable (0x0101: no data set follows)."""
+
+def command_has_dataset(command: bytes | bytearray | memoryview) -> bool:
+    """Whether the command set's (0000,0800) is present and not 0101H (PS3.7 E.1)."""

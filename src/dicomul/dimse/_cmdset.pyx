@@ -112,6 +112,51 @@ def scan_command(bytes data, dict kinds):
         out[el.elem] = value
 
 
+cdef int _dataset_type(const uint8_t *v, size_t n) noexcept:
+    """The (0000,0800) value, or -1: a lenient walk (no group length check), so that a
+    command set the strict decoder refuses still gets its message delimited; the DIMSE
+    layer reports it when the message is complete."""
+    cdef size_t off = 0
+    cdef uint32_t tag, length
+    while off + 8 <= n:
+        tag = (<uint32_t>v[off] | <uint32_t>v[off + 1] << 8 | <uint32_t>v[off + 2] << 16
+               | <uint32_t>v[off + 3] << 24)
+        length = (<uint32_t>v[off + 4] | <uint32_t>v[off + 5] << 8 | <uint32_t>v[off + 6] << 16
+                  | <uint32_t>v[off + 7] << 24)
+        if tag == 0x08000000:  # (0000,0800): group 0000 element 0800, little endian
+            if length >= 2 and off + 10 <= n:
+                return v[off + 8] | v[off + 9] << 8
+            return -1
+        if length > n - off - 8:
+            return -1
+        off += 8 + length
+    return -1
+
+
+cdef int _dataset_type_of(object command) except -2:
+    cdef const uint8_t[::1] v
+    if type(command) is bytes:  # the usual case: no buffer acquisition
+        return _dataset_type(<const uint8_t *>PyBytes_AS_STRING(command), len(<bytes>command))
+    v = command
+    if v.shape[0] == 0:
+        return -1
+    return _dataset_type(&v[0], v.shape[0])
+
+
+def command_dataset_type(command) -> int:
+    """(0000,0800) CommandDataSetType of an Implicit VR Little Endian command set, or -1
+    when absent or unreadable. 0x0101 means no data set follows (PS3.7 E.1)."""
+    return _dataset_type_of(command)
+
+
+def command_has_dataset(command) -> bool:
+    """Whether a command set (any bytes-like, Implicit VR Little Endian) says a data set
+    follows: its (0000,0800) CommandDataSetType is present and not 0101H (PS3.7 E.1).
+    Never raises for the bytes' content; this is the predicate a Connection is given."""
+    cdef int dst = _dataset_type_of(command)
+    return dst != -1 and dst != 0x0101
+
+
 cdef inline void _put16(uint8_t *p, uint32_t v) noexcept:
     p[0] = v & 0xFF
     p[1] = (v >> 8) & 0xFF

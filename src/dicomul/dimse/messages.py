@@ -22,7 +22,9 @@ Two levels:
 Command Data Set Type (0000,0800): PS3.7 E.1 says 0101H means "no data set" and any other
 value means one follows. dicomul writes 0001H for "present", the value DCMTK
 (DIMSE_DATASET_PRESENT) and pynetdicom both write, and accepts any value other than 0101H
-as "present" on decode.
+as "present" on decode. :func:`command_has_dataset` reads just that element of a
+received command set, leniently and in C: it is what tells the upper layer (a
+Connection's ``needs_dataset``) whether a data set follows.
 
 Decoding is strict (PS3.7 6.3.1): the set must start with (0000,0000) UL, the group
 length must be even and equal to the bytes that follow, every element must be in group
@@ -39,7 +41,7 @@ from operator import attrgetter
 from typing import Any, ClassVar
 
 from dicomul._record import Factory, record
-from dicomul.dimse._cmdset import encode_command_set
+from dicomul.dimse._cmdset import command_has_dataset, encode_command_set
 from dicomul.dimse._codec import (
     _AE,
     _AT,
@@ -69,6 +71,7 @@ __all__ = [
     "encode_command",
     "decode_command",
     "decode_message",
+    "command_has_dataset",
     "DIMSEMessage",
     "CEchoRQ",
     "CEchoRSP",

@@ -25,10 +25,13 @@ more is a protocol violation. A C-CANCEL-RQ for an operation being performed arr
 :class:`CancelReceived` (one for an operation already answered is ignored, as PS3.7 9.3.2.3
 allows a cancel to cross the final response).
 
-Data sets: a received one is bytes, or goes to a writable that ``dataset_sink(context_id,
-message)`` returned when its command set was complete (the storage layer chooses; None
-keeps it in memory). A sent one is anything a Connection sends (bytes-like, a file, an
-iterable of buffers, a Part 10 file region): it is never copied here.
+Data sets: whether one follows a received command set is read here, from its (0000,0800)
+(the Session gives the Connection :func:`~dicomul.dimse.messages.command_has_dataset`: the
+upper layer reads no DIMSE field). A received one is bytes, or goes to a writable that
+``dataset_sink(context_id, message)`` returned when its command set was complete (the
+storage layer chooses; None keeps it in memory). A sent one is anything a Connection
+sends (bytes-like, a file, an iterable of buffers, a Part 10 file region): it is never
+copied here.
 
 The peer's DIMSE mistakes (a command set that does not decode, a response to nothing
 outstanding or of the wrong kind, an operation beyond the window, a pending status where
@@ -55,6 +58,7 @@ from dicomul.dimse.messages import (
     CommandField,
     CStoreRSP,
     DIMSEMessage,
+    command_has_dataset,
     decode_message,
 )
 from dicomul.dimse.status import is_pending
@@ -201,6 +205,7 @@ class Session:
     def __init__(self, connection: Connection, *, dataset_sink: DatasetSink | None = None) -> None:
         self.connection = connection
         self.dataset_sink = dataset_sink
+        connection.needs_dataset = command_has_dataset  # PS3.7 E.1, for the upper layer
         connection.dataset_sink = self._sink
         self._invoke_window = 1
         self._perform_window = 1

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from dicomul.dimse.messages import command_has_dataset
 from dicomul.errors import AssociationAborted, AssociationRejected, LocalProtocolError
 from dicomul.sync._netio import (
     WRITE_WINDOW,
@@ -389,6 +390,7 @@ class Net:
             role,
             artim_timeout=self.artim_timeout,
             max_pdu_length=self.max_pdu_length,
+            needs_dataset=command_has_dataset,
             dataset_sink=self.dataset_sink,
             raw_pdus=raw,
             file_regions=self._write is write_plain,  # the kernel alone reads the data

@@ -241,13 +241,10 @@ def encode_pdata(pdvs: Iterable[tuple[int, int, _Buffer]]) -> bytes:
         ValueError: an ID or control byte outside 0..255, or a PDU over 2**32 - 1 bytes.
     """
 
-def command_dataset_type(command: _Buffer) -> int:
-    """(0000,0800) CommandDataSetType of an Implicit VR LE command set, or -1 when absent
-    or unreadable; 0x0101 means no data set follows (PS3.7 E.2)."""
-
 def whole_command(pdu: PDataTF) -> tuple[int, bytes] | None:
-    """``(context_id, command)`` when ``pdu`` is one PDV holding a whole command set that
-    announces no data set; None otherwise (the PDVs then go to the reassembler)."""
+    """``(context_id, command)`` when ``pdu`` is one PDV holding a whole command set
+    (command and last bits set); None otherwise (the PDVs then go to the reassembler).
+    Whether a data set follows is not read here: the layer above decides."""
 
 def fragment_size(peer_max_length: int) -> int:
     """The largest PDV fragment for a peer maximum length (the P-DATA-TF PDU-length field;

@@ -639,48 +639,18 @@ def encode_pdata(pdvs) -> bytes:
     return out
 
 
-cdef int _dataset_type(const uint8_t *v, size_t n) noexcept:
-    cdef size_t off = 0
-    cdef uint32_t tag, length
-    while off + 8 <= n:
-        tag = (<uint32_t>v[off] | <uint32_t>v[off + 1] << 8 | <uint32_t>v[off + 2] << 16
-               | <uint32_t>v[off + 3] << 24)
-        length = (<uint32_t>v[off + 4] | <uint32_t>v[off + 5] << 8 | <uint32_t>v[off + 6] << 16
-                  | <uint32_t>v[off + 7] << 24)
-        if tag == 0x08000000:  # (0000,0800): group 0000 element 0800, little endian
-            if length >= 2 and off + 10 <= n:
-                return v[off + 8] | v[off + 9] << 8
-            return -1
-        if length > n - off - 8:
-            return -1
-        off += 8 + length
-    return -1
-
-
-def command_dataset_type(command) -> int:
-    """(0000,0800) CommandDataSetType of an Implicit VR Little Endian command set, or -1
-    when absent or unreadable. 0x0101 means no data set follows (PS3.7 E.2)."""
-    cdef const uint8_t[::1] v = command
-    if v.shape[0] == 0:
-        return -1
-    return _dataset_type(&v[0], v.shape[0])
-
-
 def whole_command(PDataTF pdu not None):
     """``(context_id, command bytes)`` when ``pdu`` holds exactly one PDV that is a whole
-    command set (command and last bits set) announcing no data set: the usual small
-    message, handled in one step. None otherwise (nothing is judged: give the PDVs to the
-    reassembler, which applies PS3.8 Annex E)."""
+    command set (command and last bits set): the usual small message, or the command of
+    a message whose data set follows, handled in one step. None otherwise. Nothing is
+    judged here, and whether a data set follows is not read (the layer above decides):
+    the reassembler applies PS3.8 Annex E."""
     if len(pdu.pdvs) != 1:
         return None
     cdef PDV pdv = <PDV?>pdu.pdvs[0]
     if pdv.control & 3 != 3:
         return None
-    cdef bytes command = bytes(pdv.data)
-    cdef int dst = _dataset_type(<const uint8_t *>PyBytes_AS_STRING(command), len(command))
-    if dst != -1 and dst != 0x0101:
-        return None
-    return (pdv.context_id, command)
+    return (pdv.context_id, bytes(pdv.data))
 
 
 def fragment_size(uint32_t peer_max_length) -> int:

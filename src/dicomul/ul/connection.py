@@ -24,6 +24,12 @@ decoding error, elsewhere; AA-7 in Sta13); so does a P-DATA-TF longer than our a
 maximum or one that breaks Annex E (reason 6). A framing error (an unknown PDU type, a
 length over the limit) leaves the stream out of step: later bytes are discarded.
 
+Inbound P-DATA is delimited by the PDV control headers alone (Annex E, see
+``dicomul.ul.pdata``): whether a complete command set is followed by a data set is the
+answer of ``needs_dataset``, given by the layer above, which owns the DIMSE fields; where
+the data set's bytes go (memory, or the writable ``dataset_sink`` returns) is chosen
+above too.
+
 Outbound P-DATA is queued as a generator of whole P-DATA-TF PDUs, one window of the data
 set at a time (``dicomul.ul.pdata``); an A-ABORT drops what of it was not yet taken by
 ``data_to_send``. ARTIM is a deadline, started and stopped by the actions; the transport
@@ -164,6 +170,11 @@ class Connection:
     Parameters: ``role``; ``artim_timeout`` seconds; ``max_pdu_length``, the largest PDU
     accepted from the peer once no A-ASSOCIATE PDU has announced one (the limit becomes
     our announced maximum length once associated, 0 meaning this value);
+    ``needs_dataset(command) -> bool``, whether a data set follows a received command set:
+    the upper layer reads no DIMSE field, so the layer above says (pass
+    :func:`dicomul.dimse.messages.command_has_dataset`; a DIMSE Session sets it itself);
+    None, the default, means no command set is followed by a data set, and a data set
+    fragment then ends the association (PS3.8 Annex E); it must not raise;
     ``dataset_sink(context_id, command) -> writable | None`` to stream received data sets;
     ``raw_pdus`` to get a :class:`PDUReceived` event before each PDU's own event;
     ``file_regions``: a data set that offers ``file_region()`` (a Part 10 file's) is
@@ -179,6 +190,7 @@ class Connection:
         *,
         artim_timeout: float = DEFAULT_ARTIM_TIMEOUT,
         max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH,
+        needs_dataset: Callable[[bytes], bool] | None = None,
         dataset_sink: Callable[[int, bytes], Any] | None = None,
         raw_pdus: bool = False,
         file_regions: bool = False,
@@ -190,6 +202,7 @@ class Connection:
         self.role = role
         self.artim_timeout = float(artim_timeout)
         self.max_pdu_length = int(max_pdu_length)
+        self.needs_dataset = needs_dataset  # read at the first P-DATA-TF, as is the sink
         self.dataset_sink = dataset_sink
         self.raw_pdus = raw_pdus
         self.file_regions = file_regions
@@ -541,11 +554,14 @@ class Connection:
                 return None
         reassembler = self._reassembler
         if reassembler is None:
-            reassembler = Reassembler(set(self.accepted_contexts), self.dataset_sink)
+            reassembler = Reassembler(
+                set(self.accepted_contexts), self.dataset_sink, needs_dataset=self.needs_dataset
+            )
             self._reassembler = reassembler
-        whole = whole_command(pdu)  # the usual small message (C-ECHO, responses)
+        whole = whole_command(pdu)  # one PDV, a whole command set: C-ECHO, responses, ...
         if whole is not None and reassembler.accepts_whole(whole[0]):
-            return [DataReceived(*whole)]
+            msg = reassembler.command(*whole)  # None: a data set follows
+            return [] if msg is None else [DataReceived(*msg)]
         done: list[DataReceived] = []
         try:
             for pdv in pdu.pdvs:

@@ -145,7 +145,8 @@ class DataReceived:
     """P-DATA indication of one whole DIMSE message.
 
     ``command`` is the command set's bytes; ``dataset`` the data set's bytes, None when
-    the message has none, or the sink object the dataset_sink hook chose (already
+    the message has none (the Connection's ``needs_dataset`` said so; the upper layer
+    reads no DIMSE field), or the sink object the dataset_sink hook chose (already
     written to). ``error``: the exception the sink raised (the data set is then
     incomplete and the sink was aborted), else None.
     """

@@ -6,7 +6,9 @@ file is read and queued a few MiB at a time; when the peer has no maximum length
 PDU still carries at most one window. In: PDVs are checked against Annex E (one
 message at a time, command fragments before data fragments, accepted contexts only) and
 gathered per message; the data set goes to memory or to a sink chosen when the command set
-is complete.
+is complete. Only what Annex E defines is read here, the PDV control headers: whether a
+data set follows a command set is a question for the layer above (``needs_dataset``), as
+is where its bytes go (``sink``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from dicomul.ul._core import command_dataset_type, fragment, fragment_size
+from dicomul.ul._core import fragment, fragment_size
 
 __all__ = [
     "message_batches",
@@ -212,42 +214,43 @@ class AnnexEViolation(Exception):
     """Received PDVs break PS3.8 Annex E; the connection answers with a provider abort."""
 
 
-_NO_DATASET = 0x0101
-
-
-def command_has_dataset(command: bytes) -> bool:
-    """Whether a command set (Implicit VR Little Endian) says a data set follows: its
-    (0000,0800) CommandDataSetType is present and not 0101H (PS3.7 E.2)."""
-    dst = command_dataset_type(command)
-    return dst != -1 and dst != _NO_DATASET
+NeedsDataset = Callable[[bytes], bool]
+DatasetSink = Callable[[int, bytes], Any]
 
 
 class Reassembler:
     """Gathers PDVs into whole messages, enforcing Annex E.
 
-    ``accepted`` is the set of accepted presentation context IDs. ``sink`` (optional) is
-    called as ``sink(context_id, command_bytes)`` when a command set that announces a data
-    set is complete; it returns a writable binary object to stream the data set into, or
-    None to keep it in memory. A sink (or sink factory) that raises does not break the
+    ``accepted`` is the set of accepted presentation context IDs. ``needs_dataset(command)``
+    says whether a data set follows a complete command set; the upper layer reads no DIMSE
+    field, so this comes from above (``dicomul.dimse.messages.command_has_dataset``); None
+    means no command set is followed by one; it must not raise. ``sink`` (optional) is
+    called as ``sink(context_id, command_bytes)`` when a command set that is followed by a
+    data set is complete; it returns a writable binary object to stream the data set into,
+    or None to keep it in memory. A sink (or sink factory) that raises does not break the
     association: the rest of that data set is discarded and the message is delivered with
     the exception as its ``error`` (the DIMSE layer answers with a failure status). A sink
     left unfinished when the association ends is aborted (``discard()``).
     """
 
-    __slots__ = ("accepted", "sink", "_ctx", "_cmd", "_cmd_done", "_parts", "_out", "_error")
+    __slots__ = ("accepted", "needs_dataset", "sink", "_ctx", "_cmd", "_cmd_done", "_parts",
+                 "_out", "_error")  # fmt: skip
 
     def __init__(
         self,
         accepted: set[int],
-        sink: Callable[[int, bytes], Any] | None = None,
+        sink: DatasetSink | None = None,
+        *,
+        needs_dataset: NeedsDataset | None = None,
     ) -> None:
         self.accepted = accepted
+        self.needs_dataset = needs_dataset
         self.sink = sink
         self._reset()
 
     def _reset(self) -> None:
         self._ctx: int | None = None
-        self._cmd: list[Any] = []
+        self._cmd: bytes = b""
         self._cmd_done = False
         self._parts: list[Any] = []
         self._out: Any = None
@@ -266,9 +269,31 @@ class Reassembler:
             _finish_sink(out)
 
     def accepts_whole(self, context_id: int) -> bool:
-        """Whether a whole command-only message on ``context_id`` may be delivered at
-        once (see _core.whole_command): no message in progress, context accepted."""
+        """Whether a whole command set on ``context_id`` (one PDV with the command and
+        last bits, see _core.whole_command) may go to :meth:`command` at once: no message
+        in progress, context accepted."""
         return self._ctx is None and context_id in self.accepted
+
+    def command(
+        self, context_id: int, command: bytes
+    ) -> tuple[int, bytes, Any, BaseException | None] | None:
+        """A complete command set on ``context_id``: the whole message ``(context_id,
+        command, None, None)`` when ``needs_dataset`` says no data set follows, else None
+        (the message is in progress, its sink chosen now). Call it with no message in
+        progress, on an accepted context (:meth:`accepts_whole`); :meth:`add` calls it
+        for a command set that came in fragments."""
+        needs = self.needs_dataset
+        if needs is None or not needs(command):
+            if self._ctx is not None:  # (from add(): the command came in fragments)
+                self._reset()
+            return context_id, command, None, None
+        self._ctx, self._cmd, self._cmd_done = context_id, command, True
+        if self.sink is not None:
+            try:
+                self._out = self.sink(context_id, command)
+            except Exception as exc:  # noqa: BLE001 - reported with the message
+                self._error = exc
+        return None
 
     def add(
         self, context_id: int, control: int, data: Any
@@ -280,7 +305,10 @@ class Reassembler:
         is_command, is_last = control & 1, control & 2
         if self._ctx is None:
             if not is_command:
-                raise AnnexEViolation("data set fragment before any command set")
+                raise AnnexEViolation(
+                    "data set fragment with no message in progress (no command set before "
+                    "it that is followed by a data set)"
+                )
             self._ctx = context_id
         elif context_id != self._ctx:
             raise AnnexEViolation(
@@ -289,21 +317,12 @@ class Reassembler:
         if is_command:
             if self._cmd_done:
                 raise AnnexEViolation("command fragment after the last command fragment")
-            self._cmd.append(data)
+            self._parts.append(data)
             if not is_last:
                 return None
-            self._cmd_done = True
-            command = b"".join(self._cmd)
-            self._cmd = [command]
-            if not command_has_dataset(command):
-                self._reset()
-                return context_id, command, None, None
-            if self.sink is not None:
-                try:
-                    self._out = self.sink(context_id, command)
-                except Exception as exc:  # noqa: BLE001 - reported with the message
-                    self._error = exc
-            return None
+            command = b"".join(self._parts)
+            self._parts = []
+            return self.command(context_id, command)
         if not self._cmd_done:
             raise AnnexEViolation("data set fragment before the last command fragment")
         if self._error is not None:
@@ -318,7 +337,7 @@ class Reassembler:
             self._parts.append(data)
         if not is_last:
             return None
-        command, error = self._cmd[0], self._error
+        command, error = self._cmd, self._error
         dataset = self._out if self._out is not None else b"".join(self._parts)
         self._reset()
         return context_id, command, dataset, error
