@@ -173,7 +173,7 @@ def test_store_streams_from_the_mapping_byte_for_byte(server, tmp_path) -> None:
     _srv, port = server
     files = [Path(get_testdata_file(n)) for n in ("CT_small.dcm", "MR_small.dcm")]
     with _connect(port, files) as assoc:
-        assert assoc.net._conn.file_regions  # a plain socket: the mapped path is taken
+        assert assoc.session.connection.file_regions  # a plain socket: the mapped path is taken
         for f in files:
             assert assoc.store(f) == 0
     for f in files:

@@ -19,6 +19,7 @@ from dicomul.errors import AssociationAborted, AssociationRejected
 from dicomul.sync.net import Net
 from dicomul.sync.server import Server
 from dicomul.sync.services import Association, qr_contexts, verification_contexts
+from dicomul.ul.events import DataRequest
 from dicomul.ul.negotiation import negotiate
 
 TIMEOUT = 10.0
@@ -78,7 +79,7 @@ def test_stop_returns_while_a_writer_is_stuck_on_a_peer_that_does_not_read() -> 
         done, out = _bounded(lambda: srv.stop(timeout=2.0), 8.0)
         assert done, "Server.stop() blocked behind a stuck writer"
     finally:
-        a.net.close()
+        a.abort()
         srv.stop(timeout=2.0)
 
 
@@ -255,8 +256,8 @@ def test_a_bad_data_set_argument_raises_and_sends_nothing() -> None:
                                  contexts=verification_contexts()) as a:  # fmt: skip
             for bad in (12345, "text", 1.5):
                 with pytest.raises(TypeError, match="data set is bytes-like"):
-                    a.net.send_data(1, b"\0" * 12, bad)
-                assert a.net.is_associated and not a.net.pending_sends
+                    a.session.connection.send(DataRequest(1, b"\0" * 12, bad))
+                assert a.is_established and not a.session.connection.pending_output
             assert a.echo() == 0  # the association is intact
     finally:
         server.stop(timeout=TIMEOUT)

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import raw_dimse
 from pydicom.data import get_testdata_file
 from test_server import server  # noqa: F401 - the Server fixture, shared
 
@@ -112,13 +113,8 @@ def raw_store_command(
     )
 
 
-def send_raw_store(assoc: Association, command: bytes, data: bytes, msg_id: int = 77) -> int:
-    pc_id = next(i for i, (a, _) in assoc.contexts.items() if a == CT_CLASS)
-    q = assoc._register(msg_id, pc_id)
-    assoc.net.send_data(pc_id, command, data)
-    msg, _, _ = assoc._wait(q, msg_id)
-    assoc._unregister(msg_id)
-    return int(msg.status)
+def send_raw_store(assoc: Association, command: bytes, data: bytes) -> int:
+    return raw_dimse.send_raw_store(assoc, CT_CLASS, command, data)
 
 
 BAD_INSTANCE_UIDS = [
@@ -226,14 +222,12 @@ def test_association_store_refuses_before_sending(server, tmp_path: Path, uid: s
     pf = read_part10(CT)
     obj = (pf.read_dataset_bytes(), pf.meta.transfer_syntax, CT_CLASS, uid)
     with connect(port, contexts_for_files([CT])) as assoc:
-        sent = []
-        send_data = assoc.net.send_data
-        assoc.net.send_data = lambda *a, **kw: sent.append(a) or send_data(*a, **kw)  # type: ignore[method-assign]
         with pytest.raises(StorageError) as info:
             assoc.store(obj)
         assert f"SOP Instance UID {uid!r} is not a valid UID (PS3.5 9.1): " in str(info.value)
         assert str(info.value).endswith("; DCMTK and pynetdicom refuse it")
-        assert sent == []  # nothing went out
+        assert not assoc.session.connection.pending_output  # nothing went out
+        assert assoc.session.outstanding == 0
         assert assoc.store(CT) == 0  # still usable
     assert [p.name for p in tmp_path.iterdir()] == [f"{pf.meta.sop_instance_uid}.dcm"]
 

@@ -7,14 +7,13 @@
         for p in paths:
             status = assoc.store(p)
 
-Theory of operation. :class:`Association` owns a :class:`~dicomul.sync.net.Net` subclass. The
-Net's I/O thread decodes every received command set in ``on_receive_data`` and puts
-responses into the queue registered for their MessageIDBeingRespondedTo; the caller's
-thread blocks on that queue (``dimse_timeout``), with no sleeping or polling. An abort or
-a closed connection puts a sentinel into every queue. C-STORE-RQs that arrive during a
-C-GET (this side then acts as storage SCP on the same association, by role selection)
-are answered in the I/O thread: the data set is streamed into a Part 10 file through the
-Net's ``dataset_sink`` hook, or kept in memory, or handed to the caller's handler.
+Theory of operation. An :class:`Association` is the shared sans-IO requestor
+(:class:`dicomul.storage.requestor.Requestor`: the DIMSE Session, response matching,
+C-GET sub-operations) driven by the calling thread over a blocking socket
+(``sync/_blocking.py``) while it waits for a response: no thread of its own, no polling,
+no sleeps. C-STORE-RQs that arrive during a C-GET (this side then acts as storage SCP on
+the same association, by role selection) are answered as they arrive: the data set is
+streamed into a Part 10 file, or kept in memory, or handed to the caller's handler.
 
 find/get/move return a :class:`Responses` iterator: the request is sent at once, the
 iterator yields the pending responses as they arrive and then the final one; its
@@ -33,27 +32,18 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import socket
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dicomul.dimse.messages import (
-    CCancelRQ,
-    CEchoRQ,
-    CFindRQ,
-    CGetRQ,
-    CMoveRQ,
-    CStoreRQ,
-    DIMSEMessage,
-)
+from dicomul.dimse.messages import CEchoRQ, CFindRQ, CGetRQ, CMoveRQ, CStoreRQ, DIMSEMessage
 from dicomul.dimse.request import build_request, describe_reject
-from dicomul.dimse.session import AssociationInfo
+from dicomul.dimse.session import AssociationInfo, Operation, ResponseReceived
 from dicomul.dimse.sop import VERIFICATION, model_uid
 from dicomul.dimse.status import is_pending
 from dicomul.errors import AssociationAborted, AssociationRejected, ContextNotAccepted, DicomULError
 from dicomul.storage.contexts import (
-    context_error,
     contexts_for_files,
     contexts_for_objects,
     contexts_for_pair,
@@ -63,16 +53,14 @@ from dicomul.storage.contexts import (
     verification_contexts,
 )
 from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset, encode_dataset
-from dicomul.storage.receiver import StoreReceiver, deliver_retrieved, store_response
+from dicomul.storage.requestor import Requestor, StoreHandler
 from dicomul.storage.sources import send_form
-from dicomul.sync._util import MessageIDs, decode_command_quietly
-from dicomul.sync.net import Net
+from dicomul.sync._blocking import BlockingTransport
 from dicomul.ul.associate import Associate
-from dicomul.ul.negotiation import negotiated_roles, requestor_accepted
+from dicomul.ul.events import AbortRequest, AssociateRequest, ReleaseRequest
 
 if TYPE_CHECKING:
     import ssl
-    from pathlib import Path
 
 __all__ = [
     "Association",
@@ -89,15 +77,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("dicomul")
-
-StoreHandler = Callable[[Any, FileMeta], int]
-
-
-class _Closed:
-    """The sentinel put into every response queue when the association ends."""
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
 
 
 def qr_contexts(
@@ -119,39 +98,14 @@ def qr_contexts(
     return out
 
 
-class _RequestorNet(Net):
-    """The Net of an Association: routes every callback to its owner."""
-
-    def __init__(self, owner: Association, **kw: Any) -> None:
-        # No I/O thread: the caller's thread drives the connection while it waits for a
-        # response (Net.process), as DCMTK's SCUs do, one thread hand-off fewer per
-        # message. Everything the peer sends meanwhile (C-GET sub-operations, A-ABORT)
-        # is handled in that thread.
-        kw.setdefault("io_thread", False)
-        super().__init__(dataset_sink=owner._sink, **kw)
-        self._owner = owner
-
-    def on_receive_data(self, pc_id: int, command: bytes, dataset: Any) -> None:
-        self._owner._on_data(pc_id, command, dataset)
-
-    def on_receive_abort(self, source: int, reason: int) -> None:
-        self._owner._on_end(AssociationAborted(source, reason))
-
-    def on_close(self, error: int, peer: Net) -> None:
-        if self._owner._releasing:
-            self._owner._on_end(DicomULError("the association is released"))
-        else:
-            self._owner._on_end(AssociationAborted(2, 0))
-
-    def on_receive_release_request(self) -> None:
-        self.send_release_response()
-
-
 class Association:
     """A DIMSE requestor on one association. Make it with :meth:`connect`.
 
     Not thread-safe: use an Association from one thread at a time (the thread that waits
-    for a response also drives the connection)."""
+    for a response also drives the connection); :meth:`abort` may come from any thread.
+    ``contexts``: the accepted ``{id: (abstract syntax, transfer syntax)}``; ``roles``:
+    the negotiated (SCU, SCP) roles per SOP class; ``received``: data sets a C-GET
+    brought back without ``output_dir`` or handler, as (bytes, FileMeta)."""
 
     def __init__(
         self,
@@ -169,28 +123,48 @@ class Association:
         self.called_ae = called_ae
         self.dimse_timeout = dimse_timeout
         self.acse_timeout = acse_timeout
+        self.connect_timeout = connect_timeout
+        self.network_timeout = network_timeout
         self.max_pdu = max_pdu
-        #: Data sets a C-GET received without ``output_dir`` or handler: (bytes, FileMeta).
-        self.received: list[tuple[bytes, FileMeta]] = []
-        self._ids = MessageIDs()
-        self._lock = threading.Lock()
-        self._waiters: dict[int, queue.SimpleQueue[Any]] = {}
-        self._request_ctx: dict[int, int] = {}
-        self._ended: BaseException | None = None
-        self._releasing = False
-        self._receiver: StoreReceiver | None = None
-        self._get_handler: StoreHandler | None = None
-        self.contexts: dict[int, tuple[str, str]] = {}
-        self.roles: dict[str, tuple[bool, bool]] = {}
-        self.request: Associate | None = None
-        self.accept: Associate | None = None
-        self.net = _RequestorNet(
-            self,
-            ssl_context=ssl_context,
-            connect_timeout=connect_timeout,
-            artim_timeout=acse_timeout or 30.0,
-            network_timeout=network_timeout,
+        self.ssl_context = ssl_context
+        plain = ssl_context is None and hasattr(socket.socket, "sendmsg")
+        # file_regions: a Part 10 file's data set is mapped and handed to the kernel alone
+        self._core = Requestor(
+            called_ae=called_ae, artim_timeout=acse_timeout or 30.0, file_regions=plain
         )
+        #: The DIMSE Session of this association (and its sans-IO Connection).
+        self.session = self._core.session
+        self._transport: BlockingTransport | None = None
+
+    # ---- what the requestor core knows --------------------------------------------------
+
+    @property
+    def contexts(self) -> dict[int, tuple[str, str]]:
+        return self._core.contexts
+
+    @property
+    def roles(self) -> dict[str, tuple[bool, bool]]:
+        return self._core.roles
+
+    @property
+    def received(self) -> list[tuple[bytes, FileMeta]]:
+        return self._core.received
+
+    @property
+    def request(self) -> Associate | None:
+        """The A-ASSOCIATE-RQ sent."""
+        return self._core.request  # type: ignore[no-any-return]
+
+    @property
+    def accept(self) -> Associate | None:
+        """The A-ASSOCIATE-AC received."""
+        return self._core.accept  # type: ignore[no-any-return]
+
+    @property
+    def user_identity_response(self) -> bytes | None:
+        """The acceptor's user identity server response (59H), or None."""
+        ac = self._core.accept
+        return ac.get_user_identity_response() if ac is not None else None  # type: ignore[no-any-return]
 
     # ---- association set-up and tear-down -------------------------------------------
 
@@ -254,54 +228,94 @@ class Association:
 
     def _open(self, host: str, port: int, rq: Associate) -> None:
         where = f"{self.called_ae}@{host}:{port}"
+        core = self._core
+        sock = self._connect_socket(host, port)
+        self._transport = BlockingTransport(
+            sock, self.session, network_timeout=self.network_timeout
+        )
+        core.request = rq
+        conn = core.connection
+        conn.send(AssociateRequest(rq), now=time.monotonic())
+        conn.connection_made(now=time.monotonic())
+        end = None if self.acse_timeout is None else time.monotonic() + self.acse_timeout
         try:
-            ac = self.net.associate(host, port, rq, timeout=self.acse_timeout)
-        except ConnectionRefusedError as exc:
-            raise ConnectionRefusedError(
-                exc.errno, f"connection to {host}:{port} refused (is the SCP running?)"
-            ) from None
-        except AssociationRejected as exc:
-            exc.args = (describe_reject(exc, where),)
-            raise
-        except AssociationAborted as exc:
-            exc.args = (f"{where} aborted the association request ({exc})",)
-            raise
+            self._run_until(lambda: core.accepted or core.ended is not None, end)
         except TimeoutError:
-            if self.net.peer_address is None:
-                raise TimeoutError(
-                    f"connecting to {host}:{port} timed out after {self.net.connect_timeout}s"
-                ) from None
             self.abort()
             raise TimeoutError(
                 f"no A-ASSOCIATE answer from {where} within {self.acse_timeout}s"
             ) from None
-        self.request, self.accept = rq, ac
-        self.contexts = requestor_accepted(rq, ac)
-        self.roles = negotiated_roles(rq, ac)
-        log.debug("associated with %s: %d contexts accepted", where, len(self.contexts))
+        if core.accepted:
+            log.debug("associated with %s: %d contexts accepted", where, len(self.contexts))
+            return
+        self._see_the_end()  # rejected or aborted: nothing is left open
+        error = core.ended
+        if isinstance(error, AssociationRejected):
+            error.args = (describe_reject(error, where),)
+        elif isinstance(error, AssociationAborted):
+            error.args = (f"{where} aborted the association request ({error})",)
+        assert error is not None
+        raise error
+
+    def _connect_socket(self, host: str, port: int) -> socket.socket:
+        try:
+            sock = socket.create_connection(
+                (host.encode("ascii") if host.isascii() else host, port),
+                timeout=self.connect_timeout,
+            )
+        except ConnectionRefusedError as exc:
+            raise ConnectionRefusedError(
+                exc.errno, f"connection to {host}:{port} refused (is the SCP running?)"
+            ) from None
+        except TimeoutError:
+            raise TimeoutError(
+                f"connecting to {host}:{port} timed out after {self.connect_timeout}s"
+            ) from None
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.ssl_context is not None:
+                sock = self.ssl_context.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def release(self) -> None:
         """Release the association (A-RELEASE) and wait for the connection to close."""
-        if self.net.is_associated:
-            self._releasing = True
-            try:
-                self.net.release(timeout=self.acse_timeout)
-            except TimeoutError:
-                self.abort()
-                raise
-        else:
-            self.net.close()
+        core, conn = self._core, self._core.connection
+        if self._transport is None:
+            return
+        if not conn.is_established:
+            self._transport.close()
+            return
+        core.releasing = True
+        conn.send(ReleaseRequest(), now=time.monotonic())
+        end = None if self.acse_timeout is None else time.monotonic() + self.acse_timeout
+        try:
+            self._run_until(lambda: self._transport is None or self._transport.closed, end)
+        except TimeoutError:
+            self.abort()
+            raise TimeoutError(f"no A-RELEASE answer within {self.acse_timeout}s") from None
+        if not core.released and isinstance(core.ended, AssociationAborted):
+            raise core.ended
 
     def abort(self) -> None:
-        """Abort the association (A-ABORT, service user) and close the connection."""
+        """Abort the association (A-ABORT, service user) and close the connection. From
+        another thread than the one using the association, it just ends the connection
+        (the waiting call then raises AssociationAborted)."""
+        transport = self._transport
+        if transport is None:
+            return
+        conn = self._core.connection
         try:
-            if self.net.is_connected:
-                self.net.send_abort(0, 0)
-        except DicomULError:
+            if conn.state.value not in (1, 13):
+                conn.send(AbortRequest(0, 0), now=time.monotonic())
+                transport.flush()
+        except (DicomULError, OSError):
             pass
-        self.net.close()
-        self.net.wait(self.acse_timeout)
-        self._on_end(AssociationAborted(0, 0))
+        transport.shutdown()
+        transport.close()
+        self._core.end(AssociationAborted(0, 0))
 
     def __enter__(self) -> Association:
         return self
@@ -315,22 +329,20 @@ class Association:
     @property
     def is_established(self) -> bool:
         """Whether the association is up."""
-        return self.net.is_associated
+        return self._core.connection.is_established and self._core.ended is None
 
     def info(self) -> AssociationInfo:
         """Who is on this association."""
-        return AssociationInfo(
-            self.calling_ae, self.called_ae, self.net.peer_address, self.request, self.contexts
-        )
+        peer = self._transport.peer_address if self._transport is not None else None
+        return AssociationInfo(self.calling_ae, self.called_ae, peer, self.request, self.contexts)
 
     # ---- the services ---------------------------------------------------------------
 
     def echo(self) -> int:
         """C-ECHO; returns the status."""
-        pc_id, _ts = self._context(VERIFICATION, "Verification")
-        msg_id = self._ids.next()
-        rsp, _, _ = self._roundtrip(pc_id, CEchoRQ(message_id=msg_id), None)
-        return int(rsp.status)
+        pc_id = self._core.context(VERIFICATION, "Verification")
+        op = self._core.invoke(pc_id, CEchoRQ)
+        return int(self._next(op).message.status)
 
     def store(
         self,
@@ -344,26 +356,24 @@ class Association:
         transfer syntax are streamed from disk as they are. ``move_originator`` is
         (AE title, message ID) for C-STOREs made on behalf of a C-MOVE. Raises
         StorageError when no accepted context suits the data set."""
+        self._core.check_open()
         pc_id, prepared = prepare_store(self.contexts, obj)
         orig_ae, orig_id = move_originator if move_originator is not None else (None, None)
-        rq = CStoreRQ(
-            message_id=self._ids.next(),
-            affected_sop_class_uid=prepared.sop_class_uid,
-            affected_sop_instance_uid=prepared.sop_instance_uid,
-            priority=priority,
-            move_originator_ae_title=orig_ae,
-            move_originator_message_id=orig_id,
-        )
         try:
-            q = self._send(pc_id, rq, send_form(prepared.data))
+            op = self._core.invoke(
+                pc_id,
+                CStoreRQ,
+                send_form(prepared.data),
+                affected_sop_class_uid=prepared.sop_class_uid,
+                affected_sop_instance_uid=prepared.sop_instance_uid,
+                priority=priority,
+                move_originator_ae_title=orig_ae,
+                move_originator_message_id=orig_id,
+            )
         except BaseException:
             prepared.close()  # never handed to the sender
             raise
-        try:  # a file is closed by the sender when read (or when dropped on abort)
-            rsp, _, _ = self._wait(q, rq.message_id)
-        finally:
-            self._unregister(rq.message_id)
-        return int(rsp.status)
+        return int(self._next(op).message.status)
 
     def find(self, identifier: Any, model: str = "study") -> Responses:
         """C-FIND with ``identifier`` (a pydicom Dataset) on ``model`` ("patient",
@@ -371,9 +381,7 @@ class Association:
         ``(status, identifier or None)``: each pending match as it arrives, then the
         final status."""
         sop = model_uid(model, "find")
-        pc_id, ts = self._context(sop, "C-FIND")
-        rq = CFindRQ(message_id=self._ids.next(), affected_sop_class_uid=sop)
-        return self._start(pc_id, rq, encode_dataset(identifier, ts), "find")
+        return self._start(sop, "C-FIND", CFindRQ, identifier, "find")
 
     def get(
         self,
@@ -391,152 +399,97 @@ class Association:
         ``output_dir``, or kept in :attr:`received`. Iterate for ``(status, CGetRSP)``.
         """
         sop = model_uid(model, "get")
-        pc_id, ts = self._context(sop, "C-GET")
-        self._get_handler = store_handler
-        self._receiver = StoreReceiver(
-            directory=output_dir if store_handler is None else None,
-            deliver=self._deliver,
-            source_ae=self.called_ae,
-        )
-        rq = CGetRQ(message_id=self._ids.next(), affected_sop_class_uid=sop)
-        return self._start(pc_id, rq, encode_dataset(identifier, ts), "get")
+        self._core.context(sop, "C-GET")  # (raises before the receiver changes)
+        self._core.receive_into(store_handler, output_dir)
+        return self._start(sop, "C-GET", CGetRQ, identifier, "get")
 
     def move(self, identifier: Any, destination_ae: str, model: str = "study") -> Responses:
         """C-MOVE the matches of ``identifier`` to ``destination_ae``. Iterate for
         ``(status, CMoveRSP)``."""
         sop = model_uid(model, "move")
-        pc_id, ts = self._context(sop, "C-MOVE")
-        rq = CMoveRQ(
-            message_id=self._ids.next(), affected_sop_class_uid=sop, move_destination=destination_ae
+        return self._start(
+            sop, "C-MOVE", CMoveRQ, identifier, "move", move_destination=destination_ae
         )
-        return self._start(pc_id, rq, encode_dataset(identifier, ts), "move")
 
     def cancel(self, message_id: int) -> None:
         """Send a C-CANCEL-RQ for the find/get/move with ``message_id``."""
-        pc_id = self._request_ctx.get(message_id)
-        if pc_id is None:
+        op = self._operations.get(message_id)
+        if op is None or op.done:
             raise ValueError(f"no operation with message ID {message_id} is in progress")
-        self.net.send_data(pc_id, CCancelRQ(message_id_being_responded_to=message_id).encode())
+        self.session.cancel(op)
+        self._flush()
 
     # ---- plumbing -------------------------------------------------------------------
 
-    def _context(self, sop: str, what: str) -> tuple[int, str]:
-        if self._ended is not None:
-            raise self._ended
-        for pc_id, (abstract, ts) in self.contexts.items():
-            if abstract == sop:
-                return pc_id, ts
-        raise context_error(sop, what)
+    @property
+    def _operations(self) -> dict[int, Operation]:
+        return {op.message_id: op for op in self._core.operations()}
 
-    def _register(self, msg_id: int, pc_id: int) -> queue.SimpleQueue[Any]:
-        q: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        with self._lock:
-            if self._ended is not None:
-                raise self._ended
-            self._waiters[msg_id] = q
-            self._request_ctx[msg_id] = pc_id
-        return q
+    def _start(
+        self, sop: str, what: str, cls: type[DIMSEMessage], identifier: Any, kind: str,
+        **fields: Any,
+    ) -> Responses:  # fmt: skip
+        pc_id = self._core.context(sop, what)
+        ts = self.contexts[pc_id][1]
+        op = self._core.invoke(pc_id, cls, encode_dataset(identifier, ts), **fields)
+        self._flush()
+        return Responses(self, op, kind, ts)
 
-    def _unregister(self, msg_id: int) -> None:
-        with self._lock:
-            self._waiters.pop(msg_id, None)
-            self._request_ctx.pop(msg_id, None)
+    def _flush(self) -> None:
+        if self._transport is not None:
+            self._transport.flush()
 
-    def _send(self, pc_id: int, rq: DIMSEMessage, dataset: Any) -> queue.SimpleQueue[Any]:
-        msg_id: int = rq.message_id  # type: ignore[attr-defined]
-        q = self._register(msg_id, pc_id)
+    def _next(self, op: Operation) -> ResponseReceived:
+        """The next response to ``op``, driving the connection until it comes; raises
+        why the association ended, or TimeoutError (and aborts) after dimse_timeout."""
+        core = self._core
+        got = core.take(op)
+        if got is not None:
+            return got
+        end = None if self.dimse_timeout is None else time.monotonic() + self.dimse_timeout
         try:
-            self.net.send_data(pc_id, rq.encode(), dataset)
-        except BaseException:
-            self._unregister(msg_id)
-            raise
-        return q
-
-    def _wait(self, q: queue.SimpleQueue[Any], msg_id: int) -> tuple[Any, int, Any]:
-        try:
-            if self.net.io_thread:
-                item = q.get(timeout=self.dimse_timeout)
-            else:  # drive the connection in this thread until the response is there
-                if not self.net._pump_until(lambda: not q.empty(), self.dimse_timeout):
-                    raise queue.Empty
-                item = q.get_nowait()
-        except queue.Empty:
-            self._unregister(msg_id)
+            self._run_until(lambda: core.waiting(op), end)
+        except TimeoutError:
+            core.forget(op)
             self.abort()
             raise TimeoutError(
-                f"no DIMSE response to message {msg_id} within {self.dimse_timeout}s: "
+                f"no DIMSE response to message {op.message_id} within {self.dimse_timeout}s: "
                 "the association was aborted"
             ) from None
-        if isinstance(item, _Closed):
-            self._unregister(msg_id)
-            raise item.error
-        return item  # type: ignore[no-any-return]
+        got = core.take(op)
+        assert got is not None  # (take raises once the association has ended)
+        return got
 
-    def _roundtrip(self, pc_id: int, rq: DIMSEMessage, dataset: Any) -> tuple[Any, int, Any]:
-        msg_id: int = rq.message_id  # type: ignore[attr-defined]
-        q = self._send(pc_id, rq, dataset)
+    def _run_until(self, done: Any, end: float | None) -> None:
+        """Drive the connection until ``done()``, or the connection ends (done() is then
+        checked once more), or TimeoutError at ``end``."""
+        transport, core = self._transport, self._core
+        assert transport is not None
+        while not done():
+            if transport.closed:
+                core.handle(self.session.events())
+                if not done():
+                    core.end(core.lost())
+                return
+            if end is not None and time.monotonic() >= end:
+                raise TimeoutError
+            core.handle(transport.turn(end))
+            if transport.timed_out and core.ended is None:
+                error = AssociationAborted(0, 0)
+                error.args = (f"{error}: no data for {self.network_timeout}s (network timeout)",)
+                core.end(error)
+
+    def _see_the_end(self) -> None:
+        """After a reject or an abort: let the connection close (bounded), then close."""
+        transport = self._transport
+        if transport is None:
+            return
+        end = time.monotonic() + min(5.0, self.acse_timeout or 5.0)
         try:
-            return self._wait(q, msg_id)
-        finally:
-            self._unregister(msg_id)
-
-    def _start(self, pc_id: int, rq: DIMSEMessage, data: bytes, kind: str) -> Responses:
-        q = self._send(pc_id, rq, data)
-        return Responses(self, rq.message_id, q, kind)  # type: ignore[attr-defined]
-
-    def _decode(self, pc_id: int, dataset: Any) -> Any:
-        if dataset is None:
-            return None
-        ts = self.contexts.get(pc_id, ("", "1.2.840.10008.1.2"))[1]
-        return decode_dataset(dataset, ts)
-
-    # ---- I/O thread side ------------------------------------------------------------
-
-    def _sink(self, pc_id: int, command: bytes) -> Any:
-        receiver = self._receiver
-        ctx = self.contexts.get(pc_id)
-        if receiver is None or ctx is None:
-            return None
-        return receiver.sink(ctx[1], command)
-
-    def _on_data(self, pc_id: int, command: bytes, dataset: Any) -> None:
-        msg = decode_command_quietly(command)
-        if msg is None:
-            self.net.send_abort(2, 0)
-            return
-        if isinstance(msg, CStoreRQ):
-            self._on_store(pc_id, msg, dataset)
-            return
-        msg_id = getattr(msg, "message_id_being_responded_to", None)
-        with self._lock:
-            q = self._waiters.get(msg_id) if msg_id is not None else None
-        if q is None:
-            log.warning("unexpected %s (responding to %s): ignored", type(msg).__name__, msg_id)
-            return
-        q.put((msg, pc_id, dataset))
-
-    def _on_store(self, pc_id: int, rq: CStoreRQ, dataset: Any) -> None:
-        receiver = self._receiver
-        ctx = self.contexts.get(pc_id)
-        if receiver is None or ctx is None:
-            status = 0x0122  # SOP class not supported: no C-GET in progress
-        else:
-            status = receiver.complete(rq, ctx[1], dataset)
-        self.net.send_data(pc_id, store_response(rq, status))
-
-    def _deliver(self, meta: FileMeta, data: bytes | Path) -> int:
-        return deliver_retrieved(self._get_handler, self.received, meta, data)
-
-    def _on_end(self, error: BaseException) -> None:
-        with self._lock:
-            if self._ended is None:
-                self._ended = error
-            waiters = list(self._waiters.values())
-        receiver = self._receiver
-        if receiver is not None:
-            receiver.abort_pending()
-        for q in waiters:
-            q.put(_Closed(self._ended))
+            self._run_until(lambda: transport.closed, end)
+        except TimeoutError:
+            pass
+        transport.close()
 
 
 class Responses(Iterator[tuple[int, Any]]):
@@ -544,14 +497,13 @@ class Responses(Iterator[tuple[int, Any]]):
     pending ones as they arrive, then the final one. The payload is the identifier
     (find: a pydicom Dataset or None) or the response message (get/move)."""
 
-    def __init__(
-        self, assoc: Association, message_id: int, q: queue.SimpleQueue[Any], kind: str
-    ) -> None:
+    def __init__(self, assoc: Association, op: Operation, kind: str, ts: str) -> None:
         self.association = assoc
-        self.message_id = message_id
+        self.operation = op
+        self.message_id = op.message_id
         self.kind = kind
         self.final: Any = None  #: the final response message, once received
-        self._q = q
+        self._ts = ts
         self._done = False
         self._cancelled = False
 
@@ -562,23 +514,18 @@ class Responses(Iterator[tuple[int, Any]]):
         if self._done:
             raise StopIteration
         try:
-            msg, pc_id, dataset = self.association._wait(self._q, self.message_id)
+            ev = self.association._next(self.operation)
         except BaseException:
-            self._finish()
+            self._done = True
             raise
-        if not is_pending(msg.status):
+        msg = ev.message
+        if ev.final or not is_pending(msg.status):
             self.final = msg
-            self._finish()
+            self._done = True
         if self.kind == "find":
-            return msg.status, self.association._decode(pc_id, dataset)
+            data = ev.dataset
+            return msg.status, decode_dataset(data, self._ts) if data is not None else None
         return msg.status, msg
-
-    def _finish(self) -> None:
-        self._done = True
-        self.association._unregister(self.message_id)
-        if self.kind == "get":
-            self.association._receiver = None
-            self.association._get_handler = None
 
     def cancel(self) -> None:
         """Send a C-CANCEL-RQ; the peer ends the operation with a final response."""
@@ -595,8 +542,8 @@ class Responses(Iterator[tuple[int, Any]]):
             self.cancel()
             for _ in self:
                 pass
-        except (DicomULError, TimeoutError, OSError):
-            self._finish()
+        except (DicomULError, TimeoutError, OSError, ValueError):
+            self._done = True
 
     def __enter__(self) -> Responses:
         return self

@@ -1,0 +1,223 @@
+"""The requestor's side of an association, without I/O: what the asyncio and the
+blocking ``Association`` share.
+
+A :class:`Requestor` owns the DIMSE Session (and so the Connection) of one association
+this side requested. It turns the Session's events into state: the negotiated contexts
+and roles once accepted, each operation's responses in arrival order, the C-STORE
+sub-operations of a C-GET (answered at once, their data sets streamed into Part 10 files
+or handed to a handler), a release asked by the peer (answered), and the end of the
+association (kept as the exception every later call raises). The transports feed it
+bytes and wait for :meth:`Requestor.take` to give a response; it never waits itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from dicomul.dimse.messages import CommandField, DIMSEMessage
+from dicomul.dimse.session import Operation, RequestReceived, ResponseReceived, Session
+from dicomul.dimse.status import SOP_CLASS_NOT_SUPPORTED, SUCCESS
+from dicomul.errors import AssociationAborted, AssociationRejected, DicomULError
+from dicomul.storage.contexts import context_error
+from dicomul.storage.part10 import FileMeta
+from dicomul.storage.receiver import StoreReceiver, deliver_retrieved
+from dicomul.ul.connection import Connection, Role
+from dicomul.ul.events import (
+    Aborted,
+    AssociationAccepted,
+    AssociationRejectedEvent,
+    ReleaseConfirmed,
+    ReleaseRequested,
+    ReleaseResponse,
+    TransportClosed,
+)
+from dicomul.ul.negotiation import negotiated_roles, requestor_accepted
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["Requestor", "StoreHandler"]
+
+#: ``store_handler(dataset, meta) -> status`` for data sets a C-GET brings back.
+StoreHandler = Callable[[Any, FileMeta], int]
+
+_C_ECHO_RQ = CommandField.C_ECHO_RQ
+_C_STORE_RQ = CommandField.C_STORE_RQ
+
+
+class Requestor:
+    """One requested association's DIMSE state (see the module docstring).
+
+    ``contexts``: the accepted ``{id: (abstract syntax, transfer syntax)}``; ``roles``:
+    the negotiated (SCU, SCP) roles per SOP class; ``received``: data sets a C-GET
+    brought back without an ``output_dir`` or handler, as (bytes, FileMeta).
+    """
+
+    def __init__(self, *, called_ae: str, artim_timeout: float, file_regions: bool = False):
+        self.called_ae = called_ae
+        self.session = Session(
+            Connection(Role.REQUESTOR, artim_timeout=artim_timeout, file_regions=file_regions),
+            dataset_sink=self._sink,
+        )
+        self.connection = self.session.connection
+        self.request: Any = None
+        self.accept: Any = None
+        self.contexts: dict[int, tuple[str, str]] = {}
+        self.roles: dict[str, tuple[bool, bool]] = {}
+        self.received: list[tuple[bytes, FileMeta]] = []
+        self.accepted = False
+        #: Why the association ended (raised by every later call), or None.
+        self.ended: BaseException | None = None
+        self.releasing = False
+        self.released = False
+        self._responses: dict[Operation, deque[ResponseReceived]] = {}
+        self._receiver: StoreReceiver | None = None
+        self._store_handler: StoreHandler | None = None
+
+    # ---- operations -------------------------------------------------------------------
+
+    def check_open(self) -> None:
+        """Raise why the association ended, if it has."""
+        if self.ended is not None:
+            raise self.ended
+
+    def context(self, sop: str, what: str) -> int:
+        """The ID of an accepted context for ``sop``; ContextNotAccepted if none."""
+        self.check_open()
+        for pc_id, (abstract, _ts) in self.contexts.items():
+            if abstract == sop:
+                return pc_id
+        raise context_error(sop, what)
+
+    def invoke(
+        self, pc_id: int, cls: type[DIMSEMessage], dataset: Any = None, **fields: Any
+    ) -> Operation:
+        """Invoke an operation (see Session.request); its responses are kept for take()."""
+        self.check_open()
+        op = self.session.request(pc_id, cls, dataset, **fields)
+        self._responses[op] = deque()
+        return op
+
+    def receive_into(
+        self, store_handler: StoreHandler | None, output_dir: str | os.PathLike[str] | None
+    ) -> None:
+        """Where the next C-GET's data sets go: ``store_handler(dataset, meta)``, Part 10
+        files in ``output_dir``, or :attr:`received`."""
+        self._store_handler = store_handler
+        self._receiver = StoreReceiver(
+            directory=output_dir if store_handler is None else None,
+            deliver=self._deliver,
+            source_ae=self.called_ae,
+        )
+
+    def take(self, op: Operation) -> ResponseReceived | None:
+        """The next response to ``op`` that has arrived, or None. Raises why the
+        association ended once nothing is left to give."""
+        got = self._responses.get(op)
+        if got:
+            ev = got.popleft()
+            if ev.final:
+                self.forget(op)
+            return ev
+        if self.ended is not None:
+            self.forget(op)
+            raise self.ended
+        return None
+
+    def operations(self) -> list[Operation]:
+        """The operations whose responses are being kept (not yet final)."""
+        return list(self._responses)
+
+    def waiting(self, op: Operation) -> bool:
+        """Whether take(op) would give something (or raise)."""
+        return bool(self._responses.get(op)) or self.ended is not None
+
+    def forget(self, op: Operation) -> None:
+        """Stop keeping responses to ``op`` (a caller that gave up on it)."""
+        self._responses.pop(op, None)
+
+    def stop(self, op: Operation) -> bool:
+        """The caller left an operation before its final response: cancel the rest
+        (C-CANCEL) when the association is up; whether anything was queued to send."""
+        self.forget(op)
+        if op.done or not self.connection.is_established:
+            return False
+        self.session.cancel(op)
+        return True
+
+    def end(self, error: BaseException, released: bool = False) -> None:
+        """The association is over: later calls raise ``error`` (the first one given)."""
+        if self._receiver is not None:
+            self._receiver.abort_pending()
+        if self.ended is None:
+            self.ended = error
+        if released:
+            self.released = True
+
+    def lost(self) -> BaseException:
+        """What the closing of the transport means now."""
+        if self.releasing:
+            return DicomULError("the association is released")
+        error = AssociationAborted(2, 0)
+        error.args = (f"{error}: the connection closed",)
+        return error
+
+    # ---- events -----------------------------------------------------------------------
+
+    def handle(self, events: list[Any]) -> None:
+        """Take the Session's events (answers to the peer are queued on the Session)."""
+        for ev in events:
+            kind = type(ev)
+            if kind is ResponseReceived:
+                got = self._responses.get(ev.operation)
+                if got is not None:
+                    got.append(ev)
+            elif kind is RequestReceived:
+                self._on_request(ev)
+            elif kind is AssociationAccepted:
+                self.accept = ev.associate
+                self.contexts = requestor_accepted(self.request, ev.associate)
+                self.roles = negotiated_roles(self.request, ev.associate)
+                self.accepted = True
+            elif kind is AssociationRejectedEvent:
+                self.end(AssociationRejected(ev.result, ev.source, ev.reason))
+            elif kind is ReleaseRequested:  # the peer releases: answer (PS3.8 allows it)
+                self.connection.send(ReleaseResponse())
+            elif kind is ReleaseConfirmed:
+                self.end(DicomULError("the association is released"), released=True)
+            elif kind is Aborted:
+                error = AssociationAborted(ev.source, ev.reason)
+                if ev.message:
+                    error.args = (f"{error}: {ev.message}",)
+                self.end(error)
+            elif kind is TransportClosed:
+                self.end(self.lost(), released=self.releasing)
+
+    def _on_request(self, ev: RequestReceived) -> None:
+        """An operation the peer invoked: a C-GET sub-operation, or an echo."""
+        msg = ev.message
+        if msg.command_field == _C_ECHO_RQ:
+            self.session.respond(ev, SUCCESS)
+            return
+        ctx = self.contexts.get(ev.context_id)
+        status = SOP_CLASS_NOT_SUPPORTED
+        if msg.command_field == _C_STORE_RQ and self._receiver is not None and ctx:
+            status = self._receiver.complete(msg, ctx[1], ev.dataset)  # type: ignore[arg-type]
+        try:
+            self.session.respond(ev, status)
+        except ValueError:  # the peer's UIDs are not valid UIDs: answer without them
+            self.session.respond(
+                ev, status, affected_sop_class_uid=None, affected_sop_instance_uid=None
+            )
+
+    def _sink(self, pc_id: int, message: DIMSEMessage) -> Any:
+        ctx = self.contexts.get(pc_id)
+        if self._receiver is None or ctx is None:
+            return None
+        return self._receiver.sink_for(message, ctx[1])
+
+    def _deliver(self, meta: FileMeta, data: bytes | Path) -> int:
+        return deliver_retrieved(self._store_handler, self.received, meta, data)
