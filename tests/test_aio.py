@@ -729,7 +729,7 @@ def test_a_slow_upload_is_not_idle(tmp_path: Path) -> None:
     from dicomul.dimse.messages import CStoreRQ, decode_message
     from dicomul.dimse.request import build_request
     from dicomul.ul.connection import Connection, Role
-    from dicomul.ul.events import AssociateRequest, DataReceived, DataRequest
+    from dicomul.ul.events import AssociateRequest, DataIndication, DataRequest
 
     data = pydicom.dcmread(CT)
     raw = Path(CT).read_bytes()
@@ -764,7 +764,7 @@ def test_a_slow_upload_is_not_idle(tmp_path: Path) -> None:
             chunk = await asyncio.wait_for(reader.read(65536), T)
             conn.receive_data(chunk)
             for ev in conn.events():
-                if isinstance(ev, DataReceived):
+                if isinstance(ev, DataIndication):
                     status = decode_message(ev.command).status
         # now idle: the server aborts within its timeout (the read ends)
         rest = await asyncio.wait_for(reader.read(65536), T)

@@ -28,14 +28,14 @@ from dicomul.ul import _fsm
 from dicomul.ul.connection import Connection, Role, State
 from dicomul.ul.constants import EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
 from dicomul.ul.events import (
-    Aborted,
+    AbortIndication,
     AbortRequest,
-    AssociateAccept,
-    AssociateRejectRequest,
+    AssociateAcceptConfirmation,
+    AssociateAcceptResponse,
+    AssociateIndication,
+    AssociateRejectConfirmation,
+    AssociateRejectResponse,
     AssociateRequest,
-    AssociationAccepted,
-    AssociationRejectedEvent,
-    AssociationRequested,
     DataRequest,
     ReleaseRequest,
     TransportClosed,
@@ -55,24 +55,24 @@ def test_accept_events_on_both_sides(chunking) -> None:
     assert r.events() == [] and a.events() == []
     transfer(r, a, chunking)
     evs = a.events()
-    assert len(evs) == 1 and isinstance(evs[0], AssociationRequested)
+    assert len(evs) == 1 and isinstance(evs[0], AssociateIndication)
     got = evs[0].associate
     assert got.called == "STORESCP" and got.calling == "STORESCU"
     assert [pc.id for pc in got.presentation_contexts] == [1, 3, 5]
     assert got.max_length == 32768
     assert a.state is State.STA3
     assert a.timer_deadline() is None  # AE-6 stops ARTIM
-    a.send(AssociateAccept(ac))
+    a.send(AssociateAcceptResponse(ac))
     assert a.state is State.STA6
     assert types_of(b"".join(bytes(b) for b in a.data_to_send())) == [2]
     assert a.pending_output is False
     # put the AC back for the requestor via a fresh pair (same input), chunked
     r2, a2 = to_sta3(make_rq(32768))
     a2.events()
-    a2.send(AssociateAccept(make_ac(20000)))
+    a2.send(AssociateAcceptResponse(make_ac(20000)))
     transfer(a2, r2, chunking)
     evs = r2.events()
-    assert len(evs) == 1 and isinstance(evs[0], AssociationAccepted)
+    assert len(evs) == 1 and isinstance(evs[0], AssociateAcceptConfirmation)
     assert r2.state is State.STA6 and r2.is_established
     # each side knows what the other can receive
     assert r2.peer_max_length == 20000
@@ -91,7 +91,7 @@ def test_accepted_contexts_on_both_sides() -> None:
 
 def test_ac_abstract_syntaxes_backfilled() -> None:
     r, a = to_sta3()
-    a.send(AssociateAccept(make_ac()))
+    a.send(AssociateAcceptResponse(make_ac()))
     transfer(a, r)
     (ev,) = r.events()
     pcs = {pc.id: pc for pc in ev.associate.presentation_contexts}
@@ -106,7 +106,7 @@ def test_ac_ae_titles_echo_the_rq(ac_titles) -> None:
     ac = make_ac()
     if ac_titles:
         ac.called, ac.calling = ac_titles
-    a.send(AssociateAccept(ac))
+    a.send(AssociateAcceptResponse(ac))
     wire = b"".join(bytes(b) for b in a.data_to_send())
     assert wire[0] == 2
     assert wire[10:26] == b"SCP1".ljust(16) and wire[26:42] == b"SCU-9".ljust(16)
@@ -122,8 +122,8 @@ def test_ac_echoes_rq_titles_that_fail_validation() -> None:
     wire[10:26] = b" " * 16  # all-spaces called AE title: invalid, but echoed as received
     wire[26:42] = b"A\\B".ljust(16)
     a.receive_data(bytes(wire))
-    assert isinstance(a.events()[0], AssociationRequested)
-    a.send(AssociateAccept(make_ac()))
+    assert isinstance(a.events()[0], AssociateIndication)
+    a.send(AssociateAcceptResponse(make_ac()))
     out = b"".join(bytes(b) for b in a.data_to_send())
     assert out[0] == 2 and out[10:26] == b" " * 16 and out[26:42] == b"A\\B".ljust(16)
     assert a.state is State.STA6
@@ -165,9 +165,9 @@ def test_bad_requests_raise_value_error_and_change_nothing() -> None:
     assert a.state is State.STA1
     r2, a2 = to_sta3()
     with pytest.raises(ValueError):
-        a2.send(AssociateRejectRequest(1, 1, 4))  # reserved reason
+        a2.send(AssociateRejectResponse(1, 1, 4))  # reserved reason
     with pytest.raises(ValueError):
-        a2.send(AssociateAccept(make_rq()))
+        a2.send(AssociateAcceptResponse(make_rq()))
     assert a2.state is State.STA3 and not a2.pending_output
     r3, a3 = associate()
     with pytest.raises(ValueError):
@@ -192,12 +192,12 @@ def test_data_request_refused_when_peer_max_length_too_small() -> None:
 def test_reject_by_user(codes) -> None:
     r, a = to_sta3()
     a.events()
-    a.send(AssociateRejectRequest(*codes), now=100.0)
+    a.send(AssociateRejectResponse(*codes), now=100.0)
     assert a.state is State.STA13
     assert a.timer_deadline() == 100.0 + a.artim_timeout  # AE-8 starts ARTIM
     wire = transfer(a, r, "bytes")
     assert wire == bytes([3, 0, 0, 0, 0, 4, 0, *codes])
-    assert r.events() == [AssociationRejectedEvent(*codes), TransportClosed()]
+    assert r.events() == [AssociateRejectConfirmation(*codes), TransportClosed()]
     assert r.state is State.STA1 and r.close_requested  # AE-4
     assert a.events() == []
 
@@ -205,7 +205,7 @@ def test_reject_by_user(codes) -> None:
 def test_rejecting_acceptor_closes_when_requestor_closes() -> None:
     r, a = to_sta3()
     a.events()
-    a.send(AssociateRejectRequest(1, 1, 1))
+    a.send(AssociateRejectResponse(1, 1, 1))
     transfer(a, r)
     a.receive_data(b"")  # Evt17 in Sta13: AR-5
     assert a.state is State.STA1
@@ -215,7 +215,7 @@ def test_rejecting_acceptor_closes_when_requestor_closes() -> None:
 
 def test_rejecting_acceptor_closes_on_artim() -> None:
     r, a = to_sta3()
-    a.send(AssociateRejectRequest(1, 1, 1), now=10.0)
+    a.send(AssociateRejectResponse(1, 1, 1), now=10.0)
     a.events()
     a.handle_timer(10.0 + a.artim_timeout - 0.001)
     assert a.state is State.STA13
@@ -232,14 +232,14 @@ def test_reject_by_provider_for_protocol_version(version) -> None:
     assert a.state is State.STA13
     wire = transfer(a, r)
     assert wire == bytes.fromhex("03000000000400010202")
-    assert r.events() == [AssociationRejectedEvent(1, 2, 2), TransportClosed()]
+    assert r.events() == [AssociateRejectConfirmation(1, 2, 2), TransportClosed()]
 
 
 @pytest.mark.parametrize("version", [1, 3, 0xFFFF])
 def test_protocol_version_bit0_is_enough(version) -> None:
     r, a = to_sta5(make_rq(version=version))
     transfer(r, a)
-    assert isinstance(a.events()[0], AssociationRequested)
+    assert isinstance(a.events()[0], AssociateIndication)
 
 
 # ---- every state x every local request -----------------------------------------------------
@@ -309,7 +309,7 @@ def test_abort_in_sta3_sends_abort_and_starts_artim() -> None:
     assert a.state is State.STA13 and a.timer_deadline() == 3.0 + a.artim_timeout
     wire = transfer(a, r)
     assert [t for t, _ in wire_pdus(wire)] == [7]
-    assert r.events() == [Aborted(0, 0, provider=False), TransportClosed()]
+    assert r.events() == [AbortIndication(0, 0, provider=False), TransportClosed()]
 
 
 def test_full_conversation_whole_and_bytes() -> None:
@@ -319,7 +319,7 @@ def test_full_conversation_whole_and_bytes() -> None:
         r.send(ReleaseRequest())
         pump(r, a, chunking)
         assert a.state is State.STA8
-        assert [type(e).__name__ for e in a.events()] == ["DataReceived", "ReleaseRequested"]
+        assert [type(e).__name__ for e in a.events()] == ["DataIndication", "ReleaseIndication"]
 
 
 def test_new_pair_defaults() -> None:

@@ -15,12 +15,12 @@ from dicomul.dimse.messages import command_has_dataset  # noqa: E402
 from dicomul.ul import _fsm  # noqa: E402
 from dicomul.ul.connection import Connection, Role, State  # noqa: E402
 from dicomul.ul.events import (  # noqa: E402
-    Aborted,
+    AbortIndication,
     AbortRequest,
-    AssociateAccept,
-    AssociateRejectRequest,
+    AssociateAcceptResponse,
+    AssociateRejectResponse,
     AssociateRequest,
-    DataReceived,
+    DataIndication,
     DataRequest,
     ReleaseRequest,
     ReleaseResponse,
@@ -54,10 +54,10 @@ class Wire:
             for b in c.data_to_send():
                 self.inflight[self.other(c)] += bytes(b)
             for ev in c.events():
-                if isinstance(ev, DataReceived):
+                if isinstance(ev, DataIndication):
                     ds = None if ev.dataset is None else bytes(ev.dataset)
                     self.got[c].append((ev.context_id, ev.command, ds))
-                elif isinstance(ev, Aborted):
+                elif isinstance(ev, AbortIndication):
                     self.aborted = True
 
     def deliver(self, dst: Connection, n: int) -> None:
@@ -95,9 +95,11 @@ class Wire:
 
     def do(self, c: Connection, what: str) -> None:
         if what == "accept":
-            c.send(AssociateAccept(make_ac(self.ac_max, reject_mr=self.draw(st.booleans()))))
+            c.send(
+                AssociateAcceptResponse(make_ac(self.ac_max, reject_mr=self.draw(st.booleans())))
+            )
         elif what == "reject":
-            c.send(AssociateRejectRequest(1, 1, 1))
+            c.send(AssociateRejectResponse(1, 1, 1))
         elif what == "data":
             ctx = self.draw(st.sampled_from(sorted(c.accepted_contexts)))
             has = self.draw(st.booleans())

@@ -27,8 +27,8 @@ from dicomul.ul.constants import (
 )
 from dicomul.ul.events import (
     AbortRequest,
-    AssociateAccept,
-    AssociateRejectRequest,
+    AssociateAcceptResponse,
+    AssociateRejectResponse,
     AssociateRequest,
     DataRequest,
     ReleaseRequest,
@@ -40,8 +40,8 @@ MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
 
 REQUEST_TYPES = [
     AssociateRequest,
-    AssociateAccept,
-    AssociateRejectRequest,
+    AssociateAcceptResponse,
+    AssociateRejectResponse,
     DataRequest,
     ReleaseRequest,
     ReleaseResponse,
@@ -49,8 +49,8 @@ REQUEST_TYPES = [
 ]
 REQUEST_EVENT = {
     AssociateRequest: 1,
-    AssociateAccept: 7,
-    AssociateRejectRequest: 8,
+    AssociateAcceptResponse: 7,
+    AssociateRejectResponse: 8,
     DataRequest: 9,
     ReleaseRequest: 11,
     ReleaseResponse: 14,
@@ -186,7 +186,7 @@ def associate(rq: Associate | None = None, ac: Associate | None = None,
               chunking: Any = "whole", **kw: Any) -> tuple[Connection, Connection]:  # fmt: skip
     """Both sides in Sta6, events drained."""
     r, a = to_sta3(rq, chunking, **kw)
-    a.send(AssociateAccept(ac or make_ac()))
+    a.send(AssociateAcceptResponse(ac or make_ac()))
     pump(r, a, chunking)
     assert r.state is State.STA6 and a.state is State.STA6
     r.events()
@@ -241,7 +241,7 @@ def drive(state: int, side: str = "any") -> tuple[Connection, Connection, Connec
         return a, r, a
     if state == 13:
         r, a = to_sta3()
-        a.send(AssociateRejectRequest(1, 1, 1))
+        a.send(AssociateRejectResponse(1, 1, 1))
         return a, r, a
     raise ValueError(state)
 
@@ -250,10 +250,10 @@ def request_for(cls: type, conn: Connection | None = None) -> Any:
     """A well-formed instance of a request type."""
     if cls is AssociateRequest:
         return AssociateRequest(make_rq())
-    if cls is AssociateAccept:
-        return AssociateAccept(make_ac())
-    if cls is AssociateRejectRequest:
-        return AssociateRejectRequest(2, 3, 1)
+    if cls is AssociateAcceptResponse:
+        return AssociateAcceptResponse(make_ac())
+    if cls is AssociateRejectResponse:
+        return AssociateRejectResponse(2, 3, 1)
     if cls is DataRequest:
         return DataRequest(1, command(False))
     return cls()

@@ -17,7 +17,7 @@ from dicomul.dimse.messages import (
 from dicomul.dimse.session import Session
 from dicomul.ul._core import decode_pdata, encode_pdata, whole_command
 from dicomul.ul.connection import Connection, Role, State
-from dicomul.ul.events import Aborted, DataReceived, DataRequest
+from dicomul.ul.events import AbortIndication, DataIndication, DataRequest
 
 PROVIDER_ABORT_6 = bytes.fromhex("07000000000400000206")
 
@@ -63,14 +63,14 @@ def test_no_data_set_says_the_predicate_though_0800_announces_one() -> None:
         seen.clear()
         a = _feed(never, pieces)
         assert a.events() == [
-            DataReceived(1, command(True)),
-            DataReceived(3, command(True, extra=40)),
+            DataIndication(1, command(True)),
+            DataIndication(3, command(True, extra=40)),
         ]
         assert seen == [command(True), command(True, extra=40)]
         assert a.state is State.STA6
     # two PDVs in one PDU: the reassembler's path, not the one-PDV fast path
     a = _feed(never, [encode_pdata([(1, 3, command(True)), (3, 3, command(True))])])
-    assert a.events() == [DataReceived(1, command(True)), DataReceived(3, command(True))]
+    assert a.events() == [DataIndication(1, command(True)), DataIndication(3, command(True))]
 
 
 def test_a_data_set_after_a_command_the_predicate_says_is_whole_is_annex_e() -> None:
@@ -81,8 +81,8 @@ def test_a_data_set_after_a_command_the_predicate_says_is_whole_is_annex_e() -> 
     for pieces in _splits(wire):
         a = _feed(_never, pieces)
         evs = a.events()
-        assert evs[0] == DataReceived(1, command(True))
-        assert [type(e) for e in evs[1:]] == [Aborted]
+        assert evs[0] == DataIndication(1, command(True))
+        assert [type(e) for e in evs[1:]] == [AbortIndication]
         ab = evs[1]
         assert (ab.source, ab.reason, ab.provider, ab.local) == (2, 6, True, True)
         assert "no message in progress" in ab.message
@@ -99,8 +99,8 @@ def test_a_data_set_follows_says_the_predicate_though_0800_says_none() -> None:
     for pieces in _splits(wire):
         a = _feed(_always, pieces, max_length=100)
         assert a.events() == [
-            DataReceived(1, command(False), data),
-            DataReceived(3, command(False), b"zz"),
+            DataIndication(1, command(False), data),
+            DataIndication(3, command(False), b"zz"),
         ]
 
 
@@ -117,7 +117,7 @@ def test_a_command_set_in_fragments_is_judged_once_whole() -> None:
     for pieces in ([wire], chunks(wire, "bytes")):
         seen.clear()
         a = _feed(needs, pieces, max_length=64)
-        assert a.events() == [DataReceived(1, cmd, b"ab")]
+        assert a.events() == [DataIndication(1, cmd, b"ab")]
         assert seen == [cmd] and type(seen[0]) is bytes
 
 
@@ -137,7 +137,7 @@ def test_the_sink_is_asked_only_when_the_predicate_says_a_data_set_follows() -> 
     r2, a2 = associate(needs_dataset=_never, dataset_sink=sink)
     r2.send(DataRequest(1, command(True)))
     a2.receive_data(b"".join(bytes(b) for b in r2.data_to_send()))
-    assert a2.events() == [DataReceived(1, command(True))] and asked == []
+    assert a2.events() == [DataIndication(1, command(True))] and asked == []
 
 
 def test_without_a_predicate_no_command_set_is_followed_by_a_data_set() -> None:
@@ -146,8 +146,8 @@ def test_without_a_predicate_no_command_set_is_followed_by_a_data_set() -> None:
     _r, a = associate(needs_dataset=None)
     a.receive_data(wire)
     evs = a.events()
-    assert evs[:2] == [DataReceived(1, command(False)), DataReceived(1, command(True))]
-    assert type(evs[2]) is Aborted and evs[2].reason == 6
+    assert evs[:2] == [DataIndication(1, command(False)), DataIndication(1, command(True))]
+    assert type(evs[2]) is AbortIndication and evs[2].reason == 6
     assert Connection(Role.ACCEPTOR).needs_dataset is None
 
 

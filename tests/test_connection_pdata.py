@@ -21,8 +21,8 @@ from test_connection_helpers import (
 from dicomul.ul._core import Framer, encode_pdata
 from dicomul.ul.connection import State
 from dicomul.ul.events import (
-    Aborted,
-    DataReceived,
+    AbortIndication,
+    DataIndication,
     DataRequest,
     PDUReceived,
     ReleaseRequest,
@@ -92,7 +92,7 @@ def test_pdata_fragments_and_reassembles(kind, peer_max, direction, tmp_path) ->
     if kind == "tempfile":
         ds.close()
     _check_pdata_wire(wire, peer_max)
-    assert dst.events() == [DataReceived(1, cmd_only), DataReceived(3, cmd, data)]
+    assert dst.events() == [DataIndication(1, cmd_only), DataIndication(3, cmd, data)]
 
 
 @pytest.mark.parametrize("chunking", ["bytes", random.Random(3), random.Random(4)],
@@ -105,15 +105,15 @@ def test_pdata_any_chunking(chunking) -> None:
     wire = transfer(r, a, chunking)
     transfer(a, r, chunking)
     _check_pdata_wire(wire, 1000)
-    assert a.events() == [DataReceived(3, command(True), data)]
-    assert r.events() == [DataReceived(1, command(False))]
+    assert a.events() == [DataIndication(3, command(True), data)]
+    assert r.events() == [DataIndication(1, command(False))]
 
 
 def test_empty_dataset_still_completes_the_message() -> None:
     r, a = associate()
     r.send(DataRequest(1, command(True), b""))
     transfer(r, a)
-    assert a.events() == [DataReceived(1, command(True), b"")]
+    assert a.events() == [DataIndication(1, command(True), b"")]
 
 
 @pytest.mark.parametrize("peer_max", [0, 16384])
@@ -202,7 +202,7 @@ def test_annex_e_violation_aborts(name, receiver) -> None:
         conn.receive_data(pdu, now=5.0)
     evs = conn.events()
     # a message completed before the violation is still delivered
-    assert [type(e) for e in evs] == [DataReceived] * (len(evs) - 1) + [Aborted]
+    assert [type(e) for e in evs] == [DataIndication] * (len(evs) - 1) + [AbortIndication]
     ab = evs[-1]
     assert (ab.source, ab.reason, ab.provider, ab.local) == (2, 6, True, True)
     assert ab.message
@@ -223,7 +223,7 @@ def test_violation_in_sta7_aborts_too() -> None:
 def test_pdata_within_our_maximum_is_fine() -> None:
     r, a = associate()
     a.receive_data(_pdv(1, 3, command(False) + b"\0" * (16378 - len(command(False)))))
-    assert [type(e) for e in a.events()] == [DataReceived]
+    assert [type(e) for e in a.events()] == [DataIndication]
 
 
 def test_raw_pdus_event_before_each_event() -> None:
@@ -234,10 +234,10 @@ def test_raw_pdus_event_before_each_event() -> None:
     pdus = wire_pdus(wire)
     evs = a.events()
     assert evs[:-1] == [PDUReceived(4, raw) for _, raw in pdus]
-    assert evs[-1] == DataReceived(3, command(True), data)
+    assert evs[-1] == DataIndication(3, command(True), data)
     r.send(ReleaseRequest())
     transfer(r, a)
-    assert [type(e).__name__ for e in a.events()] == ["PDUReceived", "ReleaseRequested"]
+    assert [type(e).__name__ for e in a.events()] == ["PDUReceived", "ReleaseIndication"]
 
 
 def test_raw_pdus_during_association() -> None:
@@ -247,7 +247,7 @@ def test_raw_pdus_during_association() -> None:
     wire = transfer(r, a)
     evs = a.events()
     assert evs[0] == PDUReceived(1, wire)
-    assert type(evs[1]).__name__ == "AssociationRequested" and len(evs) == 2
+    assert type(evs[1]).__name__ == "AssociateIndication" and len(evs) == 2
 
 
 def test_chunks_helper_covers_everything() -> None:
@@ -316,7 +316,7 @@ def test_malformed_pdu(name, state, split) -> None:
     else:  # AA-8: A-ABORT source 2 with the decoding error's reason, A-P-ABORT indication
         reason = _expected_reason(raw)
         assert wire == bytes([7, 0, 0, 0, 0, 4, 0, 0, 2, reason])
-        assert len(evs) == 1 and isinstance(evs[0], Aborted)
+        assert len(evs) == 1 and isinstance(evs[0], AbortIndication)
         ab = evs[0]
         assert (ab.source, ab.reason, ab.provider, ab.local) == (2, reason, True, True)
     # Then, in Sta13: after a framing error the stream is out of step and later bytes are
@@ -343,7 +343,7 @@ def test_truncated_header_then_close(state) -> None:
     if state == 2:  # AA-5
         assert evs == [TransportClosed()]
     else:  # AA-4
-        assert [type(e) for e in evs] == [Aborted, TransportClosed]
+        assert [type(e) for e in evs] == [AbortIndication, TransportClosed]
         assert evs[0].provider and evs[0].source == 2
 
 
@@ -351,7 +351,7 @@ def test_pdus_before_a_malformed_one_in_the_same_chunk_act_first() -> None:
     r, a = associate()
     a.receive_data(_pdv(1, 3, command(False)) + bytes.fromhex("050000000006000000000000"))
     evs = a.events()
-    assert [type(e) for e in evs] == [DataReceived, Aborted]
+    assert [type(e) for e in evs] == [DataIndication, AbortIndication]
 
 
 # ---- Sta13: AA-6 ignores, AA-7 answers A-ASSOCIATE-RQ and invalid PDUs ---------------------
@@ -420,8 +420,8 @@ def test_events_returns_a_new_list_each_time() -> None:
     r.send(DataRequest(1, command(False)))
     transfer(r, a)
     second = a.events()
-    assert first == [] and second == [DataReceived(1, command(False))]
-    assert a.events() == [] and second == [DataReceived(1, command(False))]
+    assert first == [] and second == [DataIndication(1, command(False))]
+    assert a.events() == [] and second == [DataIndication(1, command(False))]
 
 
 @pytest.mark.parametrize("bad", [12345, "text", 1.5, None.__class__])

@@ -22,15 +22,15 @@ from dicomul.errors import LocalProtocolError
 from dicomul.ul import _fsm
 from dicomul.ul.connection import Connection, Role, State
 from dicomul.ul.events import (
-    Aborted,
+    AbortIndication,
     AbortRequest,
-    AssociateAccept,
-    AssociationRequested,
-    DataReceived,
+    AssociateAcceptResponse,
+    AssociateIndication,
+    DataIndication,
     DataRequest,
-    ReleaseConfirmed,
+    ReleaseConfirmation,
+    ReleaseIndication,
     ReleaseRequest,
-    ReleaseRequested,
     ReleaseResponse,
     TransportClosed,
 )
@@ -55,14 +55,14 @@ def test_release(initiator, chunking) -> None:
     first.send(ReleaseRequest(), now=1.0)
     assert first.state is State.STA7
     assert transfer(first, other, chunking) == RQ_PDU
-    assert other.events() == [ReleaseRequested(collision=False)]
+    assert other.events() == [ReleaseIndication(collision=False)]
     assert other.state is State.STA8
     other.send(ReleaseResponse(), now=2.0)  # AR-4
     assert other.state is State.STA13
     assert other.timer_deadline() == 2.0 + other.artim_timeout
     assert not other.close_requested  # the releasing side closes first
     assert transfer(other, first, chunking) == RP_PDU
-    assert first.events() == [ReleaseConfirmed(), TransportClosed()]  # AR-3
+    assert first.events() == [ReleaseConfirmation(), TransportClosed()]  # AR-3
     assert first.state is State.STA1 and first.close_requested
     assert first.timer_deadline() is None
     other.receive_data(b"", now=3.0)  # AR-5
@@ -75,13 +75,13 @@ def test_data_flows_while_releasing() -> None:
     r, a = associate()
     r.send(ReleaseRequest())
     transfer(r, a)
-    assert a.events() == [ReleaseRequested()]
+    assert a.events() == [ReleaseIndication()]
     a.send(DataRequest(1, command(False)))  # AR-7 in Sta8
     assert a.state is State.STA8
     a.send(ReleaseResponse())
     transfer(a, r)
     evs = r.events()
-    assert evs == [DataReceived(1, command(False)), ReleaseConfirmed(), TransportClosed()]
+    assert evs == [DataIndication(1, command(False)), ReleaseConfirmation(), TransportClosed()]
 
 
 def test_release_request_twice_is_a_local_error() -> None:
@@ -102,8 +102,8 @@ def test_release_collision(chunking) -> None:
     assert to_r == to_a == RQ_PDU
     transfer_bytes(r, to_r, chunking)
     transfer_bytes(a, to_a, chunking)
-    assert r.events() == [ReleaseRequested(collision=True)]  # AR-8
-    assert a.events() == [ReleaseRequested(collision=True)]
+    assert r.events() == [ReleaseIndication(collision=True)]  # AR-8
+    assert a.events() == [ReleaseIndication(collision=True)]
     assert r.state is State.STA9 and a.state is State.STA10
     # the acceptor must wait for the requestor's answer (Evt14 is blank in Sta10)
     with pytest.raises(LocalProtocolError):
@@ -111,12 +111,12 @@ def test_release_collision(chunking) -> None:
     r.send(ReleaseResponse())  # AR-9
     assert r.state is State.STA11
     assert transfer(r, a, chunking) == RP_PDU
-    assert a.events() == [ReleaseConfirmed()]  # AR-10
+    assert a.events() == [ReleaseConfirmation()]  # AR-10
     assert a.state is State.STA12
     a.send(ReleaseResponse(), now=4.0)  # AR-4
     assert a.state is State.STA13 and a.timer_deadline() == 4.0 + a.artim_timeout
     assert transfer(a, r, chunking) == RP_PDU
-    assert r.events() == [ReleaseConfirmed(), TransportClosed()]  # AR-3
+    assert r.events() == [ReleaseConfirmation(), TransportClosed()]  # AR-3
     assert r.state is State.STA1 and r.close_requested
     a.receive_data(b"")
     assert a.events() == [TransportClosed()] and a.state is State.STA1
@@ -152,7 +152,7 @@ def test_abort(side) -> None:
     assert first.state is State.STA13
     assert first.timer_deadline() == 10.0 + first.artim_timeout
     assert transfer(first, other) == bytes.fromhex("07000000000400000000")
-    assert other.events() == [Aborted(0, 0, provider=False), TransportClosed()]  # AA-3
+    assert other.events() == [AbortIndication(0, 0, provider=False), TransportClosed()]  # AA-3
     assert other.state is State.STA1 and other.close_requested
     first.receive_data(b"")
     assert first.events() == [TransportClosed()] and first.state is State.STA1
@@ -162,7 +162,7 @@ def test_provider_source_abort_request() -> None:
     r, a = associate()
     r.send(AbortRequest(2, 5))
     transfer(r, a)
-    assert a.events() == [Aborted(2, 5, provider=True), TransportClosed()]
+    assert a.events() == [AbortIndication(2, 5, provider=True), TransportClosed()]
 
 
 def test_abort_drops_queued_pdata() -> None:
@@ -175,7 +175,7 @@ def test_abort_drops_queued_pdata() -> None:
     for b in first:
         a.receive_data(bytes(b))
     a.receive_data(rest)
-    assert a.events() == [Aborted(0, 0, provider=False), TransportClosed()]
+    assert a.events() == [AbortIndication(0, 0, provider=False), TransportClosed()]
 
 
 # ---- transport closed (Evt17) in every state -------------------------------------------------
@@ -194,7 +194,10 @@ def test_transport_closed_in_every_state(state) -> None:
     assert conn.state is State.STA1
     assert conn.timer_deadline() is None
     if action == "AA-4":  # A-P-ABORT indication
-        assert evs == [Aborted(2, 0, provider=True, message=evs[0].message), TransportClosed()]
+        assert evs == [
+            AbortIndication(2, 0, provider=True, message=evs[0].message),
+            TransportClosed(),
+        ]
     else:
         assert action in ("AA-5", "AR-5") and evs == [TransportClosed()]
     conn.receive_data(b"")  # nothing more happens
@@ -238,7 +241,7 @@ def test_artim_stopped_by_associate_rq() -> None:
     r, a = to_sta5()
     assert a.timer_deadline() == a.artim_timeout  # to_sta5 made it at now=0
     a.receive_data(_wire(r), now=1.0)  # AE-6 stops ARTIM
-    assert isinstance(a.events()[0], AssociationRequested)
+    assert isinstance(a.events()[0], AssociateIndication)
     assert a.timer_deadline() is None
     a.handle_timer(1e9)
     assert a.state is State.STA3
@@ -269,7 +272,7 @@ def test_artim_now_is_remembered_across_entry_points() -> None:
     r, a = to_sta3()
     a.events()
     a.handle_timer(40.0)  # no deadline: only the clock moves
-    a.send(AssociateAccept(make_ac()))
+    a.send(AssociateAcceptResponse(make_ac()))
     a.send(AbortRequest())  # AA-1 with no now=: uses 40.0
     assert a.timer_deadline() == 40.0 + a.artim_timeout
 

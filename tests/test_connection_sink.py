@@ -7,7 +7,7 @@ import io
 
 from test_connection_helpers import associate, command, pump, wire_pdus
 
-from dicomul.ul.events import Aborted, AbortRequest, DataReceived, DataRequest
+from dicomul.ul.events import AbortIndication, AbortRequest, DataIndication, DataRequest
 
 
 class FailingSink(io.BytesIO):
@@ -37,7 +37,7 @@ def test_sink_error_is_reported_with_the_message_and_the_association_survives() 
     r.send(DataRequest(1, command(True), data))
     pump(r, a)
     (ev,) = a.events()
-    assert isinstance(ev, DataReceived) and ev.dataset is sinks[0]
+    assert isinstance(ev, DataIndication) and ev.dataset is sinks[0]
     assert isinstance(ev.error, OSError) and sinks[0].aborted
     # the association is still usable: the next message arrives whole
     r.send(DataRequest(1, command(True), b"ok" * 10))
@@ -74,5 +74,5 @@ def test_abort_mid_dataset_aborts_the_sink() -> None:
     assert sinks and not sinks[0].aborted
     r.send(AbortRequest())
     a.receive_data(b"".join(bytes(b) for b in r.data_to_send())[-10:])  # the A-ABORT
-    assert any(isinstance(e, Aborted) for e in a.events())
+    assert any(isinstance(e, AbortIndication) for e in a.events())
     assert sinks[0].aborted

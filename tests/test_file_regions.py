@@ -24,7 +24,7 @@ from dicomul.storage.sources import FileSource, send_form
 from dicomul.sync.server import Server
 from dicomul.sync.services import Association, contexts_for_files
 from dicomul.ul.connection import State
-from dicomul.ul.events import Aborted, DataReceived, DataRequest
+from dicomul.ul.events import AbortIndication, DataIndication, DataRequest
 from dicomul.ul.pdata import message_batches
 
 T = 10.0
@@ -99,7 +99,7 @@ def test_connection_sends_a_part10_data_set_from_the_mapping(peer_max) -> None:
     cmd = command(True)
     r.send(DataRequest(3, cmd, send_form(pf.open_dataset())))
     transfer(r, a)
-    assert a.events() == [DataReceived(3, cmd, pf.read_dataset_bytes())]
+    assert a.events() == [DataIndication(3, cmd, pf.read_dataset_bytes())]
 
 
 def test_a_file_cut_short_before_it_is_sent_aborts_with_a_clear_message(tmp_path) -> None:
@@ -113,11 +113,11 @@ def test_a_file_cut_short_before_it_is_sent_aborts_with_a_clear_message(tmp_path
     wire = transfer(r, a)  # never raises: the source's failure becomes an A-ABORT
     assert r.state is State.STA13
     (ev,) = r.events()
-    assert isinstance(ev, Aborted) and ev.local and ev.source == 0
+    assert isinstance(ev, AbortIndication) and ev.local and ev.source == 0
     assert "could not be read" in ev.message and "the file ends at byte" in ev.message
     assert isinstance(ev.error, OSError)
     assert wire[-10:] == bytes([7, 0, 0, 0, 0, 4, 0, 0, 0, 0])  # A-ABORT, service user
-    assert any(isinstance(e, Aborted) for e in a.events())
+    assert any(isinstance(e, AbortIndication) for e in a.events())
 
 
 def test_a_failing_source_of_any_kind_aborts_the_same_way() -> None:
@@ -129,7 +129,7 @@ def test_a_failing_source_of_any_kind_aborts_the_same_way() -> None:
     r.send(DataRequest(3, command(True), chunks()))
     transfer(r, a)
     (ev,) = r.events()
-    assert isinstance(ev, Aborted) and "disk gone" in ev.message
+    assert isinstance(ev, AbortIndication) and "disk gone" in ev.message
     assert r.state is State.STA13
 
 
@@ -224,7 +224,7 @@ def test_a_file_system_without_mmap_falls_back_to_reading(monkeypatch) -> None:
     cmd = command(True)
     r.send(DataRequest(3, cmd, send_form(pf.open_dataset())))
     transfer(r, a)
-    assert a.events() == [DataReceived(3, cmd, pf.read_dataset_bytes())]
+    assert a.events() == [DataIndication(3, cmd, pf.read_dataset_bytes())]
 
 
 @pytest.mark.parametrize("regions", [True, False])

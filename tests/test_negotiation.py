@@ -10,7 +10,7 @@ import pytest
 
 from dicomul.ul import constants as C
 from dicomul.ul.associate import Associate, UserIdentity
-from dicomul.ul.events import AssociateRejectRequest
+from dicomul.ul.events import AssociateRejectResponse
 from dicomul.ul.negotiation import (
     DEFAULT_ROLES,
     SupportedContexts,
@@ -337,10 +337,10 @@ def test_check_called_and_calling_ae() -> None:
     assert check_called_ae(rq, None) is None
     assert check_called_ae(rq, ["ARCHIVE"]) is None
     assert check_called_ae(rq, {" ARCHIVE   "}) is None  # padding is not significant
-    assert check_called_ae(rq, ["archive"]) == AssociateRejectRequest(1, 1, 7)  # case matters
-    assert check_called_ae(rq, []) == AssociateRejectRequest(1, 1, 7)
+    assert check_called_ae(rq, ["archive"]) == AssociateRejectResponse(1, 1, 7)  # case matters
+    assert check_called_ae(rq, []) == AssociateRejectResponse(1, 1, 7)
     assert check_calling_ae(rq, ("CT01", "MR01")) is None
-    assert check_calling_ae(rq, ["ct01"]) == AssociateRejectRequest(1, 1, 3)
+    assert check_calling_ae(rq, ["ct01"]) == AssociateRejectResponse(1, 1, 3)
     assert check_calling_ae(rq, None) is None
     with pytest.raises(TypeError):
         check_called_ae(rq, "ARCHIVE")
@@ -350,26 +350,26 @@ def test_check_application_context_and_version() -> None:
     rq = make_rq((1, VERIF, [IVLE]))
     assert check_application_context(rq) is None and check_protocol_version(rq) is None
     rq.application_context = "1.2.3.4"
-    assert check_application_context(rq) == AssociateRejectRequest(1, 1, 2)
+    assert check_application_context(rq) == AssociateRejectResponse(1, 1, 2)
     rq.version = 0x0003  # only bit 0 is tested
     assert check_protocol_version(rq) is None
     rq.version = 0x0002
-    assert check_protocol_version(rq) == AssociateRejectRequest(1, 2, 2)
+    assert check_protocol_version(rq) == AssociateRejectResponse(1, 2, 2)
     decoded = wire(rq)
-    assert check_protocol_version(decoded) == AssociateRejectRequest(1, 2, 2)
-    assert check_application_context(decoded) == AssociateRejectRequest(1, 1, 2)
+    assert check_protocol_version(decoded) == AssociateRejectResponse(1, 2, 2)
+    assert check_application_context(decoded) == AssociateRejectResponse(1, 1, 2)
 
 
 def test_check_request_order() -> None:
     rq = make_rq((1, VERIF, [IVLE]), called="ARCHIVE", calling="CT01")
     rq.version, rq.application_context = 2, "1.2.3"
     called, calling = ["OTHER"], ["NOBODY"]
-    assert check_request(rq, called, calling) == AssociateRejectRequest(1, 2, 2)
+    assert check_request(rq, called, calling) == AssociateRejectResponse(1, 2, 2)
     rq.version = 1
-    assert check_request(rq, called, calling) == AssociateRejectRequest(1, 1, 2)
+    assert check_request(rq, called, calling) == AssociateRejectResponse(1, 1, 2)
     rq.application_context = C.APPLICATION_CONTEXT_NAME
-    assert check_request(rq, called, calling) == AssociateRejectRequest(1, 1, 7)
-    assert check_request(rq, ["ARCHIVE"], calling) == AssociateRejectRequest(1, 1, 3)
+    assert check_request(rq, called, calling) == AssociateRejectResponse(1, 1, 7)
+    assert check_request(rq, ["ARCHIVE"], calling) == AssociateRejectResponse(1, 1, 3)
     assert check_request(rq, ["ARCHIVE"], ["CT01"]) is None
     assert check_request(rq) is None
 

@@ -33,13 +33,13 @@ from dicomul.ul.associate import Associate
 from dicomul.ul.connection import Connection, Role, State
 from dicomul.ul.constants import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION_SOP_CLASS
 from dicomul.ul.events import (
-    Aborted,
-    AssociateAccept,
+    AbortIndication,
+    AssociateAcceptResponse,
     AssociateRequest,
     DataRequest,
-    ReleaseConfirmed,
+    ReleaseConfirmation,
+    ReleaseIndication,
     ReleaseRequest,
-    ReleaseRequested,
     ReleaseResponse,
 )
 
@@ -79,7 +79,7 @@ def make_pair(
     r.connection.connection_made()
     a.connection.connection_made()
     pump(r, a, chunking)
-    a.connection.send(AssociateAccept(ac))
+    a.connection.send(AssociateAcceptResponse(ac))
     pump(r, a, chunking)
     assert r.connection.state is State.STA6 and a.connection.state is State.STA6
     r.events()
@@ -329,10 +329,10 @@ def test_release_ends_what_is_outstanding() -> None:
     a.events()
     r.connection.send(ReleaseRequest())
     pump(r, a)
-    assert of(a.events(), ReleaseRequested)
+    assert of(a.events(), ReleaseIndication)
     a.connection.send(ReleaseResponse())
     pump(r, a)
-    assert of(r.events(), ReleaseConfirmed) and op.done and op.status is None
+    assert of(r.events(), ReleaseConfirmation) and op.done and op.status is None
     assert r.outstanding == 0
 
 
@@ -369,8 +369,8 @@ def _raw(session: Session, ctx: int, command: bytes, dataset: bytes | None = Non
     session.connection.send(DataRequest(ctx, command, dataset))
 
 
-def _aborted(s: Session) -> Aborted:
-    (ab,) = of(s.events(), Aborted)
+def _aborted(s: Session) -> AbortIndication:
+    (ab,) = of(s.events(), AbortIndication)
     return ab
 
 
@@ -411,8 +411,8 @@ def test_more_operations_than_the_window_aborts() -> None:
     pump(r, a)
     events = a.events()
     assert len(of(events, RequestReceived)) == 1
-    assert "asynchronous operations window" in of(events, Aborted)[0].message
-    assert of(r.events(), Aborted) and r.outstanding == 0
+    assert "asynchronous operations window" in of(events, AbortIndication)[0].message
+    assert of(r.events(), AbortIndication) and r.outstanding == 0
 
 
 def test_a_command_set_that_does_not_decode_aborts() -> None:

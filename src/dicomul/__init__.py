@@ -56,13 +56,15 @@ if TYPE_CHECKING:  # what the lazy table below resolves to, for type checkers an
         UserIdentityType,
     )
     from dicomul.ul.negotiation import SupportedContexts, check_request, negotiate
-    from dicomul.ul.pdu import PDU, PDUReader, decode_pdu
+    from dicomul.ul.pdu import PDU, AbortPDU, AssociateRejectPDU, PDUReader, decode_pdu
 
 __version__ = "0.1.0"
 
 #: Public name -> the module that defines it.
 _LAZY: dict[str, str] = {
     "Abort": "dicomul.ul._core",
+    "AbortPDU": "dicomul.ul.pdu",
+    "AssociateRejectPDU": "dicomul.ul.pdu",
     "AssociateReject": "dicomul.ul._core",
     "PDV": "dicomul.ul._core",
     "PDataTF": "dicomul.ul._core",
@@ -123,6 +125,8 @@ __all__ = [
     "PDU",
     "PDV",
     "Abort",
+    "AbortPDU",
+    "AssociateRejectPDU",
     "AbortReason",
     "AbortSource",
     "Associate",

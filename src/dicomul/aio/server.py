@@ -83,12 +83,12 @@ from dicomul.storage.sources import send_form
 from dicomul.storage.writer import Part10Writer
 from dicomul.ul.connection import Connection, Role
 from dicomul.ul.events import (
-    Aborted,
+    AbortIndication,
     AbortRequest,
-    AssociateAccept,
-    AssociateRejectRequest,
-    AssociationRequested,
-    ReleaseRequested,
+    AssociateAcceptResponse,
+    AssociateIndication,
+    AssociateRejectResponse,
+    ReleaseIndication,
     ReleaseResponse,
     TransportClosed,
 )
@@ -127,11 +127,11 @@ def current_operation() -> Operation | None:
 
 
 # PS3.8 Table 9-21: rejected-transient, service-provider (presentation), local-limit-exceeded
-_BUSY = AssociateRejectRequest(2, 3, 2)
+_BUSY = AssociateRejectResponse(2, 3, 2)
 # rejected-transient, service-user, no-reason-given
-_LOCAL_FAILURE = AssociateRejectRequest(2, 1, 1)
+_LOCAL_FAILURE = AssociateRejectResponse(2, 1, 1)
 # rejected-permanent, service-user, no-reason-given (the accept policy said no)
-_REFUSED = AssociateRejectRequest(1, 1, 1)
+_REFUSED = AssociateRejectResponse(1, 1, 1)
 
 
 class Server:
@@ -303,7 +303,7 @@ class Server:
         self._pending[peer] = None
         return True
 
-    def _associating(self, peer: _Peer, calling: str) -> AssociateRejectRequest | None:
+    def _associating(self, peer: _Peer, calling: str) -> AssociateRejectResponse | None:
         """Room for one more association (from ``calling``)? None, or the reject."""
         if len(self._associated) >= self.max_associations:
             log.warning("rejecting %r: %d associations at once", calling, self.max_associations)
@@ -450,11 +450,11 @@ class _Peer:
                 op = self._ops.get(target)
                 if op is not None:
                     op.cancelled.set()
-            elif kind is AssociationRequested:
+            elif kind is AssociateIndication:
                 self._on_associate(ev.associate)
-            elif kind is ReleaseRequested:
+            elif kind is ReleaseIndication:
                 self.session.connection.send(ReleaseResponse())
-            elif kind in (Aborted, TransportClosed):
+            elif kind in (AbortIndication, TransportClosed):
                 self._end()
         self.protocol.pump()
 
@@ -467,7 +467,7 @@ class _Peer:
             self.session.connection.send(rj)
             return
         decision = decide(server, rq)
-        if isinstance(decision, AssociateRejectRequest):
+        if isinstance(decision, AssociateRejectResponse):
             self.session.connection.send(decision)
             return
         wants_identity = server.on_user_identity is not None and rq.user_identity is not None
@@ -499,7 +499,7 @@ class _Peer:
         if verdict is True:
             self._accept(rq, ac)
         else:
-            reject = verdict if isinstance(verdict, AssociateRejectRequest) else _REFUSED
+            reject = verdict if isinstance(verdict, AssociateRejectResponse) else _REFUSED
             log.info("refusing %r: %s", self.calling, "by the accept policy or user identity")
             self.session.connection.send(reject)
         self.protocol.pump()
@@ -524,7 +524,7 @@ class _Peer:
         self.contexts = requestor_accepted(rq, ac)
         self.info = AssociationInfo(self.calling, rq.called.strip(), self.protocol.peer_address,
                                     rq, dict(self.contexts))  # fmt: skip
-        self.session.connection.send(AssociateAccept(ac))
+        self.session.connection.send(AssociateAcceptResponse(ac))
         self._associated = True
         server._associated_now(self, self.calling)
         self.roles = negotiated_roles(rq, ac)

@@ -22,7 +22,7 @@ from dicomul.dimse.sop import (
 )
 from dicomul.ul.associate import Associate
 from dicomul.ul.constants import RejectReasonUser, RejectResult, RejectSource
-from dicomul.ul.events import AssociateRejectRequest
+from dicomul.ul.events import AssociateRejectResponse
 from dicomul.ul.negotiation import SupportedContexts, check_request, negotiate
 
 __all__ = ["ServerConfig", "base_contexts", "supported_for", "decide", "UNCOMPRESSED"]
@@ -109,7 +109,7 @@ def supported_for(cfg: ServerConfig, rq: Associate) -> SupportedContexts:
     return offered
 
 
-def decide(cfg: ServerConfig, rq: Associate) -> Associate | AssociateRejectRequest:
+def decide(cfg: ServerConfig, rq: Associate) -> Associate | AssociateRejectResponse:
     """The A-ASSOCIATE-AC for ``rq``, or the reject: the AE allow-lists first
     (:func:`~dicomul.ul.negotiation.check_request`), then PS3.7 D.3.3 negotiation. A local
     failure while negotiating is a transient reject, never an exception."""
@@ -135,6 +135,6 @@ def decide(cfg: ServerConfig, rq: Associate) -> Associate | AssociateRejectReque
         )
     except Exception:  # noqa: BLE001 - a local failure: reject, do not die
         log.exception("negotiation failed")
-        return AssociateRejectRequest(
+        return AssociateRejectResponse(
             RejectResult.TRANSIENT, RejectSource.USER, RejectReasonUser.NO_REASON
         )

@@ -36,7 +36,7 @@ copied here.
 The peer's DIMSE mistakes (a command set that does not decode, a response to nothing
 outstanding or of the wrong kind, an operation beyond the window, a pending status where
 the service has none) never raise: the session aborts the association (A-ABORT, source
-service-user) and reports :class:`~dicomul.ul.events.Aborted` with ``local`` True and the
+service-user) and reports :class:`~dicomul.ul.events.AbortIndication` with ``local`` True and the
 reason in ``message``. Local misuse (a response to a request not being performed, a
 cancel of an echo, a context not accepted) raises ValueError before anything changes.
 """
@@ -65,11 +65,11 @@ from dicomul.dimse.status import is_pending
 from dicomul.ul.associate import Associate
 from dicomul.ul.connection import Connection
 from dicomul.ul.events import (
-    Aborted,
+    AbortIndication,
     AbortRequest,
-    DataReceived,
+    DataIndication,
     DataRequest,
-    ReleaseConfirmed,
+    ReleaseConfirmation,
     TransportClosed,
 )
 
@@ -96,7 +96,7 @@ RESPONSE_CLASSES: dict[int, type[DIMSEMessage]] = {
 _MULTI = frozenset({_CF.C_FIND_RQ, _CF.C_GET_RQ, _CF.C_MOVE_RQ})
 _SUBOPS = ("remaining", "completed", "failed", "warning")
 #: Connection events after which no operation can complete.
-_ENDINGS = (Aborted, ReleaseConfirmed, TransportClosed)
+_ENDINGS = (AbortIndication, ReleaseConfirmation, TransportClosed)
 
 
 class Operation:
@@ -410,7 +410,7 @@ class Session:
 
     def _drain(self) -> None:
         for ev in self.connection.events():
-            if type(ev) is DataReceived:
+            if type(ev) is DataIndication:
                 if not self._windows_read:
                     self._windows()
                 self._on_message(ev)
@@ -446,9 +446,9 @@ class Session:
         self._ended()
         if self.connection.is_established:
             self.connection.send(AbortRequest(0, 0))
-        self._events.append(Aborted(0, 0, provider=False, local=True, message=why))
+        self._events.append(AbortIndication(0, 0, provider=False, local=True, message=why))
 
-    def _on_message(self, ev: DataReceived) -> None:
+    def _on_message(self, ev: DataIndication) -> None:
         sunk, self._sunk = self._sunk, None
         try:
             if sunk is not None and sunk[0] == ev.command:
@@ -470,7 +470,7 @@ class Session:
         else:
             self._violation(f"unexpected Command Field 0x{cf:04X}")
 
-    def _on_request(self, ev: DataReceived, message: DIMSEMessage) -> None:
+    def _on_request(self, ev: DataIndication, message: DIMSEMessage) -> None:
         mid = message.message_id  # type: ignore[attr-defined]
         if mid in self._performing:
             self._violation(f"request with message ID {mid}, which is still being performed")
@@ -492,7 +492,7 @@ class Session:
         self._performing[mid] = req
         self._events.append(req)
 
-    def _on_response(self, ev: DataReceived, message: DIMSEMessage) -> None:
+    def _on_response(self, ev: DataIndication, message: DIMSEMessage) -> None:
         mid = message.message_id_being_responded_to  # type: ignore[attr-defined]
         op = self._invoked.get(mid)
         if op is None:

@@ -26,11 +26,11 @@ from dicomul.storage.part10 import FileMeta
 from dicomul.storage.receiver import StoreReceiver, deliver_retrieved
 from dicomul.ul.connection import Connection, Role
 from dicomul.ul.events import (
-    Aborted,
-    AssociationAccepted,
-    AssociationRejectedEvent,
-    ReleaseConfirmed,
-    ReleaseRequested,
+    AbortIndication,
+    AssociateAcceptConfirmation,
+    AssociateRejectConfirmation,
+    ReleaseConfirmation,
+    ReleaseIndication,
     ReleaseResponse,
     TransportClosed,
 )
@@ -177,18 +177,18 @@ class Requestor:
                     got.append(ev)
             elif kind is RequestReceived:
                 self._on_request(ev)
-            elif kind is AssociationAccepted:
+            elif kind is AssociateAcceptConfirmation:
                 self.accept = ev.associate
                 self.contexts = requestor_accepted(self.request, ev.associate)
                 self.roles = negotiated_roles(self.request, ev.associate)
                 self.accepted = True
-            elif kind is AssociationRejectedEvent:
+            elif kind is AssociateRejectConfirmation:
                 self.end(AssociationRejected(ev.result, ev.source, ev.reason))
-            elif kind is ReleaseRequested:  # the peer releases: answer (PS3.8 allows it)
+            elif kind is ReleaseIndication:  # the peer releases: answer (PS3.8 allows it)
                 self.connection.send(ReleaseResponse())
-            elif kind is ReleaseConfirmed:
+            elif kind is ReleaseConfirmation:
                 self.end(DicomULError("the association is released"), released=True)
-            elif kind is Aborted:
+            elif kind is AbortIndication:
                 error = AssociationAborted(ev.source, ev.reason)
                 if ev.message:
                     error.args = (f"{error}: {ev.message}",)

@@ -47,21 +47,21 @@ from dicomul.ul._core import DEFAULT_MAX_PDU_LENGTH
 from dicomul.ul.associate import Associate
 from dicomul.ul.connection import DEFAULT_ARTIM_TIMEOUT, Connection, Role, State
 from dicomul.ul.events import (
-    Aborted,
+    AbortIndication,
     AbortRequest,
-    AssociateAccept,
-    AssociateRejectRequest,
+    AssociateAcceptConfirmation,
+    AssociateAcceptResponse,
+    AssociateIndication,
+    AssociateRejectConfirmation,
+    AssociateRejectResponse,
     AssociateRequest,
-    AssociationAccepted,
-    AssociationRejectedEvent,
-    AssociationRequested,
-    DataReceived,
+    DataIndication,
     DataRequest,
     Event,
     PDUReceived,
-    ReleaseConfirmed,
+    ReleaseConfirmation,
+    ReleaseIndication,
     ReleaseRequest,
-    ReleaseRequested,
     ReleaseResponse,
     TransportClosed,
 )
@@ -431,11 +431,11 @@ class Net:
 
     def send_associate_accept(self, assoc: Associate) -> None:
         """Queue the A-ASSOCIATE-AC (inside or after on_receive_associate_request)."""
-        self._request(AssociateAccept(assoc))
+        self._request(AssociateAcceptResponse(assoc))
 
     def send_associate_reject(self, result: int, source: int, reason: int) -> None:
         """Queue an A-ASSOCIATE-RJ with PS3.8 Table 9-21 codes."""
-        self._request(AssociateRejectRequest(result, source, reason))
+        self._request(AssociateRejectResponse(result, source, reason))
 
     def send_data(self, pc_id: int, command: Any, dataset: Any = None) -> None:
         """Queue one DIMSE message on an accepted presentation context: the encoded
@@ -504,7 +504,7 @@ class Net:
         outcome = self._wait_for(
             lambda: self._outcome is not None or self._closed.is_set(), timeout
         )
-        if isinstance(outcome, AssociationAccepted):
+        if isinstance(outcome, AssociateAcceptConfirmation):
             return outcome.associate
         # Rejected or aborted: the connection is closing (AE-4, AA-3); see it through so
         # that nothing is left open when the caller gets the exception.
@@ -518,7 +518,7 @@ class Net:
         to close. Raises AssociationAborted if it was aborted instead."""
         self.send_release_request()
         self._wait_for(self._closed.is_set, timeout)
-        if isinstance(self._outcome, Aborted):
+        if isinstance(self._outcome, AbortIndication):
             self._raise_for(self._outcome)
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -549,9 +549,9 @@ class Net:
 
     @staticmethod
     def _raise_for(outcome: Event | None) -> None:
-        if isinstance(outcome, AssociationRejectedEvent):
+        if isinstance(outcome, AssociateRejectConfirmation):
             raise AssociationRejected(outcome.result, outcome.source, outcome.reason)
-        if isinstance(outcome, Aborted):
+        if isinstance(outcome, AbortIndication):
             raise AssociationAborted(outcome.source, outcome.reason)
         raise AssociationAborted(2, 0)  # the transport closed with no answer
 
@@ -619,7 +619,7 @@ class Net:
         with self._cond:
             if self._conn is not None and self._conn.state is _STA6:
                 self._conn.send(AbortRequest(0, 0), now=time.monotonic())
-                self._outcome = Aborted(0, 0, provider=True, local=True, message="timeout")
+                self._outcome = AbortIndication(0, 0, provider=True, local=True, message="timeout")
 
     def _wake(self) -> None:
         w = self._waker
@@ -787,7 +787,9 @@ class Net:
                 ):
                     log.info("network timeout: no data for %ss, aborting", idle_limit)
                     conn.send(AbortRequest(0, 0), now=now)
-                    self._outcome = Aborted(0, 0, provider=True, local=True, message="timeout")
+                    self._outcome = AbortIndication(
+                        0, 0, provider=True, local=True, message="timeout"
+                    )
             events = conn.events()
         if events:
             self._dispatch(events)
@@ -812,14 +814,16 @@ class Net:
 
     def _dispatch(self, events: list[Event]) -> None:
         for ev in events:
-            if type(ev) is DataReceived:  # the hot path
+            if type(ev) is DataIndication:  # the hot path
                 try:
                     self.on_receive_data(ev.context_id, ev.command, ev.dataset)
                 except Exception:  # noqa: BLE001 - a failing callback must not kill the loop
                     log.exception("on_receive_data raised")
                 continue
-            if isinstance(ev, (AssociationAccepted, AssociationRejectedEvent, Aborted)):
-                if isinstance(ev, Aborted) and ev.error is not None:
+            if isinstance(
+                ev, (AssociateAcceptConfirmation, AssociateRejectConfirmation, AbortIndication)
+            ):
+                if isinstance(ev, AbortIndication) and ev.error is not None:
                     log.error("%s: aborting the association", ev.message, exc_info=ev.error)
                 with self._cond:
                     self._outcome = ev
@@ -830,21 +834,21 @@ class Net:
                 log.exception("callback for %s raised", type(ev).__name__)
 
     def _callback_for(self, ev: Event) -> None:
-        if isinstance(ev, DataReceived):
+        if isinstance(ev, DataIndication):
             self._call("on_receive_data", ev.context_id, ev.command, ev.dataset)
         elif isinstance(ev, PDUReceived):
             self._call("on_receive", 0, ev.pdu_type, ev.data)
-        elif isinstance(ev, AssociationRequested):
+        elif isinstance(ev, AssociateIndication):
             self._call("on_receive_associate_request", ev.associate)
-        elif isinstance(ev, AssociationAccepted):
+        elif isinstance(ev, AssociateAcceptConfirmation):
             self._call("on_receive_associate_accept", ev.associate)
-        elif isinstance(ev, AssociationRejectedEvent):
+        elif isinstance(ev, AssociateRejectConfirmation):
             self._call("on_receive_associate_reject", ev.result, ev.source, ev.reason)
-        elif isinstance(ev, ReleaseRequested):
+        elif isinstance(ev, ReleaseIndication):
             self._call("on_receive_release_request")
-        elif isinstance(ev, ReleaseConfirmed):
+        elif isinstance(ev, ReleaseConfirmation):
             self._call("on_receive_release_response")
-        elif isinstance(ev, Aborted):
+        elif isinstance(ev, AbortIndication):
             self._call("on_receive_abort", ev.source, ev.reason)
         elif isinstance(ev, TransportClosed):
             pass  # handled when the loop ends

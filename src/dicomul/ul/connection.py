@@ -59,21 +59,21 @@ from dicomul.ul._core import (
 )
 from dicomul.ul.associate import Associate
 from dicomul.ul.events import (
-    Aborted,
+    AbortIndication,
     AbortRequest,
-    AssociateAccept,
-    AssociateRejectRequest,
+    AssociateAcceptConfirmation,
+    AssociateAcceptResponse,
+    AssociateIndication,
+    AssociateRejectConfirmation,
+    AssociateRejectResponse,
     AssociateRequest,
-    AssociationAccepted,
-    AssociationRejectedEvent,
-    AssociationRequested,
-    DataReceived,
+    DataIndication,
     DataRequest,
     Event,
     PDUReceived,
-    ReleaseConfirmed,
+    ReleaseConfirmation,
+    ReleaseIndication,
     ReleaseRequest,
-    ReleaseRequested,
     ReleaseResponse,
     Request,
     TransportClosed,
@@ -121,8 +121,8 @@ _PDU_EVENT = {1: 6, 2: 3, 3: 4, 4: 10, 5: 12, 6: 13, 7: 16}
 # Events for each local request type.
 _REQUEST_EVENT: dict[type, int] = {
     AssociateRequest: 1,
-    AssociateAccept: 7,
-    AssociateRejectRequest: 8,
+    AssociateAcceptResponse: 7,
+    AssociateRejectResponse: 8,
     DataRequest: 9,
     ReleaseRequest: 11,
     ReleaseResponse: 14,
@@ -296,11 +296,11 @@ class Connection:
             if not isinstance(request.associate, Associate) or not request.associate.is_request:
                 raise ValueError("AssociateRequest needs an A-ASSOCIATE-RQ Associate")
             return request.associate.encode()  # raises ValueError if it cannot be sent
-        if isinstance(request, AssociateAccept):
+        if isinstance(request, AssociateAcceptResponse):
             if not isinstance(request.associate, Associate) or request.associate.is_request:
-                raise ValueError("AssociateAccept needs an A-ASSOCIATE-AC Associate")
+                raise ValueError("AssociateAcceptResponse needs an A-ASSOCIATE-AC Associate")
             return _echo_titles(request.associate.encode(), self.request)
-        elif isinstance(request, AssociateRejectRequest):
+        elif isinstance(request, AssociateRejectResponse):
             from dicomul.ul.constants import validate_reject
 
             validate_reject(request.result, request.source, request.reason)
@@ -406,7 +406,7 @@ class Connection:
         With ``limit``, stops after about that many bytes (a large data set is then read
         and fragmented a window at a time); call again until it returns ``[]``. A data
         set source that raises while it is read (an I/O error, a file cut short) cannot
-        be taken back from the wire: the association is aborted (A-ABORT, and an Aborted
+        be taken back from the wire: the association is aborted (A-ABORT, and an AbortIndication
         event with the exception), nothing is raised here."""
         return [b for _, _, bufs in self.take_outgoing(limit) for b in bufs]
 
@@ -447,12 +447,12 @@ class Connection:
     def _source_failed(self, exc: Exception) -> None:
         """The data set of a message being sent could not be read to its end. Part of the
         message may be on the wire and P-DATA cannot be taken back, so the association is
-        aborted (A-ABORT, source: service user), and an Aborted event says why."""
+        aborted (A-ABORT, source: service user), and an AbortIndication event says why."""
         if self.state in (State.STA1, State.STA13):
             return
         self.send(AbortRequest(0, 0))
         self._events.append(
-            Aborted(0, 0, provider=False, local=True, error=exc, message=(
+            AbortIndication(0, 0, provider=False, local=True, error=exc, message=(
                 f"the data set being sent could not be read: {type(exc).__name__}: {exc}"))
         )  # fmt: skip
 
@@ -543,7 +543,7 @@ class Connection:
         self._pending = None
         self._run(19)
 
-    def _reassemble(self, pdu: PDataTF) -> list[DataReceived] | None:
+    def _reassemble(self, pdu: PDataTF) -> list[DataIndication] | None:
         """Checks a P-DATA-TF against our maximum length and Annex E and returns the
         messages it completes; None when it was turned into a provider abort (Evt19)."""
         if self.raw_pdus:  # the framer's P-DATA limit does not see raw PDUs' lengths
@@ -561,13 +561,13 @@ class Connection:
         whole = whole_command(pdu)  # one PDV, a whole command set: C-ECHO, responses, ...
         if whole is not None and reassembler.accepts_whole(whole[0]):
             msg = reassembler.command(*whole)  # None: a data set follows
-            return [] if msg is None else [DataReceived(*msg)]
-        done: list[DataReceived] = []
+            return [] if msg is None else [DataIndication(*msg)]
+        done: list[DataIndication] = []
         try:
             for pdv in pdu.pdvs:
                 msg = reassembler.add(pdv.context_id, pdv.control, pdv.data)
                 if msg is not None:
-                    done.append(DataReceived(*msg))
+                    done.append(DataIndication(*msg))
         except AnnexEViolation as exc:
             self._invalid_pdu(6, f"PS3.8 Annex E: {exc}")
             return None
@@ -628,7 +628,7 @@ class Connection:
             self._read_limit(self.accept)
             self._queue(2, self._prepared)
         elif bit == _fsm.FX_SEND_ASSOC_RJ:
-            if isinstance(p, AssociateRejectRequest):
+            if isinstance(p, AssociateRejectResponse):
                 rj = AssociateReject(p.result, p.source, p.reason)
             else:  # AE-6, not acceptable: protocol version not supported (PS3.8 9.3.4)
                 rj = AssociateReject(1, 2, 2)
@@ -650,7 +650,7 @@ class Connection:
             self._queue(7, ab.encode())
         elif bit == _fsm.FX_IND_ASSOC_RQ:
             self.request = p
-            self._events.append(AssociationRequested(p))
+            self._events.append(AssociateIndication(p))
         elif bit == _fsm.FX_IND_ASSOC_AC:
             assert self.request is not None
             p.backfill_abstracts(self.request)
@@ -658,27 +658,27 @@ class Connection:
             self._accepted = self._compute_accepted()
             self._peer_announced(p)
             self._read_limit(self.request)
-            self._events.append(AssociationAccepted(p))
+            self._events.append(AssociateAcceptConfirmation(p))
         elif bit == _fsm.FX_IND_ASSOC_RJ:
-            self._events.append(AssociationRejectedEvent(p.result, p.source, p.reason))
+            self._events.append(AssociateRejectConfirmation(p.result, p.source, p.reason))
         elif bit == _fsm.FX_IND_RELEASE_RQ:
             collision = self.state in (State.STA7,)
-            self._events.append(ReleaseRequested(collision=collision))
+            self._events.append(ReleaseIndication(collision=collision))
         elif bit == _fsm.FX_IND_RELEASE_RP:
-            self._events.append(ReleaseConfirmed())
+            self._events.append(ReleaseConfirmation())
         elif bit == _fsm.FX_IND_ABORT:
             self._events.append(self._abort_event(effects, event))
         elif bit == _fsm.FX_CLOSE_TRANSPORT:
             self.close_requested = True
         # FX_IGNORE_PDU: nothing to do.
 
-    def _abort_event(self, effects: int, event: int) -> Aborted:
+    def _abort_event(self, effects: int, event: int) -> AbortIndication:
         if event == 16 and isinstance(self._pending, Abort):
             ab = self._pending
-            return Aborted(ab.source, ab.reason, provider=ab.source != 0)
+            return AbortIndication(ab.source, ab.reason, provider=ab.source != 0)
         if event == 17:
-            return Aborted(2, 0, provider=True, message="transport connection closed")
-        return Aborted(
+            return AbortIndication(2, 0, provider=True, message="transport connection closed")
+        return AbortIndication(
             2,
             self._abort_reason if event == 19 else 2,
             provider=True,

@@ -1,14 +1,28 @@
 """Primitives the local user hands to a Connection, and events a Connection gives back.
 
-Requests (``Connection.send``): :class:`AssociateRequest`, :class:`AssociateAccept`,
-:class:`AssociateRejectRequest`, :class:`DataRequest`, :class:`ReleaseRequest`,
+Names follow PS3.8's four primitive types, so each says which way it goes: a *request*
+or *response* is what this side asks of the upper layer (``Connection.send``); an
+*indication* or *confirmation* is what the upper layer reports (``Connection.events()``).
+PDUs on the wire are the ``*PDU`` classes of :mod:`dicomul.ul.pdu`, and the exceptions
+a failed association raises are ``AssociationRejected`` / ``AssociationAborted``. So the
+four kinds of "abort" are: :class:`AbortRequest` (we abort), :class:`AbortIndication`
+(the association was aborted, by the peer or the provider), ``AbortPDU`` (A-ABORT on the
+wire) and ``AssociationAborted`` (what a call on an aborted association raises).
+
+Requests and responses: :class:`AssociateRequest`, :class:`AssociateAcceptResponse`,
+:class:`AssociateRejectResponse`, :class:`DataRequest` (P-DATA), :class:`ReleaseRequest`,
 :class:`ReleaseResponse`, :class:`AbortRequest`.
 
-Events (``Connection.events()``): :class:`AssociationRequested` (A-ASSOCIATE indication),
-:class:`AssociationAccepted` / :class:`AssociationRejectedEvent` (confirmations),
-:class:`DataReceived` (a whole DIMSE message), :class:`ReleaseRequested` (A-RELEASE
-indication), :class:`ReleaseConfirmed`, :class:`Aborted` (A-ABORT / A-P-ABORT indication),
-:class:`PDUReceived` (raw PDUs, only when asked for), and :class:`TransportClosed`.
+Indications and confirmations: :class:`AssociateIndication` (the peer asks to
+associate), :class:`AssociateAcceptConfirmation` / :class:`AssociateRejectConfirmation`
+(the peer's answer to ours), :class:`DataIndication` (a whole DIMSE message),
+:class:`ReleaseIndication` (the peer asks to release), :class:`ReleaseConfirmation`,
+:class:`AbortIndication` (A-ABORT or A-P-ABORT); and, outside PS3.8's primitives,
+:class:`PDUReceived` (raw PDUs, only when asked for) and :class:`TransportClosed`.
+
+The names of earlier releases (``AssociationRequested``, ``AssociationAccepted``,
+``AssociationRejectedEvent``, ``ReleaseRequested``, ``ReleaseConfirmed``, ``Aborted``,
+``DataReceived``, ``AssociateAccept``, ``AssociateRejectRequest``) remain as aliases.
 """
 
 from __future__ import annotations
@@ -22,20 +36,20 @@ from dicomul.ul.associate import Associate
 __all__ = [
     "Dataset",
     "AssociateRequest",
-    "AssociateAccept",
-    "AssociateRejectRequest",
+    "AssociateAcceptResponse",
+    "AssociateRejectResponse",
     "DataRequest",
     "ReleaseRequest",
     "ReleaseResponse",
     "AbortRequest",
     "Request",
-    "AssociationRequested",
-    "AssociationAccepted",
-    "AssociationRejectedEvent",
-    "DataReceived",
-    "ReleaseRequested",
-    "ReleaseConfirmed",
-    "Aborted",
+    "AssociateIndication",
+    "AssociateAcceptConfirmation",
+    "AssociateRejectConfirmation",
+    "DataIndication",
+    "ReleaseIndication",
+    "ReleaseConfirmation",
+    "AbortIndication",
     "PDUReceived",
     "TransportClosed",
     "Event",
@@ -56,14 +70,14 @@ class AssociateRequest:
 
 
 @record
-class AssociateAccept:
+class AssociateAcceptResponse:
     """A-ASSOCIATE response, accept (Evt7): ``associate`` is the AC handle to send."""
 
     associate: Associate
 
 
 @record
-class AssociateRejectRequest:
+class AssociateRejectResponse:
     """A-ASSOCIATE response, reject (Evt8), with PS3.8 Table 9-21 codes."""
 
     result: int
@@ -105,8 +119,8 @@ class AbortRequest:
 
 Request = (
     AssociateRequest
-    | AssociateAccept
-    | AssociateRejectRequest
+    | AssociateAcceptResponse
+    | AssociateRejectResponse
     | DataRequest
     | ReleaseRequest
     | ReleaseResponse
@@ -118,21 +132,21 @@ Request = (
 
 
 @record
-class AssociationRequested:
+class AssociateIndication:
     """A-ASSOCIATE indication: the peer's A-ASSOCIATE-RQ (acceptor side)."""
 
     associate: Associate
 
 
 @record
-class AssociationAccepted:
+class AssociateAcceptConfirmation:
     """A-ASSOCIATE confirmation (accept): the peer's AC, abstract syntaxes back-filled."""
 
     associate: Associate
 
 
 @record
-class AssociationRejectedEvent:
+class AssociateRejectConfirmation:
     """A-ASSOCIATE confirmation (reject): the peer's A-ASSOCIATE-RJ codes."""
 
     result: int
@@ -141,7 +155,7 @@ class AssociationRejectedEvent:
 
 
 @record
-class DataReceived:
+class DataIndication:
     """P-DATA indication of one whole DIMSE message.
 
     ``command`` is the command set's bytes; ``dataset`` the data set's bytes, None when
@@ -158,19 +172,19 @@ class DataReceived:
 
 
 @record
-class ReleaseRequested:
+class ReleaseIndication:
     """A-RELEASE indication (the peer sent A-RELEASE-RQ; answer with ReleaseResponse)."""
 
     collision: bool = False
 
 
 @record
-class ReleaseConfirmed:
+class ReleaseConfirmation:
     """A-RELEASE confirmation (the peer's A-RELEASE-RP)."""
 
 
 @record
-class Aborted:
+class AbortIndication:
     """A-ABORT (``provider`` False, the peer's user aborted) or A-P-ABORT indication.
 
     ``source``/``reason`` are those of the A-ABORT PDU received, or of the one this side
@@ -201,13 +215,24 @@ class TransportClosed:
 
 
 Event = (
-    AssociationRequested
-    | AssociationAccepted
-    | AssociationRejectedEvent
-    | DataReceived
-    | ReleaseRequested
-    | ReleaseConfirmed
-    | Aborted
+    AssociateIndication
+    | AssociateAcceptConfirmation
+    | AssociateRejectConfirmation
+    | DataIndication
+    | ReleaseIndication
+    | ReleaseConfirmation
+    | AbortIndication
     | PDUReceived
     | TransportClosed
 )
+
+# The names of earlier releases (see the module docstring).
+AssociationRequested = AssociateIndication
+AssociationAccepted = AssociateAcceptConfirmation
+AssociationRejectedEvent = AssociateRejectConfirmation
+ReleaseRequested = ReleaseIndication
+ReleaseConfirmed = ReleaseConfirmation
+Aborted = AbortIndication
+DataReceived = DataIndication
+AssociateAccept = AssociateAcceptResponse
+AssociateRejectRequest = AssociateRejectResponse

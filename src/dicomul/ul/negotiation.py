@@ -61,7 +61,7 @@ from .constants import (
     RejectResult,
     RejectSource,
 )
-from .events import AssociateRejectRequest
+from .events import AssociateRejectResponse
 
 __all__ = [
     "SupportedContexts",
@@ -284,19 +284,19 @@ def _strip(ae: str) -> str:
 
 def _check_ae(
     actual: str, allowed: Collection[str] | None, reason: int
-) -> AssociateRejectRequest | None:
+) -> AssociateRejectResponse | None:
     if allowed is None:
         return None
     if isinstance(allowed, str):
         raise TypeError("allowed must be a collection of AE titles, not a str")
     if _strip(actual) in {_strip(a) for a in allowed}:
         return None
-    return AssociateRejectRequest(RejectResult.PERMANENT, RejectSource.USER, reason)
+    return AssociateRejectResponse(RejectResult.PERMANENT, RejectSource.USER, reason)
 
 
 def check_called_ae(
     request: Associate, allowed: Collection[str] | None
-) -> AssociateRejectRequest | None:
+) -> AssociateRejectResponse | None:
     """RJ (1 permanent, 1 service-user, 7 called-AE-title-not-recognized) when the RQ's
     called AE title is not in ``allowed``; None when it is or ``allowed`` is None."""
     return _check_ae(request.called, allowed, RejectReasonUser.CALLED_AE_NOT_RECOGNIZED)
@@ -304,30 +304,30 @@ def check_called_ae(
 
 def check_calling_ae(
     request: Associate, allowed: Collection[str] | None
-) -> AssociateRejectRequest | None:
+) -> AssociateRejectResponse | None:
     """RJ (1, 1, 3 calling-AE-title-not-recognized) when the RQ's calling AE title is not in
     ``allowed``; None when it is or ``allowed`` is None."""
     return _check_ae(request.calling, allowed, RejectReasonUser.CALLING_AE_NOT_RECOGNIZED)
 
 
-def check_application_context(request: Associate) -> AssociateRejectRequest | None:
+def check_application_context(request: Associate) -> AssociateRejectResponse | None:
     """RJ (1, 1, 2 application-context-name-not-supported) unless the RQ names DICOM's
     application context 1.2.840.10008.3.1.1.1 (PS3.7 A.2.1)."""
     if request.application_context == APPLICATION_CONTEXT_NAME:
         return None
-    return AssociateRejectRequest(
+    return AssociateRejectResponse(
         RejectResult.PERMANENT,
         RejectSource.USER,
         RejectReasonUser.APPLICATION_CONTEXT_NOT_SUPPORTED,
     )
 
 
-def check_protocol_version(request: Associate) -> AssociateRejectRequest | None:
+def check_protocol_version(request: Associate) -> AssociateRejectResponse | None:
     """RJ (1, 2 service-provider ACSE, 2 protocol-version-not-supported) when bit 0 of the
     protocol version is not set; the other bits are not tested (PS3.8 9.3.2)."""
     if request.version & 1:
         return None
-    return AssociateRejectRequest(
+    return AssociateRejectResponse(
         RejectResult.PERMANENT,
         RejectSource.PROVIDER_ACSE,
         RejectReasonACSE.PROTOCOL_VERSION_NOT_SUPPORTED,
@@ -338,7 +338,7 @@ def check_request(
     request: Associate,
     called: Collection[str] | None = None,
     calling: Collection[str] | None = None,
-) -> AssociateRejectRequest | None:
+) -> AssociateRejectResponse | None:
     """Run the checks and return the first rejection, or None to go on negotiating.
 
     Order: protocol version, application context, called AE, calling AE. The protocol

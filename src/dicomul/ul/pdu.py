@@ -2,7 +2,8 @@
 
 ``decode_pdu(data)`` turns one PDU into its typed object: an :class:`Associate` for
 A-ASSOCIATE-RQ/AC, :class:`AssociateReject`, :class:`PDataTF`, :class:`ReleaseRQ`,
-:class:`ReleaseRP` or :class:`Abort`. :class:`PDUReader` is fed chunks of any size and gives
+:class:`ReleaseRP` or :class:`Abort` (also named ``AbortPDU``; ``AssociateRejectPDU`` is
+:class:`AssociateReject`). :class:`PDUReader` is fed chunks of any size and gives
 back the PDUs they complete. Both raise :class:`~dicomul.errors.ProtocolError` (never another
 exception) on bytes that break PS3.8; the error carries the A-ABORT reason to send.
 """
@@ -23,7 +24,19 @@ from dicomul.ul._core import (
 )
 from dicomul.ul.associate import Associate
 
-__all__ = ["PDU", "decode_pdu", "PDUReader", "DEFAULT_MAX_PDU_LENGTH"]
+__all__ = [
+    "PDU",
+    "decode_pdu",
+    "PDUReader",
+    "DEFAULT_MAX_PDU_LENGTH",
+    "AbortPDU",
+    "AssociateRejectPDU",
+]
+
+#: The A-ABORT PDU (``Abort``) and A-ASSOCIATE-RJ PDU (``AssociateReject``) under names that
+#: say they are PDUs, unlike ``AbortRequest`` / ``AbortIndication`` (dicomul.ul.events).
+AbortPDU = Abort
+AssociateRejectPDU = AssociateReject
 
 PDU = Associate | AssociateReject | PDataTF | ReleaseRQ | ReleaseRP | Abort
 Buffer = bytes | bytearray | memoryview
