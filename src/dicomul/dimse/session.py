@@ -95,6 +95,8 @@ RESPONSE_CLASSES: dict[int, type[DIMSEMessage]] = {
 #: Services whose operations may have pending responses (and can be cancelled).
 _MULTI = frozenset({_CF.C_FIND_RQ, _CF.C_GET_RQ, _CF.C_MOVE_RQ})
 _SUBOPS = ("remaining", "completed", "failed", "warning")
+_SUBOP_FIELDS = tuple((name, f"{name}_suboperations") for name in _SUBOPS)
+_RETRIEVE = frozenset({_CF.C_GET_RQ, _CF.C_MOVE_RQ})
 #: Connection events after which no operation can complete.
 _ENDINGS = (AbortIndication, ReleaseConfirmation, TransportClosed)
 
@@ -508,10 +510,11 @@ class Session:
             return
         op.status = status
         op.responses += 1
-        for name in _SUBOPS:
-            value = getattr(message, f"{name}_suboperations", None)
-            if value is not None:
-                setattr(op, name, value)
+        if op.kind in _RETRIEVE:  # (only C-GET and C-MOVE responses count sub-operations)
+            for name, field in _SUBOP_FIELDS:
+                value = getattr(message, field, None)
+                if value is not None:
+                    setattr(op, name, value)
         if final:
             op.done = True
             del self._invoked[mid]
