@@ -413,11 +413,24 @@ def test_ipv6_loopback() -> None:
     assert run(scenario) == 0
 
 
+async def _find_that_never_reads(port: int, dimse_timeout: float) -> tuple[Any, Any, Any]:
+    """An association whose requestor sends a C-FIND, then never reads again: (the
+    association, the find's iterator, the task waiting for its first response)."""
+    contexts = [(model_uid("patient", "find"), ["1.2.840.10008.1.2"])]
+    stuck = await connect(port, contexts=contexts, dimse_timeout=dimse_timeout)
+    sock = stuck.protocol.transport.get_extra_info("socket")  # type: ignore[union-attr]
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.protocol.transport.pause_reading()  # type: ignore[union-attr]  # never reads
+    query = Dataset()
+    query.QueryRetrieveLevel = "PATIENT"
+    a_find = stuck.find(query, "patient")
+    return stuck, a_find, asyncio.ensure_future(a_find.__anext__())
+
+
 def test_a_requestor_that_never_reads_stalls_only_itself() -> None:
     """A C-FIND with 100,000 matches of 4 KiB to a requestor that stops reading: the
     server stops producing once the socket is full (its buffer stays bounded), and
     another association is served meanwhile."""
-    import socket
 
     produced = 0
 
@@ -433,15 +446,7 @@ def test_a_requestor_that_never_reads_stalls_only_itself() -> None:
 
     async def scenario() -> tuple[int, int, int]:
         srv, port = await serve(on_find=on_find)
-        contexts = [(model_uid("patient", "find"), ["1.2.840.10008.1.2"])]
-        stuck = await connect(port, contexts=contexts)
-        sock = stuck.protocol.transport.get_extra_info("socket")  # type: ignore[union-attr]
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        stuck.protocol.transport.pause_reading()  # type: ignore[union-attr]  # never reads
-        query = Dataset()
-        query.QueryRetrieveLevel = "PATIENT"
-        a_find = stuck.find(query, "patient")
-        task = asyncio.ensure_future(a_find.__anext__())
+        stuck, a_find, task = await _find_that_never_reads(port, dimse_timeout=T)
         loop = asyncio.get_running_loop()
         end = loop.time() + T
         last = -1
@@ -517,15 +522,7 @@ def test_an_association_whose_peer_never_reads_is_dropped_after_its_abort() -> N
 
     async def scenario() -> tuple[int, int]:
         srv, port = await serve(on_find=on_find, idle_timeout=0.3, acse_timeout=0.3)
-        contexts = [(model_uid("patient", "find"), ["1.2.840.10008.1.2"])]
-        stuck = await connect(port, contexts=contexts, dimse_timeout=60)  # (it waits)
-        sock = stuck.protocol.transport.get_extra_info("socket")  # type: ignore[union-attr]
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        stuck.protocol.transport.pause_reading()  # type: ignore[union-attr]  # never reads
-        query = Dataset()
-        query.QueryRetrieveLevel = "PATIENT"
-        a_find = stuck.find(query, "patient")
-        task = asyncio.ensure_future(a_find.__anext__())
+        stuck, a_find, task = await _find_that_never_reads(port, dimse_timeout=60)  # (waits)
         loop = asyncio.get_running_loop()
         start = loop.time()
         while srv.associations == 0 and loop.time() < start + T:

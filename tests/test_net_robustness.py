@@ -83,19 +83,21 @@ def test_stop_returns_while_a_writer_is_stuck_on_a_peer_that_does_not_read() -> 
         srv.stop(timeout=2.0)
 
 
+def _accept_then_never_read(ls: socket.socket, conn: list[socket.socket]) -> None:
+    """A raw SCP: accepts one association (everything proposed), then never reads."""
+    c, _ = ls.accept()
+    conn.append(c)
+    rq = dicomul.Associate.decode(_recv_pdu(c))
+    sup = {pc.abstract_syntax: list(pc.transfer_syntaxes) for pc in rq.presentation_contexts}
+    c.sendall(negotiate(rq, sup).encode())
+
+
 def test_network_timeout_bounds_a_write_to_a_peer_that_does_not_read() -> None:
     ls = socket.create_server(("127.0.0.1", 0))
     port = ls.getsockname()[1]
     conn: list[socket.socket] = []
 
-    def raw_scp() -> None:  # accepts the association, then never reads again
-        c, _ = ls.accept()
-        conn.append(c)
-        rq = dicomul.Associate.decode(_recv_pdu(c))
-        sup = {pc.abstract_syntax: list(pc.transfer_syntaxes) for pc in rq.presentation_contexts}
-        c.sendall(negotiate(rq, sup).encode())
-
-    t = threading.Thread(target=raw_scp, daemon=True)
+    t = threading.Thread(target=_accept_then_never_read, args=(ls, conn), daemon=True)
     t.start()
     sc = "1.2.840.10008.5.1.4.1.1.7"
     try:
@@ -280,15 +282,7 @@ def test_a_sender_faster_than_the_peer_waits_and_an_abort_frees_it() -> None:
     conn: list[socket.socket] = []
     done = threading.Event()
 
-    def raw_scp() -> None:  # accepts the association, then never reads again
-        c, _ = ls.accept()
-        conn.append(c)
-        rq = dicomul.Associate.decode(_recv_pdu(c))
-        sup = {pc.abstract_syntax: list(pc.transfer_syntaxes) for pc in rq.presentation_contexts}
-        c.sendall(negotiate(rq, sup).encode())
-        done.wait(TIMEOUT)
-
-    t = threading.Thread(target=raw_scp, daemon=True)
+    t = threading.Thread(target=_accept_then_never_read, args=(ls, conn), daemon=True)
     t.start()
     net = Net(artim_timeout=0.5)
     rq = dicomul.Associate(request=True).default_associate()
