@@ -76,10 +76,10 @@ from dicomul.dimse.status import (
     SUCCESS,
     UNABLE_TO_PROCESS,
 )
-from dicomul.storage.contexts import prepare_store, sop_class_of
+from dicomul.storage.contexts import prepare_store, prepare_to_send, sop_class_of
 from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset, encode_dataset
 from dicomul.storage.receiver import StoreReceiver
-from dicomul.storage.sources import send_form
+from dicomul.storage.sources import refers_to_a_file, send_form
 from dicomul.storage.writer import Part10Writer
 from dicomul.ul.connection import Connection, Role
 from dicomul.ul.events import (
@@ -704,13 +704,23 @@ class _Peer:
     async def _sub_store(self, obj: Any, parent: RequestReceived) -> int:
         """One C-GET sub-operation: C-STORE on this association, wait for its response.
         The requestor must have taken the SCP role for the SOP class (PS3.4 C.4.3.1)."""
-        sop = sop_class_of(obj)
+        # A file is opened and read (a small one whole) in the pool: the loop serves
+        # every association and must never wait for a disk.
+        on_disk = refers_to_a_file(obj)
+        pool, loop = self.server._pool, self._loop
+        sop = await loop.run_in_executor(pool, sop_class_of, obj) if on_disk else sop_class_of(obj)
         if not self.roles.get(sop, (True, False))[1]:
             log.warning("C-GET: the requestor has no SCP role for %s", sop)
             return 0xA702
-        pc_id, prepared = prepare_store(self.contexts, obj)
+        if on_disk:
+            pc_id, prepared, data = await loop.run_in_executor(
+                pool, prepare_to_send, self.contexts, obj
+            )
+        else:
+            pc_id, prepared = prepare_store(self.contexts, obj)
+            data = send_form(prepared.data)
         op = self.session.request(
-            pc_id, CStoreRQ, send_form(prepared.data),
+            pc_id, CStoreRQ, data,
             affected_sop_class_uid=prepared.sop_class_uid,
             affected_sop_instance_uid=prepared.sop_instance_uid,
         )  # fmt: skip

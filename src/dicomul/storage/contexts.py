@@ -24,6 +24,7 @@ from dicomul.storage.transcode import INSTALL_HINT, can_transcode
 from dicomul.ul.constants import EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
 
 __all__ = [
+    "prepare_to_send",
     "Contexts",
     "MAX_CONTEXTS",
     "verification_contexts",
@@ -216,3 +217,20 @@ def prepare_store(
     prepared = prepare_dataset(obj, [ts for _, ts in choices])
     refuse_invalid_uids(prepared)
     return next(i for i, ts in choices if ts == prepared.transfer_syntax), prepared
+
+
+def prepare_to_send(
+    accepted: Mapping[int, tuple[str | None, str]], obj: Any
+) -> tuple[int, PreparedDataset, Any]:
+    """:func:`prepare_store`, plus what to queue for the data set (a small file read
+    whole, see :func:`dicomul.storage.sources.preload`): ``(context ID, prepared,
+    data)``. Blocking (it reads files): the asyncio API runs it in a worker thread."""
+    from dicomul.storage.sources import preload
+
+    pc_id, prepared = prepare_store(accepted, obj)
+    try:
+        data = preload(prepared.data)
+    except BaseException:
+        prepared.close()
+        raise
+    return pc_id, prepared, data

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-__all__ = ["file_chunks", "FileSource", "send_form"]
+__all__ = ["file_chunks", "FileSource", "send_form", "preload", "PRELOAD_LIMIT", "refers_to_a_file"]
 
 _CHUNK = 4 * 1024 * 1024
 
@@ -53,3 +53,33 @@ def send_form(data: Any) -> Any:
     if hasattr(data, "read"):
         return FileSource(data)
     return data
+
+
+#: A file's data set of at most this many bytes is read whole by :func:`preload` (in a
+#: worker thread, by the asyncio API, so that the event loop never waits for a disk);
+#: a larger one is streamed as it is sent (from the page cache, a window at a time).
+PRELOAD_LIMIT = 8 * 1024 * 1024
+
+
+def refers_to_a_file(obj: Any) -> bool:
+    """Whether preparing ``obj`` to send reads a file (a path or a Part10File)."""
+    import os
+
+    return isinstance(obj, (str, os.PathLike)) or hasattr(obj, "dataset_offset")
+
+
+def preload(data: Any) -> Any:
+    """What to queue for a prepared data set, its file read now when it is small: bytes
+    (the file closed) for a file data set of at most PRELOAD_LIMIT bytes, else
+    :func:`send_form`. Blocking: call it where a disk may wait (a worker thread).
+    Raises OSError when the file is shorter than its data set (cut short meanwhile)."""
+    region = data.file_region() if hasattr(data, "file_region") else None
+    if region is None or region.length > PRELOAD_LIMIT:
+        return send_form(data)
+    try:
+        raw = data.read()
+    finally:
+        data.close()
+    if len(raw) != region.length:
+        raise OSError(f"the file ends {region.length - len(raw)} bytes before its data set")
+    return raw
