@@ -615,7 +615,13 @@ def test_listener_refuses_an_untaken_connection_and_wait_sees_its_close():
 def test_nets_cost_no_thread(acceptor, requestor):
     """Every Net of the process runs on the one event loop: 20 associations (40 Nets)
     start no thread beyond the loop's."""
-    srv = acceptor()
+    threads = set()
+
+    def on_request(net, rq):
+        threads.add(threading.current_thread().name)
+        accept_all(net, rq)
+
+    srv = acceptor(on_receive_associate_request=on_request)
     requestor().net.associate("127.0.0.1", srv.port, make_rq(), timeout=TIMEOUT)
     before = threading.active_count()
     nets = [requestor() for _ in range(20)]
@@ -623,6 +629,7 @@ def test_nets_cost_no_thread(acceptor, requestor):
         c.net.associate("127.0.0.1", srv.port, make_rq(), timeout=TIMEOUT)
     assert all(c.net.is_associated for c in nets)
     assert threading.active_count() == before
+    assert threads == {"dicomul-loop"}  # the callbacks of every Net run on the one loop
     for c in nets:
         c.net.release(timeout=TIMEOUT)
         assert c.closed()
