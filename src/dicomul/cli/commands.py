@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import dicomul
+from dicomul.cli.tls import tls_context
 from dicomul.ul.constants import (
     EXPLICIT_VR_LITTLE_ENDIAN,
     IMPLICIT_VR_LITTLE_ENDIAN,
@@ -93,28 +94,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _ssl_context(args: argparse.Namespace, server: bool) -> ssl.SSLContext | None:
-    if not getattr(args, "tls", False):
-        return None
-    import ssl  # only when asked for: it costs start-up time
-
-    purpose = ssl.Purpose.CLIENT_AUTH if server else ssl.Purpose.SERVER_AUTH
     try:
-        ctx = ssl.create_default_context(purpose, cafile=args.tls_ca)
-    except OSError as exc:  # ssl.SSLError is one too
-        raise SystemExit(_usage(f"--tls-ca {args.tls_ca}: {exc.strerror or exc}")) from None
-    if args.tls_cert:
-        try:
-            ctx.load_cert_chain(args.tls_cert, args.tls_key)
-        except OSError as exc:
-            key = f" --tls-key {args.tls_key}" if args.tls_key else ""
-            what = f"--tls-cert {args.tls_cert}{key}"
-            raise SystemExit(_usage(f"{what}: {exc.strerror or exc}")) from None
-    if args.tls_no_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    elif server and args.tls_ca:
-        ctx.verify_mode = ssl.CERT_REQUIRED  # clients must present a certificate
-    return ctx
+        return tls_context(args, server)
+    except ValueError as exc:  # a file named by --tls-* that cannot be used
+        raise SystemExit(_usage(str(exc))) from None
 
 
 def _scu_kwargs(args: argparse.Namespace) -> dict[str, Any]:

@@ -97,11 +97,11 @@ async def serve(
 
 def _worker(args: argparse.Namespace, port: int, ready: Any) -> None:
     """A worker process (spawned: portable, nothing inherited but the arguments)."""
-    from dicomul.cli.commands import _ssl_context
+    from dicomul.cli.tls import tls_context  # (checked by the parent already)
 
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(serve(args, _ssl_context(args, server=True), port, announce=False, ready=ready))
+        asyncio.run(serve(args, tls_context(args, server=True), port, announce=False, ready=ready))
     except KeyboardInterrupt:
         pass
 
