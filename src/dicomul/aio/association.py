@@ -21,59 +21,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dicomul.aio.protocol import SessionProtocol
-from dicomul.dimse.messages import (
-    CEchoRQ,
-    CFindRQ,
-    CGetRQ,
-    CMoveRQ,
-    CommandField,
-    CStoreRQ,
-    DIMSEMessage,
-)
+from dicomul.dimse.messages import CEchoRQ, CFindRQ, CGetRQ, CMoveRQ, CStoreRQ, DIMSEMessage
 from dicomul.dimse.request import build_request, describe_reject
-from dicomul.dimse.session import (
-    AssociationInfo,
-    Operation,
-    RequestReceived,
-    ResponseReceived,
-    Session,
-)
+from dicomul.dimse.session import AssociationInfo, Operation, ResponseReceived
 from dicomul.dimse.sop import VERIFICATION, model_uid
-from dicomul.dimse.status import SOP_CLASS_NOT_SUPPORTED, SUCCESS
 from dicomul.errors import AssociationAborted, AssociationRejected, DicomULError
-from dicomul.storage.contexts import context_error, prepare_store, verification_contexts
+from dicomul.storage.contexts import prepare_store, verification_contexts
 from dicomul.storage.part10 import FileMeta, decode_dataset, encode_dataset
-from dicomul.storage.receiver import StoreReceiver, deliver_retrieved
+from dicomul.storage.requestor import Requestor, StoreHandler
 from dicomul.storage.sources import send_form
-from dicomul.ul.connection import Connection, Role
-from dicomul.ul.events import (
-    Aborted,
-    AbortRequest,
-    AssociateRequest,
-    AssociationAccepted,
-    AssociationRejectedEvent,
-    ReleaseConfirmed,
-    ReleaseRequest,
-    ReleaseRequested,
-    ReleaseResponse,
-    TransportClosed,
-)
-from dicomul.ul.negotiation import negotiated_roles, requestor_accepted
+from dicomul.ul.events import AbortRequest, AssociateRequest, ReleaseRequest
 
 if TYPE_CHECKING:
     import ssl
-    from pathlib import Path
+
+    from dicomul.ul.associate import Associate
 
 __all__ = ["Association", "connect"]
 
 log = logging.getLogger("dicomul")
-
-#: ``store_handler(dataset, meta) -> status`` for data sets a C-GET brings back.
-StoreHandler = Callable[[Any, FileMeta], int]
 
 
 async def connect(
@@ -122,7 +92,13 @@ async def connect(
 class Association:
     """One association this side requested (see the module docstring); made by
     :func:`connect`. ``contexts``: the accepted ``{id: (abstract syntax, transfer
-    syntax)}``; ``roles``: the negotiated (SCU, SCP) roles per SOP class."""
+    syntax)}``; ``roles``: the negotiated (SCU, SCP) roles per SOP class.
+
+    The DIMSE state (response matching, C-GET sub-operations, release, the end) is the
+    shared sans-IO :class:`dicomul.storage.requestor.Requestor`; this class drives it
+    from the event loop and wakes the coroutine that waits for what it was given: one
+    future per operation waiting for a response, one for the A-ASSOCIATE answer and one
+    for the end of the connection."""
 
     def __init__(
         self,
@@ -136,23 +112,40 @@ class Association:
         self.called_ae = called_ae
         self.dimse_timeout = dimse_timeout
         self.acse_timeout = acse_timeout
-        self.request: Any = None
-        self.accept: Any = None
-        self.contexts: dict[int, tuple[str, str]] = {}
-        self.roles: dict[str, tuple[bool, bool]] = {}
-        #: Data sets a C-GET received without ``output_dir`` or handler: (bytes, FileMeta).
-        self.received: list[tuple[bytes, FileMeta]] = []
         self._loop = asyncio.get_running_loop()
-        self.session = Session(Connection(Role.REQUESTOR, artim_timeout=acse_timeout or 30.0),
-                               dataset_sink=self._sink)  # fmt: skip
+        self._core = Requestor(called_ae=called_ae, artim_timeout=acse_timeout or 30.0)
+        #: The DIMSE Session of this association (and its sans-IO Connection).
+        self.session = self._core.session
         self.protocol: SessionProtocol | None = None
         self._established: asyncio.Future[None] = self._loop.create_future()
         self._closed: asyncio.Future[None] = self._loop.create_future()
-        self._waiters: dict[Operation, asyncio.Queue[Any]] = {}
-        self._ended: BaseException | None = None
-        self._releasing = False
-        self._receiver: StoreReceiver | None = None
-        self._store_handler: StoreHandler | None = None
+        #: The future each operation's waiting coroutine awaits (see _next).
+        self._wakers: dict[Operation, asyncio.Future[None]] = {}
+
+    # ---- what the requestor core knows ------------------------------------------------
+
+    @property
+    def contexts(self) -> dict[int, tuple[str, str]]:
+        return self._core.contexts
+
+    @property
+    def roles(self) -> dict[str, tuple[bool, bool]]:
+        return self._core.roles
+
+    @property
+    def received(self) -> list[tuple[bytes, FileMeta]]:
+        """Data sets a C-GET received without ``output_dir`` or handler: (bytes, FileMeta)."""
+        return self._core.received
+
+    @property
+    def request(self) -> Associate | None:
+        """The A-ASSOCIATE-RQ sent."""
+        return self._core.request  # type: ignore[no-any-return]
+
+    @property
+    def accept(self) -> Associate | None:
+        """The A-ASSOCIATE-AC received."""
+        return self._core.accept  # type: ignore[no-any-return]
 
     # ---- set-up and tear-down ---------------------------------------------------------
 
@@ -166,7 +159,7 @@ class Association:
         server_hostname: str | None,
     ) -> None:
         where = f"{self.called_ae}@{host}:{port}"
-        self.request = rq
+        self._core.request = rq
         self.session.connection.send(AssociateRequest(rq))
 
         def protocol() -> SessionProtocol:
@@ -207,7 +200,7 @@ class Association:
         """Release the association (A-RELEASE) and wait for the connection to close."""
         conn = self.session.connection
         if conn.is_established:
-            self._releasing = True
+            self._core.releasing = True
             conn.send(ReleaseRequest())
             self._pump()
             try:
@@ -229,7 +222,8 @@ class Association:
             pass
         if self.protocol is not None:
             self.protocol.abort_transport()
-        self._end(AssociationAborted(0, 0))
+        self._core.end(AssociationAborted(0, 0))
+        self._wake()
 
     async def __aenter__(self) -> Association:
         return self
@@ -243,7 +237,8 @@ class Association:
     @property
     def user_identity_response(self) -> bytes | None:
         """The acceptor's user identity server response (59H), or None."""
-        return self.accept.get_user_identity_response() if self.accept is not None else None
+        ac = self._core.accept
+        return ac.get_user_identity_response() if ac is not None else None  # type: ignore[no-any-return]
 
     @property
     def is_established(self) -> bool:
@@ -259,7 +254,7 @@ class Association:
 
     async def echo(self) -> int:
         """C-ECHO; returns the status."""
-        pc_id = self._context(VERIFICATION, "Verification")
+        pc_id = self._core.context(VERIFICATION, "Verification")
         op = self._request(pc_id, CEchoRQ)
         rsp = await self._next(op)
         return int(rsp.message.status)
@@ -274,7 +269,7 @@ class Association:
         """C-STORE ``obj`` (a pydicom Dataset, a Part10File, a path or ``(bytes, ts,
         sop_class, sop_instance)``); returns the status. Raises StorageError when no
         accepted context suits it (see the blocking ``Association.store``)."""
-        self._check_open()
+        self._core.check_open()
         pc_id, prepared = prepare_store(self.contexts, obj)
         orig_ae, orig_id = move_originator if move_originator is not None else (None, None)
         try:
@@ -301,7 +296,7 @@ class Association:
         contextlib.aclosing(assoc.find(...)) as matches:`` closes it on leaving the block
         (a plain ``break`` leaves that to the garbage collector)."""
         sop = model_uid(model, "find")
-        pc_id = self._context(sop, "C-FIND")
+        pc_id = self._core.context(sop, "C-FIND")
         ts = self.contexts[pc_id][1]
         op = self._request(pc_id, CFindRQ, encode_dataset(identifier, ts))
         async for ev in self._responses(op):
@@ -320,14 +315,9 @@ class Association:
         into ``store_handler(dataset, meta) -> status``, Part 10 files in ``output_dir``,
         or :attr:`received`; ``async for status, rsp in ...`` gives each C-GET-RSP."""
         sop = model_uid(model, "get")
-        pc_id = self._context(sop, "C-GET")
+        pc_id = self._core.context(sop, "C-GET")
         ts = self.contexts[pc_id][1]
-        self._store_handler = store_handler
-        self._receiver = StoreReceiver(
-            directory=output_dir if store_handler is None else None,
-            deliver=self._deliver,
-            source_ae=self.called_ae,
-        )
+        self._core.receive_into(store_handler, output_dir)
         op = self._request(pc_id, CGetRQ, encode_dataset(identifier, ts))
         async for ev in self._responses(op):
             yield int(ev.message.status), ev.message
@@ -337,7 +327,7 @@ class Association:
     ) -> AsyncIterator[tuple[int, Any]]:
         """C-MOVE the matches to ``destination_ae``: ``async for status, rsp in ...``."""
         sop = model_uid(model, "move")
-        pc_id = self._context(sop, "C-MOVE")
+        pc_id = self._core.context(sop, "C-MOVE")
         ts = self.contexts[pc_id][1]
         op = self._request(pc_id, CMoveRQ, encode_dataset(identifier, ts),
                            move_destination=destination_ae)  # fmt: skip
@@ -346,44 +336,39 @@ class Association:
 
     # ---- plumbing ---------------------------------------------------------------------
 
-    def _check_open(self) -> None:
-        if self._ended is not None:
-            raise self._ended
-
-    def _context(self, sop: str, what: str) -> int:
-        self._check_open()
-        for pc_id, (abstract, _ts) in self.contexts.items():
-            if abstract == sop:
-                return pc_id
-        raise context_error(sop, what)
-
     def _request(
         self, pc_id: int, cls: type[DIMSEMessage], dataset: Any = None, **fields: Any
     ) -> Operation:
-        self._check_open()
-        op = self.session.request(pc_id, cls, dataset, **fields)
-        self._waiters[op] = asyncio.Queue()
+        op = self._core.invoke(pc_id, cls, dataset, **fields)
         self._pump()
         return op
 
     async def _next(self, op: Operation) -> ResponseReceived:
-        """The next response to ``op``; TimeoutError (and an abort) after dimse_timeout."""
-        queue = self._waiters[op]
+        """The next response to ``op``; raises why the association ended, or
+        TimeoutError (and aborts) after dimse_timeout without one."""
+        core = self._core
+        got = core.take(op)
+        if got is not None:
+            return got
+        waker = self._wakers[op] = self._loop.create_future()
         try:
-            item = await asyncio.wait_for(queue.get(), self.dimse_timeout)
+            if self.dimse_timeout is None:
+                await waker
+            else:
+                await asyncio.wait_for(waker, self.dimse_timeout)
         except asyncio.TimeoutError:
-            self._waiters.pop(op, None)
+            core.forget(op)
             self.abort()
             raise TimeoutError(
                 f"no DIMSE response to message {op.message_id} within {self.dimse_timeout}s: "
                 "the association was aborted"
             ) from None
-        if isinstance(item, BaseException):
-            self._waiters.pop(op, None)
-            raise item
-        if item.final:
-            self._waiters.pop(op, None)
-        return item  # type: ignore[no-any-return]
+        finally:
+            if self._wakers.get(op) is waker:
+                del self._wakers[op]
+        got = core.take(op)
+        assert got is not None  # (woken: a response came, or take raises the end)
+        return got
 
     async def _responses(self, op: Operation) -> AsyncIterator[ResponseReceived]:
         try:
@@ -393,96 +378,53 @@ class Association:
                 if ev.final:
                     return
         finally:
-            if not op.done and self.session.connection.is_established:
-                self.session.cancel(op)  # the caller stopped early: cancel the rest
-                self._waiters.pop(op, None)
+            if self._core.stop(op):  # the caller stopped early: cancel the rest
                 self._pump()
 
     def _pump(self) -> None:
         if self.protocol is not None:
             self.protocol.pump()
 
-    def _sink(self, pc_id: int, message: DIMSEMessage) -> Any:
-        ctx = self.contexts.get(pc_id)
-        if self._receiver is None or ctx is None:
-            return None
-        return self._receiver.sink_for(message, ctx[1])
-
-    def _deliver(self, meta: FileMeta, data: bytes | Path) -> int:
-        return deliver_retrieved(self._store_handler, self.received, meta, data)
-
-    def _on_request(self, ev: RequestReceived) -> None:
-        """An operation the peer invoked: a C-GET sub-operation, or an echo."""
-        msg = ev.message
-        if msg.command_field == CommandField.C_ECHO_RQ:
-            self.session.respond(ev, SUCCESS)
-            return
-        ctx = self.contexts.get(ev.context_id)
-        status = SOP_CLASS_NOT_SUPPORTED
-        if msg.command_field == CommandField.C_STORE_RQ and self._receiver is not None and ctx:
-            status = self._receiver.complete(msg, ctx[1], ev.dataset)  # type: ignore[arg-type]
-        try:
-            self.session.respond(ev, status)
-        except ValueError:  # the peer's UIDs are not valid UIDs: answer without them
-            self.session.respond(
-                ev, status, affected_sop_class_uid=None, affected_sop_instance_uid=None
-            )
-
     def _on_events(self, events: list[Any]) -> None:
-        for ev in events:
-            kind = type(ev)
-            if kind is ResponseReceived:
-                queue = self._waiters.get(ev.operation)
-                if queue is not None:
-                    queue.put_nowait(ev)
-            elif kind is RequestReceived:
-                self._on_request(ev)
-            elif kind is AssociationAccepted:
-                self.accept = ev.associate
-                self.contexts = requestor_accepted(self.request, ev.associate)
-                self.roles = negotiated_roles(self.request, ev.associate)
-                _settle(self._established, None)
-            elif kind is AssociationRejectedEvent:
-                self._end(AssociationRejected(ev.result, ev.source, ev.reason))
-            elif kind is ReleaseRequested:  # the peer releases: answer (PS3.8 allows it)
-                self.session.connection.send(ReleaseResponse())
-            elif kind is ReleaseConfirmed:
-                self._end(DicomULError("the association is released"), released=True)
-            elif kind is Aborted:
-                error = AssociationAborted(ev.source, ev.reason)
-                if ev.message:
-                    error.args = (f"{error}: {ev.message}",)
-                self._end(error)
-            elif kind is TransportClosed:
-                self._end(self._lost(), released=self._releasing)
-
-    def _lost(self) -> BaseException:
-        if self._releasing:
-            return DicomULError("the association is released")
-        error = AssociationAborted(2, 0)
-        error.args = (f"{error}: the connection closed",)
-        return error
+        core = self._core
+        core.handle(events)
+        if core.ended is not None or not self._established.done():
+            self._wake()
+            return
+        wakers = self._wakers
+        if wakers:
+            for ev in events:
+                if type(ev) is ResponseReceived:
+                    waker = wakers.pop(ev.operation, None)
+                    if waker is not None and not waker.done():
+                        waker.set_result(None)
 
     def _on_lost(self, exc: BaseException | None) -> None:
-        self._end(self._lost(), released=self._releasing)
-        _settle(self._closed, None)
+        core = self._core
+        core.end(core.lost(), released=core.releasing)
+        self._wake()
+        _settle(self._closed)
 
-    def _end(self, error: BaseException, released: bool = False) -> None:
-        """The association is over: fail what still waits (unless it was released)."""
-        if self._receiver is not None:
-            self._receiver.abort_pending()
-        if self._ended is None:
-            self._ended = error
-        if not self._established.done():
-            self._established.set_exception(error)
-            self._established.exception()  # retrieved: no "never retrieved" warning
-        if released:
-            _settle(self._closed, None)
-        for queue in self._waiters.values():
-            queue.put_nowait(error)
-        self._waiters.clear()
+    def _wake(self) -> None:
+        """Settle the futures after a change of the association's state: the
+        A-ASSOCIATE answer, the release, and (once it ended) every waiting operation."""
+        core = self._core
+        established = self._established
+        if not established.done():
+            if core.accepted:
+                established.set_result(None)
+            elif core.ended is not None:
+                established.set_exception(core.ended)
+                established.exception()  # retrieved: no "never retrieved" warning
+        if core.released:
+            _settle(self._closed)
+        if core.ended is not None and self._wakers:
+            wakers = list(self._wakers.values())
+            self._wakers.clear()
+            for waker in wakers:
+                _settle(waker)
 
 
-def _settle(future: asyncio.Future[None], value: None) -> None:
+def _settle(future: asyncio.Future[None]) -> None:
     if not future.done():
-        future.set_result(value)
+        future.set_result(None)
