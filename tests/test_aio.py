@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,54 @@ def test_get_sends_sub_operations_back(tmp_path: Path) -> None:
     # a pending response after each sub-operation but the last, then the final one
     assert [r.remaining_suboperations for r in rsps[:-1]] == [1]
     assert len(list(tmp_path.glob("*.dcm"))) == 2
+
+
+_OPENS: list[tuple[str, int]] = []  # (path, thread) of files opened, while recording
+_RECORDING: list[bool] = []
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _RECORDING and event == "open" and isinstance(args[0], str):
+        _OPENS.append((args[0], threading.get_ident()))
+
+
+def test_files_sent_are_read_off_the_loop(tmp_path: Path) -> None:
+    """The server's C-GET sub-operations and the requestor's C-STORE open (and read) their
+    files in worker threads: the loop, which serves every association, never waits for a
+    disk."""
+    import sys
+
+    sys.addaudithook(_audit)  # (cannot be removed: it records only while asked to)
+    served = str(tmp_path / "served.dcm")
+    sent = str(tmp_path / "sent.dcm")
+    Path(served).write_bytes(Path(CT).read_bytes())
+    Path(sent).write_bytes(Path(MR).read_bytes())
+
+    async def scenario() -> tuple[int, int]:
+        loop_thread = threading.get_ident()
+        dest = tmp_path / "in"
+        srv, port = await serve(on_get=lambda identifier: [served], store_dir=dest,
+                                accept_all_storage=True)  # fmt: skip
+        contexts = [(model_uid("study", "get"), ["1.2.840.10008.1.2"])]
+        contexts += storage_contexts(["1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.4"])
+        query = Dataset()
+        query.QueryRetrieveLevel = "STUDY"
+        _RECORDING.append(True)
+        try:
+            async with await connect(port, contexts=contexts) as a:
+                rsps = [rsp async for _s, rsp in a.get(query, output_dir=tmp_path / "got")]
+                status = await a.store(sent)
+        finally:
+            _RECORDING.clear()
+        await srv.close()
+        assert rsps[-1].completed_suboperations == 1
+        return status, loop_thread
+
+    status, loop_thread = run(scenario)
+    assert status == 0
+    opened = {(p, t == loop_thread) for p, t in _OPENS if p in (served, sent)}
+    assert {p for p, _ in opened} == {served, sent}
+    assert not [p for p, on_loop in opened if on_loop], "a file was opened on the loop"
 
 
 def test_move_to_a_destination(tmp_path: Path) -> None:

@@ -30,10 +30,10 @@ from dicomul.dimse.request import build_request, describe_reject
 from dicomul.dimse.session import AssociationInfo, Operation, ResponseReceived
 from dicomul.dimse.sop import VERIFICATION, model_uid
 from dicomul.errors import AssociationAborted, AssociationRejected, DicomULError
-from dicomul.storage.contexts import prepare_store, verification_contexts
+from dicomul.storage.contexts import prepare_store, prepare_to_send, verification_contexts
 from dicomul.storage.part10 import FileMeta, decode_dataset, encode_dataset
 from dicomul.storage.requestor import Requestor, StoreHandler
-from dicomul.storage.sources import send_form
+from dicomul.storage.sources import refers_to_a_file, send_form
 from dicomul.ul.events import AbortRequest, AssociateRequest, ReleaseRequest
 
 if TYPE_CHECKING:
@@ -270,13 +270,19 @@ class Association:
         sop_class, sop_instance)``); returns the status. Raises StorageError when no
         accepted context suits it (see the blocking ``Association.store``)."""
         self._core.check_open()
-        pc_id, prepared = prepare_store(self.contexts, obj)
+        if refers_to_a_file(obj):  # opened and read (a small one whole) off the loop
+            pc_id, prepared, data = await self._loop.run_in_executor(
+                None, prepare_to_send, self.contexts, obj
+            )
+        else:
+            pc_id, prepared = prepare_store(self.contexts, obj)
+            data = send_form(prepared.data)
         orig_ae, orig_id = move_originator if move_originator is not None else (None, None)
         try:
             op = self._request(
                 pc_id,
                 CStoreRQ,
-                send_form(prepared.data),
+                data,
                 affected_sop_class_uid=prepared.sop_class_uid,
                 affected_sop_instance_uid=prepared.sop_instance_uid,
                 priority=priority,
