@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import hypothesis
+import hypothesis.strategies
 import pytest
 import raw_dimse
 from pydicom.data import get_testdata_file
@@ -246,3 +248,16 @@ def test_get_scp_does_not_send_an_invalid_uid(server) -> None:
     assert status == 0xB000
     assert (final.completed_suboperations, final.failed_suboperations) == (1, 1)
     assert [m.sop_instance_uid for m in received] == [read_part10(CT).meta.sop_instance_uid]
+
+
+def _valid_by_the_letter(uid: str) -> bool:
+    """PS3.5 9.1 read literally (the reference for the compiled fast path)."""
+    if not uid or len(uid) > 64 or any(c not in "0123456789." for c in uid):
+        return False
+    return all(p and (p == "0" or p[0] != "0") for p in uid.split("."))
+
+
+@hypothesis.given(hypothesis.strategies.text(alphabet="0123456789.a\n", max_size=70))
+@hypothesis.settings(max_examples=2000, deadline=None)
+def test_the_fast_uid_check_agrees_with_the_standard(uid: str) -> None:
+    assert (uid_problem(uid) is None) is _valid_by_the_letter(uid)

@@ -11,6 +11,8 @@ nothing is stored, a warning is logged and the association goes on.
 
 from __future__ import annotations
 
+import re
+
 from dicomul.dimse.status import INVALID_OBJECT_INSTANCE, SOP_CLASS_NOT_SUPPORTED
 
 __all__ = ["MAX_UID_LENGTH", "uid_problem", "is_valid_uid", "store_uid_error"]
@@ -18,6 +20,8 @@ __all__ = ["MAX_UID_LENGTH", "uid_problem", "is_valid_uid", "store_uid_error"]
 #: The longest UID PS3.5 9.1 allows, in characters.
 MAX_UID_LENGTH = 64
 _ALLOWED = frozenset("0123456789.")
+#: A valid UID, matched in C: the fast path (every C-STORE checks four UIDs).
+_VALID = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*", re.ASCII).fullmatch
 
 
 def uid_problem(uid: object) -> str | None:
@@ -26,6 +30,8 @@ def uid_problem(uid: object) -> str | None:
     Checked: a non-empty str of at most 64 characters, only ASCII digits and ".",
     no empty component (leading, trailing or doubled dot), no component with a
     leading zero (a component may be "0" itself)."""
+    if type(uid) is str and len(uid) <= MAX_UID_LENGTH and _VALID(uid) is not None:
+        return None
     if not isinstance(uid, str):
         return f"it is a {type(uid).__name__}, not a str"
     if not uid:
