@@ -31,15 +31,14 @@ from dicomul.dimse.session import AssociationInfo, Operation, ResponseReceived
 from dicomul.dimse.sop import VERIFICATION, model_uid
 from dicomul.errors import AssociationAborted, AssociationRejected, DicomULError
 from dicomul.storage.contexts import prepare_store, prepare_to_send, verification_contexts
-from dicomul.storage.part10 import FileMeta, decode_dataset, encode_dataset
-from dicomul.storage.requestor import Requestor, StoreHandler
+from dicomul.storage.part10 import decode_dataset, encode_dataset
+from dicomul.storage.requestor import Requestor, RequestorViews, StoreHandler
 from dicomul.storage.sources import refers_to_a_file, send_form
 from dicomul.ul.events import AbortRequest, AssociateRequest, ReleaseRequest
 
 if TYPE_CHECKING:
     import ssl
 
-    from dicomul.ul.associate import Associate
 
 __all__ = ["Association", "connect"]
 
@@ -89,7 +88,7 @@ async def connect(
     return assoc
 
 
-class Association:
+class Association(RequestorViews):
     """One association this side requested (see the module docstring); made by
     :func:`connect`. ``contexts``: the accepted ``{id: (abstract syntax, transfer
     syntax)}``; ``roles``: the negotiated (SCU, SCP) roles per SOP class.
@@ -121,31 +120,6 @@ class Association:
         self._closed: asyncio.Future[None] = self._loop.create_future()
         #: The future each operation's waiting coroutine awaits (see _next).
         self._wakers: dict[Operation, asyncio.Future[None]] = {}
-
-    # ---- what the requestor core knows ------------------------------------------------
-
-    @property
-    def contexts(self) -> dict[int, tuple[str, str]]:
-        return self._core.contexts
-
-    @property
-    def roles(self) -> dict[str, tuple[bool, bool]]:
-        return self._core.roles
-
-    @property
-    def received(self) -> list[tuple[bytes, FileMeta]]:
-        """Data sets a C-GET received without ``output_dir`` or handler: (bytes, FileMeta)."""
-        return self._core.received
-
-    @property
-    def request(self) -> Associate | None:
-        """The A-ASSOCIATE-RQ sent."""
-        return self._core.request  # type: ignore[no-any-return]
-
-    @property
-    def accept(self) -> Associate | None:
-        """The A-ASSOCIATE-AC received."""
-        return self._core.accept  # type: ignore[no-any-return]
 
     # ---- set-up and tear-down ---------------------------------------------------------
 
@@ -233,12 +207,6 @@ class Association:
             await self.release()
         else:
             self.abort()
-
-    @property
-    def user_identity_response(self) -> bytes | None:
-        """The acceptor's user identity server response (59H), or None."""
-        ac = self._core.accept
-        return ac.get_user_identity_response() if ac is not None else None  # type: ignore[no-any-return]
 
     @property
     def is_established(self) -> bool:

@@ -39,7 +39,7 @@ from dicomul.ul.negotiation import negotiated_roles, requestor_accepted
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["Requestor", "StoreHandler"]
+__all__ = ["Requestor", "RequestorViews", "StoreHandler"]
 
 #: ``store_handler(dataset, meta) -> status`` for data sets a C-GET brings back.
 StoreHandler = Callable[[Any, FileMeta], int]
@@ -221,3 +221,40 @@ class Requestor:
 
     def _deliver(self, meta: FileMeta, data: bytes | Path) -> int:
         return deliver_retrieved(self._store_handler, self.received, meta, data)
+
+
+class RequestorViews:
+    """What an Association (asyncio or blocking) shows of its Requestor, ``self._core``."""
+
+    _core: Requestor
+
+    @property
+    def contexts(self) -> dict[int, tuple[str, str]]:
+        """The accepted presentation contexts: ``{id: (abstract syntax, transfer syntax)}``."""
+        return self._core.contexts
+
+    @property
+    def roles(self) -> dict[str, tuple[bool, bool]]:
+        """The negotiated (SCU, SCP) roles per SOP class."""
+        return self._core.roles
+
+    @property
+    def received(self) -> list[tuple[bytes, FileMeta]]:
+        """Data sets a C-GET received without ``output_dir`` or handler: (bytes, FileMeta)."""
+        return self._core.received
+
+    @property
+    def request(self) -> Any:
+        """The A-ASSOCIATE-RQ sent (an Associate)."""
+        return self._core.request
+
+    @property
+    def accept(self) -> Any:
+        """The A-ASSOCIATE-AC received (an Associate), or None."""
+        return self._core.accept
+
+    @property
+    def user_identity_response(self) -> bytes | None:
+        """The acceptor's user identity server response (59H), or None."""
+        ac = self._core.accept
+        return ac.get_user_identity_response() if ac is not None else None  # type: ignore[no-any-return]

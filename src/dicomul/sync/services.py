@@ -52,8 +52,8 @@ from dicomul.storage.contexts import (
     storage_contexts,
     verification_contexts,
 )
-from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset, encode_dataset
-from dicomul.storage.requestor import Requestor, StoreHandler
+from dicomul.storage.part10 import StorageError, decode_dataset, encode_dataset
+from dicomul.storage.requestor import Requestor, RequestorViews, StoreHandler
 from dicomul.storage.sources import send_form
 from dicomul.sync._blocking import BlockingTransport
 from dicomul.ul.associate import Associate
@@ -98,7 +98,7 @@ def qr_contexts(
     return out
 
 
-class Association:
+class Association(RequestorViews):
     """A DIMSE requestor on one association. Make it with :meth:`connect`.
 
     Not thread-safe: use an Association from one thread at a time (the thread that waits
@@ -135,36 +135,6 @@ class Association:
         #: The DIMSE Session of this association (and its sans-IO Connection).
         self.session = self._core.session
         self._transport: BlockingTransport | None = None
-
-    # ---- what the requestor core knows --------------------------------------------------
-
-    @property
-    def contexts(self) -> dict[int, tuple[str, str]]:
-        return self._core.contexts
-
-    @property
-    def roles(self) -> dict[str, tuple[bool, bool]]:
-        return self._core.roles
-
-    @property
-    def received(self) -> list[tuple[bytes, FileMeta]]:
-        return self._core.received
-
-    @property
-    def request(self) -> Associate | None:
-        """The A-ASSOCIATE-RQ sent."""
-        return self._core.request  # type: ignore[no-any-return]
-
-    @property
-    def accept(self) -> Associate | None:
-        """The A-ASSOCIATE-AC received."""
-        return self._core.accept  # type: ignore[no-any-return]
-
-    @property
-    def user_identity_response(self) -> bytes | None:
-        """The acceptor's user identity server response (59H), or None."""
-        ac = self._core.accept
-        return ac.get_user_identity_response() if ac is not None else None  # type: ignore[no-any-return]
 
     # ---- association set-up and tear-down -------------------------------------------
 
