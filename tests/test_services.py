@@ -461,3 +461,43 @@ def test_model_names():
         model_uid("worklist", "get")
     with pytest.raises(ValueError, match="unknown"):
         model_uid("nope", "find")
+
+
+def test_abort_from_another_thread_ends_a_waiting_call(server):
+    """The blocking Association has no thread of its own: the caller's waits for the
+    answer. Another thread may abort it; the waiting call then raises at once, and the
+    server serves the next association."""
+    import threading
+
+    release, started = threading.Event(), threading.Event()
+
+    def slow_find(identifier, sop_class):
+        started.set()
+        release.wait(T)  # an archive that takes its time
+        yield 0x0000, None
+
+    _, port = server(on_find=slow_find)
+    assoc = connect(port, qr_contexts(operations=("find",)), dimse_timeout=None)
+    q = Dataset()
+    q.QueryRetrieveLevel = "STUDY"
+    outcome: list[BaseException] = []
+
+    def waiting() -> None:
+        try:
+            list(assoc.find(q))
+        except BaseException as exc:  # noqa: BLE001
+            outcome.append(exc)
+
+    t = threading.Thread(target=waiting)
+    t.start()
+    try:
+        assert started.wait(T)  # the find is in flight: the thread waits for its answer
+        assoc.abort()
+        t.join(T)
+        assert not t.is_alive(), "the waiting call did not see the abort"
+        assert len(outcome) == 1 and isinstance(outcome[0], AssociationAborted)
+    finally:
+        release.set()
+        t.join(T)
+    with connect(port) as again:
+        assert again.echo() == 0

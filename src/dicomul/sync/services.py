@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -135,6 +136,7 @@ class Association(RequestorViews):
         #: The DIMSE Session of this association (and its sans-IO Connection).
         self.session = self._core.session
         self._transport: BlockingTransport | None = None
+        self._driver = 0  # the thread waiting in a call (it drives the connection), or 0
 
     # ---- association set-up and tear-down -------------------------------------------
 
@@ -275,6 +277,12 @@ class Association(RequestorViews):
         (the waiting call then raises AssociationAborted)."""
         transport = self._transport
         if transport is None:
+            return
+        driver = self._driver
+        if driver and driver != threading.get_ident():
+            # Another thread is waiting in a call and drives the connection: end the
+            # transport under it (it sees the connection close) and touch nothing else.
+            transport.shutdown()
             return
         conn = self._core.connection
         try:
@@ -435,6 +443,14 @@ class Association(RequestorViews):
         checked once more), or TimeoutError at ``end``."""
         transport, core = self._transport, self._core
         assert transport is not None
+        self._driver = threading.get_ident()
+        try:
+            self._drive(transport, core, done, end)
+        finally:
+            self._driver = 0
+
+    def _drive(self, transport: BlockingTransport, core: Requestor, done: Any,
+               end: float | None) -> None:  # fmt: skip
         while not done():
             if transport.closed:
                 core.handle(self.session.events())
