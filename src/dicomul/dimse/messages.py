@@ -1,4 +1,5 @@
-"""DIMSE command sets and DIMSE-C messages (PS3.7 chapters 6.3, 9, 10 and Annex E).
+"""DIMSE command sets and DIMSE-C messages (PS3.7 chapters 6.3, 9, 10 and Annex E;
+the DIMSE-N messages are in :mod:`dicomul.dimse.n_messages`).
 
 A command set is group 0000 in Implicit VR Little Endian: each element is a 2+2-byte tag,
 a 4-byte length and the value, in ascending tag order, led by Command Group Length
@@ -465,6 +466,10 @@ _BY_COMMAND_FIELD: dict[int, type[DIMSEMessage]] = {
     )
 }
 MESSAGE_CLASSES: Mapping[int, type[DIMSEMessage]] = _BY_COMMAND_FIELD
+#: The DIMSE-N Command Fields (their classes: dicomul.dimse.n_messages).
+_N_COMMAND_FIELDS = frozenset(
+    {0x0100, 0x8100, 0x0110, 0x8110, 0x0120, 0x8120, 0x0130, 0x8130, 0x0140, 0x8140, 0x0150, 0x8150}
+)
 
 
 def decode_message(data: bytes | bytearray | memoryview) -> DIMSEMessage:
@@ -478,6 +483,11 @@ def decode_message(data: bytes | bytearray | memoryview) -> DIMSEMessage:
     if command_field is None:
         raise DIMSEError("required (0000,0100) CommandField is missing")
     cls = _BY_COMMAND_FIELD.get(command_field)
+    if cls is None and command_field in _N_COMMAND_FIELDS:
+        # (imported on first use: dicomul.dimse.n_messages builds on this module)
+        from dicomul.dimse.n_messages import N_MESSAGE_CLASSES
+
+        cls = N_MESSAGE_CLASSES[command_field]
     if cls is None:
         raise DIMSEError(f"unsupported Command Field 0x{command_field:04X}")
     return cls._from_fields(command)
