@@ -13,10 +13,10 @@ from dicomul.sync.net import Net
 TIMEOUT = 10.0
 
 
-def send_raw_store(assoc: Any, abstract: str, command: bytes, data: bytes) -> int:
+def send_raw_store(assoc: Any, abstract: str, command: bytes, data: bytes | None) -> int:
     """Open a second association like ``assoc``'s (same peer, same proposal), send
-    ``command`` + ``data`` on the context of ``abstract``, and return the response's
-    status."""
+    ``command`` (+ ``data``, if not None) on the context of ``abstract``, and return the
+    response's status."""
     host, port = assoc.info().peer_address[:2]
     got: list[bytes] = []
     arrived = threading.Event()

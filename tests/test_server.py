@@ -266,3 +266,18 @@ def test_connections_and_associations_cost_no_thread(server):
             a.release()
         for s in idle:
             s.close()
+
+
+def test_an_n_request_is_answered_unrecognized_and_the_association_goes_on(server):
+    """(issue 11, first step) A DIMSE-N request the server does not perform gets 0211H
+    "Unrecognized operation" (PS3.7 C), not an A-ABORT."""
+    from dicomul.dimse.n_messages import NActionRQ
+
+    _, port = server()
+    with connect(port, verification_contexts()) as assoc:
+        command = NActionRQ(message_id=9, requested_sop_class_uid="1.2.840.10008.1.20.1",
+                            requested_sop_instance_uid="1.2.840.10008.1.20.1.1",
+                            action_type_id=1, has_dataset=False).encode()  # fmt: skip
+        status = raw_dimse.send_raw_store(assoc, "1.2.840.10008.1.1", command, None)
+        assert status == 0x0211
+        assert assoc.echo() == 0

@@ -483,3 +483,61 @@ def test_any_interleaving_completes_every_operation(
     assert len(responses) == sum(p + 1 for _, p, _ in ops)
     assert r.outstanding == 0 and a.performing == 0
     assert r.connection.state is State.STA6
+
+
+# ---- DIMSE-N (issue 11) -----------------------------------------------------------------
+
+COMMIT = "1.2.840.10008.1.20.1"  # Storage Commitment Push Model
+COMMIT_INSTANCE = "1.2.840.10008.1.20.1.1"  # its well-known instance
+
+
+@pytest.mark.parametrize("chunking", CHUNKINGS, ids=["whole", "bytes", "random"])
+def test_n_action_then_an_event_report_the_other_way(chunking: Any) -> None:
+    """Storage commitment's shape: the requestor's N-ACTION (with a data set) is answered,
+    then the acceptor invokes N-EVENT-REPORT on the same association and the requestor
+    answers it; the responses carry the object and the C(=) type IDs."""
+    from dicomul.dimse.n_messages import NActionRQ, NActionRSP, NEventReportRQ, NEventReportRSP
+
+    r, a = make_pair(chunking=chunking)
+    op = r.request(CT_CTX, NActionRQ, b"\x08\x00\x50\x11\x02\x00\x00\x00\x31\x00",
+                   requested_sop_class_uid=COMMIT,
+                   requested_sop_instance_uid=COMMIT_INSTANCE, action_type_id=1)  # fmt: skip
+    pump(r, a, chunking)
+    (req,) = a.events()
+    assert isinstance(req.message, NActionRQ) and req.message.action_type_id == 1
+    assert bytes(req.dataset) == b"\x08\x00\x50\x11\x02\x00\x00\x00\x31\x00"
+    a.respond(req, 0x0000)
+    pump(r, a, chunking)
+    (rsp,) = r.events()
+    assert rsp.operation is op and rsp.final and isinstance(rsp.message, NActionRSP)
+    assert rsp.message.affected_sop_class_uid == COMMIT
+    assert rsp.message.affected_sop_instance_uid == COMMIT_INSTANCE
+    assert rsp.message.action_type_id == 1
+    report = a.request(CT_CTX, NEventReportRQ, b"\x08\x00\x50\x11\x02\x00\x00\x00\x31\x00",
+                       affected_sop_class_uid=COMMIT,
+                       affected_sop_instance_uid=COMMIT_INSTANCE, event_type_id=1)  # fmt: skip
+    pump(r, a, chunking)
+    (ind,) = r.events()
+    assert isinstance(ind.message, NEventReportRQ) and ind.message.event_type_id == 1
+    r.respond(ind, 0x0000)
+    pump(r, a, chunking)
+    (conf,) = a.events()
+    assert conf.operation is report and isinstance(conf.message, NEventReportRSP)
+    assert conf.message.event_type_id == 1 and report.done
+    assert r.outstanding == a.outstanding == 0
+
+
+def test_a_pending_status_for_an_n_service_aborts() -> None:
+    from dicomul.dimse.n_messages import NGetRQ, NGetRSP
+
+    r, a = make_pair()
+    r.request(CT_CTX, NGetRQ, requested_sop_instance_uid="1.2.3")
+    pump(r, a)
+    (req,) = a.events()
+    assert req.message.requested_sop_class_uid == CT  # the context's abstract syntax
+    with pytest.raises(ValueError, match="no pending responses"):
+        a.respond(req, 0xFF00)
+    rsp = NGetRSP(message_id_being_responded_to=req.message.message_id, status=0xFF00)
+    _raw(a, CT_CTX, rsp.encode())
+    pump(r, a)
+    assert "pending status" in _aborted(r).message

@@ -62,6 +62,7 @@ from dicomul.aio._offload import BackgroundWriter
 from dicomul.aio._retrieve import retrieve
 from dicomul.aio.protocol import SessionProtocol
 from dicomul.dimse.messages import CommandField, CStoreRQ
+from dicomul.dimse.n_messages import N_MESSAGE_CLASSES
 from dicomul.dimse.policy import decide
 from dicomul.dimse.session import (
     AssociationInfo,
@@ -75,6 +76,7 @@ from dicomul.dimse.status import (
     PENDING,
     SUCCESS,
     UNABLE_TO_PROCESS,
+    UNRECOGNIZED_OPERATION,
 )
 from dicomul.storage.contexts import prepare_store, prepare_to_send, sop_class_of
 from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset, encode_dataset
@@ -589,6 +591,8 @@ class _Peer:
         elif cf == CommandField.C_MOVE_RQ and server.on_move is not None:
             dest = ev.message.move_destination  # type: ignore[attr-defined]
             self._spawn(mid, self._retrieve(ev, server.on_move, dest))
+        elif cf in N_MESSAGE_CLASSES:  # a DIMSE-N service this server does not perform
+            self._respond(ev, UNRECOGNIZED_OPERATION)
         else:
             self._respond(ev, 0x0122 if cf == CommandField.C_STORE_RQ else UNABLE_TO_PROCESS)
 

@@ -61,6 +61,7 @@ from dicomul.dimse.messages import (
     command_has_dataset,
     decode_message,
 )
+from dicomul.dimse.n_messages import N_MESSAGE_CLASSES, NActionRQ, NDeleteRQ, NGetRQ, NSetRQ
 from dicomul.dimse.status import is_pending
 from dicomul.ul.associate import Associate
 from dicomul.ul.connection import Connection
@@ -91,7 +92,10 @@ RESPONSE_CLASSES: dict[int, type[DIMSEMessage]] = {
     _CF.C_FIND_RQ: CFindRSP,
     _CF.C_GET_RQ: CGetRSP,
     _CF.C_MOVE_RQ: CMoveRSP,
+    **{cf: N_MESSAGE_CLASSES[cf | 0x8000] for cf in N_MESSAGE_CLASSES if not cf & 0x8000},
 }
+#: Requests that name their object by Requested SOP Class/Instance UID (PS3.7 10.3).
+_BY_REQUESTED = frozenset({NGetRQ, NSetRQ, NActionRQ, NDeleteRQ})
 #: Services whose operations may have pending responses (and can be cancelled).
 _MULTI = frozenset({_CF.C_FIND_RQ, _CF.C_GET_RQ, _CF.C_MOVE_RQ})
 _SUBOPS = ("remaining", "completed", "failed", "warning")
@@ -311,7 +315,9 @@ class Session:
         contexts = self.connection.accepted_contexts
         if context_id not in contexts:
             raise ValueError(f"presentation context {context_id} is not accepted")
-        fields.setdefault("affected_sop_class_uid", contexts[context_id][0])
+        # (N-GET, N-SET, N-ACTION and N-DELETE name their object by Requested UIDs)
+        uid_field = "requested_sop_class_uid" if cls in _BY_REQUESTED else "affected_sop_class_uid"
+        fields.setdefault(uid_field, contexts[context_id][0])
         fields["has_dataset"] = dataset is not None
         message_id = self._new_message_id()
         message = cls(message_id=message_id, **fields)
@@ -382,9 +388,21 @@ class Session:
         if pending and rq.command_field not in _MULTI:
             raise ValueError(f"{type(rq).__name__} has no pending responses")
         cls = RESPONSE_CLASSES[rq.command_field]
-        fields.setdefault("affected_sop_class_uid", rq.affected_sop_class_uid)  # type: ignore[attr-defined]
+        sop_class = getattr(rq, "affected_sop_class_uid", None)
+        fields.setdefault(
+            "affected_sop_class_uid",
+            sop_class if sop_class is not None else getattr(rq, "requested_sop_class_uid", None),
+        )
         if cls is CStoreRSP:
             fields.setdefault("affected_sop_instance_uid", rq.affected_sop_instance_uid)  # type: ignore[attr-defined]
+        elif rq.command_field in N_MESSAGE_CLASSES:  # the object acted on, and C(=) fields
+            instance = getattr(rq, "affected_sop_instance_uid", None)
+            if instance is None:
+                instance = getattr(rq, "requested_sop_instance_uid", None)
+            fields.setdefault("affected_sop_instance_uid", instance)
+            for name in ("event_type_id", "action_type_id"):
+                if hasattr(rq, name):
+                    fields.setdefault(name, getattr(rq, name))
         rsp = cls(
             message_id_being_responded_to=mid,
             status=status,

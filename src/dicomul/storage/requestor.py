@@ -18,8 +18,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dicomul.dimse.messages import CommandField, DIMSEMessage
+from dicomul.dimse.n_messages import N_MESSAGE_CLASSES
 from dicomul.dimse.session import Operation, RequestReceived, ResponseReceived, Session
-from dicomul.dimse.status import SOP_CLASS_NOT_SUPPORTED, SUCCESS
+from dicomul.dimse.status import SOP_CLASS_NOT_SUPPORTED, SUCCESS, UNRECOGNIZED_OPERATION
 from dicomul.errors import AssociationAborted, AssociationRejected, DicomULError
 from dicomul.storage.contexts import context_error
 from dicomul.storage.part10 import FileMeta
@@ -204,6 +205,8 @@ class Requestor:
             return
         ctx = self.contexts.get(ev.context_id)
         status = SOP_CLASS_NOT_SUPPORTED
+        if msg.command_field in N_MESSAGE_CLASSES:  # e.g. an N-EVENT-REPORT nobody handles
+            status = UNRECOGNIZED_OPERATION
         if msg.command_field == _C_STORE_RQ and self._receiver is not None and ctx:
             status = self._receiver.complete(msg, ctx[1], ev.dataset)  # type: ignore[arg-type]
         try:
