@@ -81,6 +81,23 @@ _RSP_LAYOUT = (_F_SOP_CLASS, _F_COMMAND, _F_RESP_TO, _F_DATASET, *_STATUS_FIELDS
                _F_SOP_INSTANCE, _F_ATTRIBUTES)  # fmt: skip
 
 
+@record(kw_only=True, hidden=("extra",))
+class _NResponse(_Response):
+    """The fields every DIMSE-N response has (PS3.7 10.3): the object acted on, the
+    status and its error fields."""
+
+    message_id_being_responded_to: int
+    status: int = 0x0000
+    affected_sop_class_uid: str | None = None
+    affected_sop_instance_uid: str | None = None
+    offending_element: tuple[int, ...] | None = None
+    error_comment: str | None = None
+    error_id: int | None = None
+    attribute_identifier_list: tuple[int, ...] | None = None
+    has_dataset: bool = False
+    extra: Mapping[int, Any] = Factory(dict)
+
+
 class _NRequest(DIMSEMessage):
     __slots__ = ()
 
@@ -110,24 +127,14 @@ class NEventReportRQ(
 
 @record(kw_only=True, hidden=("extra",))
 class NEventReportRSP(
-    _Response,
+    _NResponse,
     command_field=NCommandField.N_EVENT_REPORT_RSP,
     required=_RSP,
     layout=(*_RSP_LAYOUT[:-1], _F_EVENT, _F_ATTRIBUTES),
 ):
     """N-EVENT-REPORT-RSP (PS3.7 10.3.1) (Event Reply in the data set, if any)."""
 
-    message_id_being_responded_to: int
-    status: int = 0x0000
-    affected_sop_class_uid: str | None = None
-    affected_sop_instance_uid: str | None = None
     event_type_id: int | None = None
-    offending_element: tuple[int, ...] | None = None
-    error_comment: str | None = None
-    error_id: int | None = None
-    attribute_identifier_list: tuple[int, ...] | None = None
-    has_dataset: bool = False
-    extra: Mapping[int, Any] = Factory(dict)
 
 
 @record(kw_only=True, hidden=("extra",))
@@ -149,20 +156,10 @@ class NGetRQ(
 
 
 @record(kw_only=True, hidden=("extra",))
-class NGetRSP(_Response, command_field=NCommandField.N_GET_RSP, required=_RSP,
+class NGetRSP(
+    _NResponse, command_field=NCommandField.N_GET_RSP, required=_RSP,
               layout=_RSP_LAYOUT):  # fmt: skip
     """N-GET-RSP (PS3.7 10.3.2) (the Attribute List in the data set)."""
-
-    message_id_being_responded_to: int
-    status: int = 0x0000
-    affected_sop_class_uid: str | None = None
-    affected_sop_instance_uid: str | None = None
-    offending_element: tuple[int, ...] | None = None
-    error_comment: str | None = None
-    error_id: int | None = None
-    attribute_identifier_list: tuple[int, ...] | None = None
-    has_dataset: bool = False
-    extra: Mapping[int, Any] = Factory(dict)
 
 
 @record(kw_only=True, hidden=("extra",))
@@ -182,20 +179,10 @@ class NSetRQ(
 
 
 @record(kw_only=True, hidden=("extra",))
-class NSetRSP(_Response, command_field=NCommandField.N_SET_RSP, required=_RSP,
+class NSetRSP(
+    _NResponse, command_field=NCommandField.N_SET_RSP, required=_RSP,
               layout=_RSP_LAYOUT):  # fmt: skip
     """N-SET-RSP (PS3.7 10.3.3) (the Attribute List in the data set, if any)."""
-
-    message_id_being_responded_to: int
-    status: int = 0x0000
-    affected_sop_class_uid: str | None = None
-    affected_sop_instance_uid: str | None = None
-    offending_element: tuple[int, ...] | None = None
-    error_comment: str | None = None
-    error_id: int | None = None
-    attribute_identifier_list: tuple[int, ...] | None = None
-    has_dataset: bool = False
-    extra: Mapping[int, Any] = Factory(dict)
 
 
 @record(kw_only=True, hidden=("extra",))
@@ -217,24 +204,14 @@ class NActionRQ(
 
 @record(kw_only=True, hidden=("extra",))
 class NActionRSP(
-    _Response,
+    _NResponse,
     command_field=NCommandField.N_ACTION_RSP,
     required=_RSP,
     layout=(*_RSP_LAYOUT[:-1], _F_ATTRIBUTES, _F_ACTION),
 ):
     """N-ACTION-RSP (PS3.7 10.3.4) (Action Reply in the data set, if any)."""
 
-    message_id_being_responded_to: int
-    status: int = 0x0000
-    affected_sop_class_uid: str | None = None
-    affected_sop_instance_uid: str | None = None
     action_type_id: int | None = None
-    offending_element: tuple[int, ...] | None = None
-    error_comment: str | None = None
-    error_id: int | None = None
-    attribute_identifier_list: tuple[int, ...] | None = None
-    has_dataset: bool = False
-    extra: Mapping[int, Any] = Factory(dict)
 
 
 @record(kw_only=True, hidden=("extra",))
@@ -255,21 +232,11 @@ class NCreateRQ(
 
 
 @record(kw_only=True, hidden=("extra",))
-class NCreateRSP(_Response, command_field=NCommandField.N_CREATE_RSP, required=_RSP,
+class NCreateRSP(
+    _NResponse, command_field=NCommandField.N_CREATE_RSP, required=_RSP,
                  layout=_RSP_LAYOUT):  # fmt: skip
     """N-CREATE-RSP (PS3.7 10.3.5): the created instance's UID (and its Attribute List in
     the data set, if any)."""
-
-    message_id_being_responded_to: int
-    status: int = 0x0000
-    affected_sop_class_uid: str | None = None
-    affected_sop_instance_uid: str | None = None
-    offending_element: tuple[int, ...] | None = None
-    error_comment: str | None = None
-    error_id: int | None = None
-    attribute_identifier_list: tuple[int, ...] | None = None
-    has_dataset: bool = False
-    extra: Mapping[int, Any] = Factory(dict)
 
 
 @record(kw_only=True, hidden=("extra",))
@@ -289,20 +256,10 @@ class NDeleteRQ(
 
 
 @record(kw_only=True, hidden=("extra",))
-class NDeleteRSP(_Response, command_field=NCommandField.N_DELETE_RSP, required=_RSP,
+class NDeleteRSP(
+    _NResponse, command_field=NCommandField.N_DELETE_RSP, required=_RSP,
                  layout=_RSP_LAYOUT):  # fmt: skip
     """N-DELETE-RSP (PS3.7 10.3.6)."""
-
-    message_id_being_responded_to: int
-    status: int = 0x0000
-    affected_sop_class_uid: str | None = None
-    affected_sop_instance_uid: str | None = None
-    offending_element: tuple[int, ...] | None = None
-    error_comment: str | None = None
-    error_id: int | None = None
-    attribute_identifier_list: tuple[int, ...] | None = None
-    has_dataset: bool = False
-    extra: Mapping[int, Any] = Factory(dict)
 
 
 #: Command Field -> class, for the DIMSE-N messages.
