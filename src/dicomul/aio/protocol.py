@@ -20,7 +20,7 @@ from typing import Any
 
 from dicomul.dimse.session import Session
 
-__all__ = ["SessionProtocol", "WRITE_BATCH", "write_buffers"]
+__all__ = ["SessionProtocol", "DeadlineTimer", "WRITE_BATCH", "write_buffers"]
 
 log = logging.getLogger("dicomul")
 
@@ -31,6 +31,44 @@ JOIN_BELOW = 64 * 1024
 #: Receive buffer of a connection not yet associated, and of an association.
 RECV_IDLE = 4096
 RECV_ASSOCIATED = 65536
+
+
+class DeadlineTimer:
+    """One loop timer kept at a deadline (ARTIM's, or an idle limit's): ``arm(deadline)``
+    re-arms it only when the deadline changed (None: no timer), ``cancel()`` stops it;
+    when it fires it is disarmed, then ``callback()`` runs. ``clock`` is the deadline's
+    time base (``loop.time`` or ``time.monotonic``)."""
+
+    __slots__ = ("_loop", "_callback", "_clock", "_handle", "at")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        callback: Callable[[], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self._loop, self._callback, self._clock = loop, callback, clock
+        self._handle: asyncio.TimerHandle | None = None
+        self.at: float | None = None
+
+    def arm(self, deadline: float | None) -> None:
+        if deadline == self.at:
+            return
+        self.cancel()
+        if deadline is not None:
+            self.at = deadline
+            self._handle = self._loop.call_later(max(0.0, deadline - self._clock()), self._fire)
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = None
+        self.at = None
+
+    def _fire(self) -> None:
+        self._handle = None
+        self.at = None
+        self._callback()
 
 
 class SessionProtocol(asyncio.BufferedProtocol):
@@ -52,8 +90,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.peer_address: tuple[Any, ...] | None = None
         self._loop = asyncio.get_running_loop()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self._timer = DeadlineTimer(self._loop, self._on_timer, self._loop.time)
         self._close_timer: asyncio.TimerHandle | None = None
         self._paused = False
         self._closed = False
@@ -105,7 +142,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if self.connection.state.value != 1:  # the peer vanished: Evt17
             self.session.receive_data(b"", now=self._loop.time())
         self._closed = True
-        self._cancel_timer()
+        self._timer.cancel()
         if self._close_timer is not None:
             self._close_timer.cancel()
         for fut in self._drained:
@@ -178,7 +215,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
                     write_buffers(transport, bufs)
             if not session.has_events or not self._dispatch():
                 break
-        self._arm_timer()
+        self._timer.arm(self.connection.timer_deadline())
         if self.connection.close_requested and transport is not None and not self._closed:
             # A peer that does not read would keep the output (ours, or the transport's
             # in close()) waiting for ever: after ARTIM's time, drop what is left.
@@ -200,24 +237,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
             self.on_events(events)
         return bool(events)
 
-    def _arm_timer(self) -> None:
-        deadline = self.connection.timer_deadline()
-        if deadline == self._timer_at:
-            return
-        self._cancel_timer()
-        if deadline is not None:
-            self._timer_at = deadline
-            self._timer = self._loop.call_at(deadline, self._on_timer)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = None
-        self._timer_at = None
-
     def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = None
         if not self._closed:
             self.session.handle_timer(self._loop.time())
             self.pump()

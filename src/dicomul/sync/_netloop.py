@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dicomul.aio.protocol import RECV_ASSOCIATED, RECV_IDLE, write_buffers
+from dicomul.aio.protocol import RECV_ASSOCIATED, RECV_IDLE, DeadlineTimer, write_buffers
 from dicomul.ul.connection import Connection, State
 from dicomul.ul.events import Event
 
@@ -69,8 +69,7 @@ class NetProtocol(asyncio.BufferedProtocol):
         self._pumping = False
         self._again = False
         self._kicked = False  # a pump is scheduled from another thread
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self._timer = DeadlineTimer(self.loop, self._on_timer, time.monotonic)
         self._close_timer: asyncio.TimerHandle | None = None
         self._loop_thread = threading.get_ident()
 
@@ -111,7 +110,7 @@ class NetProtocol(asyncio.BufferedProtocol):
             return
         self._feed_end()
         self._ended = True
-        self._cancel_timer()
+        self._timer.cancel()
         if self._close_timer is not None:
             self._close_timer.cancel()
         with self.lock:
@@ -225,7 +224,7 @@ class NetProtocol(asyncio.BufferedProtocol):
                     return
             if not self._again:
                 break
-        self._arm_timer()
+        self._timer.arm(self._deadline())
 
     def _feed_end(self) -> None:
         with self.lock:
@@ -244,26 +243,7 @@ class NetProtocol(asyncio.BufferedProtocol):
             deadline = idle if deadline is None else min(deadline, idle)
         return deadline
 
-    def _arm_timer(self) -> None:
-        deadline = self._deadline()
-        if deadline == self._timer_at:
-            return
-        self._cancel_timer()
-        if deadline is not None:
-            self._timer_at = deadline
-            self._timer = self.loop.call_later(
-                max(0.0, deadline - time.monotonic()), self._on_timer
-            )
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = None
-        self._timer_at = None
-
     def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = None
         if self._ended:
             return
         now = time.monotonic()
