@@ -705,24 +705,31 @@ class _Peer:
             respond=self._respond, sub_store=self._sub_store, drain=self.protocol.drain,
         )  # fmt: skip
 
+    def _prepare_sub_store(self, obj: Any) -> tuple[int, Any, Any] | None:
+        """``(context ID, prepared, data to queue)`` for a C-GET sub-operation, or None
+        when the requestor has no SCP role for its SOP class (PS3.4 C.4.3.1). Reads the
+        file of a path: the caller runs it in the pool then."""
+        sop = sop_class_of(obj)
+        if not self.roles.get(sop, (True, False))[1]:
+            log.warning("C-GET: the requestor has no SCP role for %s", sop)
+            return None
+        if refers_to_a_file(obj):
+            return prepare_to_send(self.contexts, obj)
+        pc_id, prepared = prepare_store(self.contexts, obj)
+        return pc_id, prepared, send_form(prepared.data)
+
     async def _sub_store(self, obj: Any, parent: RequestReceived) -> int:
         """One C-GET sub-operation: C-STORE on this association, wait for its response.
         The requestor must have taken the SCP role for the SOP class (PS3.4 C.4.3.1)."""
-        # A file is opened and read (a small one whole) in the pool: the loop serves
-        # every association and must never wait for a disk.
-        on_disk = refers_to_a_file(obj)
-        pool, loop = self.server._pool, self._loop
-        sop = await loop.run_in_executor(pool, sop_class_of, obj) if on_disk else sop_class_of(obj)
-        if not self.roles.get(sop, (True, False))[1]:
-            log.warning("C-GET: the requestor has no SCP role for %s", sop)
-            return 0xA702
-        if on_disk:
-            pc_id, prepared, data = await loop.run_in_executor(
-                pool, prepare_to_send, self.contexts, obj
-            )
+        # A file is opened and read (a small one whole) in the pool, in one hand-off: the
+        # loop serves every association and must never wait for a disk.
+        if refers_to_a_file(obj):
+            got = await self._loop.run_in_executor(self.server._pool, self._prepare_sub_store, obj)
         else:
-            pc_id, prepared = prepare_store(self.contexts, obj)
-            data = send_form(prepared.data)
+            got = self._prepare_sub_store(obj)
+        if got is None:
+            return 0xA702
+        pc_id, prepared, data = got
         op = self.session.request(
             pc_id, CStoreRQ, data,
             affected_sop_class_uid=prepared.sop_class_uid,

@@ -3,6 +3,7 @@ from disk (a FileRegion) where the transport can send from a mapping; closed onc
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -63,8 +64,6 @@ PRELOAD_LIMIT = 8 * 1024 * 1024
 
 def refers_to_a_file(obj: Any) -> bool:
     """Whether preparing ``obj`` to send reads a file (a path or a Part10File)."""
-    import os
-
     return isinstance(obj, (str, os.PathLike)) or hasattr(obj, "dataset_offset")
 
 
