@@ -30,7 +30,16 @@ from dicomul.dimse.request import build_request, describe_reject
 from dicomul.dimse.session import AssociationInfo, Operation, ResponseReceived
 from dicomul.dimse.sop import VERIFICATION, model_uid
 from dicomul.errors import AssociationAborted, AssociationRejected, DicomULError
+from dicomul.storage.commitment import (
+    CommitmentResult,
+    check_action_result,
+    commitment_request,
+    parse_report,
+    report_for,
+)
 from dicomul.storage.contexts import prepare_store, prepare_to_send, verification_contexts
+from dicomul.storage.n_calls import NCalls
+from dicomul.storage.normalized import NResult, n_result
 from dicomul.storage.part10 import decode_dataset, encode_dataset
 from dicomul.storage.requestor import Requestor, RequestorViews, StoreHandler
 from dicomul.storage.sources import refers_to_a_file, send_form
@@ -88,7 +97,7 @@ async def connect(
     return assoc
 
 
-class Association(RequestorViews):
+class Association(NCalls, RequestorViews):
     """One association this side requested (see the module docstring); made by
     :func:`connect`. ``contexts``: the accepted ``{id: (abstract syntax, transfer
     syntax)}``; ``roles``: the negotiated (SCU, SCP) roles per SOP class.
@@ -97,7 +106,13 @@ class Association(RequestorViews):
     shared sans-IO :class:`dicomul.storage.requestor.Requestor`; this class drives it
     from the event loop and wakes the coroutine that waits for what it was given: one
     future per operation waiting for a response, one for the A-ASSOCIATE answer and one
-    for the end of the connection."""
+    for the end of the connection.
+
+    The DIMSE-N methods (``n_get``, ``n_set``, ``n_action``, ``n_create``, ``n_delete``,
+    ``n_event_report``; see :class:`dicomul.storage.n_calls.NCalls`) are coroutines
+    giving an :class:`~dicomul.storage.normalized.NResult`. N-EVENT-REPORTs the peer
+    sends go to ``on_event_report(NRequest)`` when set (plain; its return as a server
+    handler's), else those of Storage Commitment are kept for :meth:`commit`."""
 
     def __init__(
         self,
@@ -120,6 +135,16 @@ class Association(RequestorViews):
         self._closed: asyncio.Future[None] = self._loop.create_future()
         #: The future each operation's waiting coroutine awaits (see _next).
         self._wakers: dict[Operation, asyncio.Future[None]] = {}
+        self._report_waker: asyncio.Future[None] | None = None
+
+    @property
+    def on_event_report(self) -> Any:
+        """``on_event_report(NRequest) -> status | (status, dataset) | NReply``, or None."""
+        return self._core.on_event_report
+
+    @on_event_report.setter
+    def on_event_report(self, handler: Any) -> None:
+        self._core.on_event_report = handler
 
     # ---- set-up and tear-down ---------------------------------------------------------
 
@@ -308,6 +333,40 @@ class Association(RequestorViews):
         async for ev in self._responses(op):
             yield int(ev.message.status), ev.message
 
+    async def _n(self, operation: str, sop_class_uid: str, sop_instance_uid: str | None,
+                 **kw: Any) -> NResult:  # fmt: skip
+        op, ts = self._core.invoke_n(operation, sop_class_uid, sop_instance_uid, **kw)
+        self._pump()
+        rsp = await self._next(op)
+        return n_result(rsp.message, rsp.dataset, ts, sop_instance_uid)
+
+    async def commit(self, objects: Any, *, timeout: float = 60.0,
+                     transaction_uid: str | None = None) -> CommitmentResult | None:  # fmt: skip
+        """Storage Commitment (PS3.4 J.3): ask the peer to commit ``objects`` ((class,
+        instance) pairs, Datasets or file paths), then wait up to ``timeout`` seconds for
+        its report on this association. None when none came (the SCP may send it later
+        on an association of its own to this AE: a Server's ``on_commitment`` gets it).
+        Raises CommitmentRefused when the SCP refuses the request."""
+        txn, call = commitment_request(objects, transaction_uid)
+        check_action_result(await self.n_action(**call))
+        match = report_for(txn)
+        end = self._loop.time() + timeout
+        core = self._core
+        while True:
+            got = core.event_report(match)
+            if got is not None:
+                return parse_report(got.dataset, got.type_id)
+            remaining = end - self._loop.time()
+            if core.ended is not None or remaining <= 0:
+                return None
+            waker = self._report_waker = self._loop.create_future()
+            try:
+                await asyncio.wait_for(waker, remaining)
+            except asyncio.TimeoutError:
+                return None
+            finally:
+                self._report_waker = None
+
     # ---- plumbing ---------------------------------------------------------------------
 
     def _request(
@@ -362,6 +421,8 @@ class Association(RequestorViews):
     def _on_events(self, events: list[Any]) -> None:
         core = self._core
         core.handle(events)
+        if self._report_waker is not None and core.event_reports:
+            _settle(self._report_waker)
         if core.ended is not None or not self._established.done():
             self._wake()
             return
@@ -392,6 +453,8 @@ class Association(RequestorViews):
                 established.exception()  # retrieved: no "never retrieved" warning
         if core.released:
             _settle(self._closed)
+        if core.ended is not None and self._report_waker is not None:
+            _settle(self._report_waker)
         if core.ended is not None and self._wakers:
             wakers = list(self._wakers.values())
             self._wakers.clear()

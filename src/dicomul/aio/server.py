@@ -42,6 +42,20 @@ Plain handlers run in a bounded thread pool (``handler_threads``), so a slow one
 stalls the loop; coroutines run on the loop. ``accept(info) -> bool`` (plain or async)
 decides, after the allow-lists, whether to accept a requestor: it sees the peer address
 and both AE titles.
+
+DIMSE-N services (see :mod:`dicomul.aio._nservice`): ``n_services={sop_class_uid:
+service}``, a service being an object with any of ``n_get``, ``n_set``, ``n_action``,
+``n_create``, ``n_delete``, ``n_event_report`` (plain or coroutines, given an NRequest
+whose ``peer.event_report(...)`` reaches back to the requestor). Built in:
+
+* ``storage_commitment=True``: Storage Commitment SCP; it commits what ``store_dir``
+  holds intact (or what a callable ``storage_commitment(instance_uid) -> Path | None``
+  finds) and reports on the same association, or on a new one to the requestor's AE
+  in ``move_destinations`` when that has gone.
+* ``on_commitment(result, info)``: commitment reports sent to this server (a
+  CommitmentResult each), as the Storage Commitment SCU's reverse association.
+* ``mpps=True`` (or an MPPSStore): the Modality Performed Procedure Step SCP, with its
+  steps in ``server.mpps.steps``.
 """
 
 from __future__ import annotations
@@ -58,6 +72,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
+from dicomul.aio._nservice import CommitmentService, NServices, perform
 from dicomul.aio._offload import BackgroundWriter
 from dicomul.aio._retrieve import retrieve
 from dicomul.aio.protocol import SessionProtocol
@@ -78,7 +93,8 @@ from dicomul.dimse.status import (
     UNABLE_TO_PROCESS,
     UNRECOGNIZED_OPERATION,
 )
-from dicomul.storage.contexts import prepare_store, prepare_to_send, sop_class_of
+from dicomul.storage.contexts import context_error, prepare_store, prepare_to_send, sop_class_of
+from dicomul.storage.mpps import MPPSStore
 from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset, encode_dataset
 from dicomul.storage.receiver import StoreReceiver
 from dicomul.storage.sources import refers_to_a_file, send_form
@@ -136,7 +152,7 @@ _LOCAL_FAILURE = AssociateRejectResponse(2, 1, 1)
 _REFUSED = AssociateRejectResponse(1, 1, 1)
 
 
-class Server:
+class Server(NServices):
     """An asyncio DIMSE acceptor (see the module docstring for the limits and handlers);
     the other parameters are those of the blocking ``dicomul.sync.Server``."""
 
@@ -172,6 +188,10 @@ class Server:
         async_operations: tuple[int, int] = (16, 16),
         prefer: Literal["acceptor", "requestor"] = "acceptor",
         handler_threads: int = 8,
+        n_services: dict[str, Any] | None = None,
+        storage_commitment: bool | Callable[[str], Any] = False,
+        on_commitment: Callable[[Any, AssociationInfo], Any] | None = None,
+        mpps: bool | MPPSStore = False,
     ) -> None:
         for name, value in (("max_associations", max_associations), ("max_pending", max_pending)):
             if value < 1:
@@ -204,6 +224,13 @@ class Server:
         self.idle_timeout = idle_timeout
         self.async_operations = async_operations
         self.prefer = prefer
+        self.n_services = dict(n_services or {})
+        self.storage_commitment = storage_commitment
+        self.on_commitment = on_commitment
+        #: The MPPS SCP's procedure steps (``mpps=True``), or None.
+        self.mpps: MPPSStore | None = MPPSStore() if mpps is True else (mpps or None)
+        self._commitment = CommitmentService(self)
+        self._background: set[asyncio.Task[Any]] = set()
         self.port: int | None = None
         self._handler_threads = handler_threads
         self._pool: ThreadPoolExecutor | None = None
@@ -254,6 +281,8 @@ class Server:
         received are removed) and wait up to ``timeout`` seconds for them to close."""
         for server in self._servers:
             server.close()
+        for task in list(self._background):
+            task.cancel()
         peers = [*self._pending, *self._associated]
         for peer in peers:
             peer.abort()
@@ -563,15 +592,32 @@ class _Peer:
         if not task.cancelled() and task.exception() is not None:
             log.error("operation failed", exc_info=task.exception())
 
-    def _respond(self, ev: RequestReceived, status: int, dataset: Any = None, **kw: Any) -> None:
+    def respond(self, ev: RequestReceived, status: int, dataset: Any = None, **kw: Any) -> None:
+        """Answer the request ``ev`` (nothing once the association has ended)."""
         if not self.session.connection.is_established:
             return
         try:
             self.session.respond(ev, status, dataset, **kw)
         except ValueError:  # the peer's UIDs are not valid UIDs: answer without them
-            self.session.respond(ev, status, dataset, affected_sop_class_uid=None,
-                                 affected_sop_instance_uid=None, **kw)  # fmt: skip
+            kw.update(affected_sop_class_uid=None, affected_sop_instance_uid=None)
+            self.session.respond(ev, status, dataset, **kw)
         self.protocol.pump()
+
+    async def invoke(self, pc_id: int, cls: Any, dataset: Any = None, **fields: Any) -> Any:
+        """Send the requestor a request and wait (``dimse_timeout``) for its final
+        response (a ResponseReceived); ConnectionError when the association ends."""
+        op = self.session.request(pc_id, cls, dataset, **fields)
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        self._waiters[op] = fut
+        self.protocol.pump()
+        return await asyncio.wait_for(fut, self.server.dimse_timeout)
+
+    def context_for(self, sop_class_uid: str) -> int:
+        """An accepted context's ID for a SOP class; ContextNotAccepted if none."""
+        for pc_id, (abstract, _ts) in self.contexts.items():
+            if abstract == sop_class_uid:
+                return pc_id
+        raise context_error(sop_class_uid, "a request to the requestor")
 
     def _on_request(self, ev: RequestReceived) -> None:
         cf = ev.message.command_field
@@ -579,7 +625,7 @@ class _Peer:
         server = self.server
         if cf == CommandField.C_ECHO_RQ:
             if server.on_echo is None:
-                self._respond(ev, SUCCESS)
+                self.respond(ev, SUCCESS)
             else:
                 self._spawn(mid, self._echo(ev))
         elif cf == CommandField.C_STORE_RQ:
@@ -591,10 +637,15 @@ class _Peer:
         elif cf == CommandField.C_MOVE_RQ and server.on_move is not None:
             dest = ev.message.move_destination  # type: ignore[attr-defined]
             self._spawn(mid, self._retrieve(ev, server.on_move, dest))
-        elif cf in N_MESSAGE_CLASSES:  # a DIMSE-N service this server does not perform
-            self._respond(ev, UNRECOGNIZED_OPERATION)
+        elif cf in N_MESSAGE_CLASSES:
+            ctx = self.contexts.get(ev.context_id)
+            service = server.n_service(ctx[0]) if ctx is not None else None
+            if service is None:  # a DIMSE-N service this server does not perform
+                self.respond(ev, UNRECOGNIZED_OPERATION)
+            else:
+                self._spawn(mid, perform(self, ev, service))
         else:
-            self._respond(ev, 0x0122 if cf == CommandField.C_STORE_RQ else UNABLE_TO_PROCESS)
+            self.respond(ev, 0x0122 if cf == CommandField.C_STORE_RQ else UNABLE_TO_PROCESS)
 
     async def _echo(self, ev: RequestReceived) -> None:
         try:
@@ -602,14 +653,14 @@ class _Peer:
         except Exception:  # noqa: BLE001
             log.exception("on_echo failed")
             status = UNABLE_TO_PROCESS
-        self._respond(ev, SUCCESS if status is None else int(status))
+        self.respond(ev, SUCCESS if status is None else int(status))
 
     async def _store(self, ev: RequestReceived) -> None:
         rq: CStoreRQ = ev.message  # type: ignore[assignment]
         ctx = self.contexts.get(ev.context_id)
         receiver = self.receiver
         if receiver is None or ctx is None:
-            self._respond(ev, 0x0122)
+            self.respond(ev, 0x0122)
             return
         writer = getattr(ev.dataset, "writer", None)
         if isinstance(writer, BackgroundWriter):  # written and committed off the loop
@@ -627,7 +678,7 @@ class _Peer:
             except Exception:  # noqa: BLE001 - a handler failure is a failure status
                 log.exception("on_store failed for %s", rq.affected_sop_instance_uid)
                 status = 0xC000
-        self._respond(ev, status)
+        self.respond(ev, status)
 
     async def _items(self, fn: Callable[..., Any], *args: Any) -> Any:
         """A handler's results as an async iterator, whatever it returns."""
@@ -654,7 +705,7 @@ class _Peer:
         try:
             return decode_dataset(ev.dataset or b"", ts)
         except StorageError:
-            self._respond(ev, UNABLE_TO_PROCESS)
+            self.respond(ev, UNABLE_TO_PROCESS)
             return None
 
     def _operation(self, ev: RequestReceived) -> Operation:
@@ -679,7 +730,7 @@ class _Peer:
                     final = CANCEL
                     break
                 if status in (PENDING, 0xFF01) and match is not None:
-                    self._respond(ev, status, encode_dataset(match, ts))
+                    self.respond(ev, status, encode_dataset(match, ts))
                     await self.protocol.drain()  # a requestor that does not read waits
                 else:
                     final = status
@@ -687,7 +738,7 @@ class _Peer:
         except Exception:  # noqa: BLE001
             log.exception("on_find failed")
             final = UNABLE_TO_PROCESS
-        self._respond(ev, final)
+        self.respond(ev, final)
 
     async def _retrieve(
         self, ev: RequestReceived, fn: Callable[..., Any], dest: str | None
@@ -702,7 +753,7 @@ class _Peer:
         await retrieve(
             ev, identifier, ts, fn, dest, server=self.server, session=self.session,
             calling=self.calling, cancelled=self._cancelled, items=self._items,
-            respond=self._respond, sub_store=self._sub_store, drain=self.protocol.drain,
+            respond=self.respond, sub_store=self._sub_store, drain=self.protocol.drain,
         )  # fmt: skip
 
     def _prepare_sub_store(self, obj: Any) -> tuple[int, Any, Any] | None:
@@ -730,13 +781,9 @@ class _Peer:
         if got is None:
             return 0xA702
         pc_id, prepared, data = got
-        op = self.session.request(
+        rsp = await self.invoke(
             pc_id, CStoreRQ, data,
             affected_sop_class_uid=prepared.sop_class_uid,
             affected_sop_instance_uid=prepared.sop_instance_uid,
         )  # fmt: skip
-        fut: asyncio.Future[Any] = self._loop.create_future()
-        self._waiters[op] = fut
-        self.protocol.pump()
-        rsp = await asyncio.wait_for(fut, self.server.dimse_timeout)
         return int(rsp.message.status)

@@ -65,11 +65,14 @@ _CACHE: dict[tuple[Any, ...], SupportedContexts] = {}
 
 def base_contexts(cfg: ServerConfig) -> SupportedContexts:
     """The supported contexts before looking at a request: Verification, the Q/R SOP
-    classes of the handlers that are set, and every storage SOP class in Explicit and
+    classes of the handlers that are set, those of its DIMSE-N services
+    (``n_sop_classes``), and every storage SOP class in Explicit and
     Implicit VR Little Endian when the server stores (cached per configuration)."""
     if cfg.contexts is not None:
         return SupportedContexts(cfg.contexts)
-    key = (cfg.on_find is not None, cfg.on_get is not None, cfg.on_move is not None, _stores(cfg))
+    n_classes = tuple(getattr(cfg, "n_sop_classes", ()))
+    key = (cfg.on_find is not None, cfg.on_get is not None, cfg.on_move is not None,
+           _stores(cfg), n_classes)  # fmt: skip
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
@@ -81,6 +84,8 @@ def base_contexts(cfg: ServerConfig) -> SupportedContexts:
     if key[3]:
         for uid in STORAGE_SOP_CLASSES:
             supported.add(uid, UNCOMPRESSED)
+    for uid in n_classes:
+        supported.add(uid, UNCOMPRESSED)
     _CACHE[key] = supported
     return supported
 

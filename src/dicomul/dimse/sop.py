@@ -35,6 +35,9 @@ __all__ = [
     "PATIENT_STUDY_ONLY_MOVE",
     "PATIENT_STUDY_ONLY_GET",
     "MODALITY_WORKLIST_FIND",
+    "STORAGE_COMMITMENT_PUSH",
+    "STORAGE_COMMITMENT_INSTANCE",
+    "MPPS",
     "QR_MODELS",
     "FIND_SOP_CLASSES",
     "GET_SOP_CLASSES",
@@ -57,6 +60,11 @@ PATIENT_STUDY_ONLY_FIND = "1.2.840.10008.5.1.4.1.2.3.1"
 PATIENT_STUDY_ONLY_MOVE = "1.2.840.10008.5.1.4.1.2.3.2"
 PATIENT_STUDY_ONLY_GET = "1.2.840.10008.5.1.4.1.2.3.3"
 MODALITY_WORKLIST_FIND = "1.2.840.10008.5.1.4.31"
+#: Storage Commitment Push Model SOP Class and its well-known instance (PS3.4 J.3.5).
+STORAGE_COMMITMENT_PUSH = "1.2.840.10008.1.20.1"
+STORAGE_COMMITMENT_INSTANCE = "1.2.840.10008.1.20.1.1"
+#: Modality Performed Procedure Step SOP Class (PS3.4 F.7).
+MPPS = "1.2.840.10008.3.1.2.3.3"
 
 #: Every Storage SOP class pydicom knows: UID -> name (PS3.4 B.5, retired ones included).
 STORAGE_SOP_CLASSES: Mapping[str, str] = MappingProxyType(

@@ -12,18 +12,33 @@ bytes and wait for :meth:`Requestor.take` to give a response; it never waits its
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dicomul.dimse.messages import CommandField, DIMSEMessage
-from dicomul.dimse.n_messages import N_MESSAGE_CLASSES
+from dicomul.dimse.n_messages import N_MESSAGE_CLASSES, NCommandField
 from dicomul.dimse.session import Operation, RequestReceived, ResponseReceived, Session
-from dicomul.dimse.status import SOP_CLASS_NOT_SUPPORTED, SUCCESS, UNRECOGNIZED_OPERATION
+from dicomul.dimse.sop import STORAGE_COMMITMENT_PUSH
+from dicomul.dimse.status import (
+    PROCESSING_FAILURE,
+    SOP_CLASS_NOT_SUPPORTED,
+    SUCCESS,
+    UNRECOGNIZED_OPERATION,
+)
 from dicomul.errors import AssociationAborted, AssociationRejected, DicomULError
 from dicomul.storage.contexts import context_error
-from dicomul.storage.part10 import FileMeta
+from dicomul.storage.normalized import (
+    NReply,
+    NRequest,
+    n_invocation,
+    n_reply,
+    n_request,
+    reply_fields,
+)
+from dicomul.storage.part10 import FileMeta, StorageError
 from dicomul.storage.receiver import StoreReceiver, deliver_retrieved
 from dicomul.ul.connection import Connection, Role
 from dicomul.ul.events import (
@@ -47,6 +62,9 @@ StoreHandler = Callable[[Any, FileMeta], int]
 
 _C_ECHO_RQ = CommandField.C_ECHO_RQ
 _C_STORE_RQ = CommandField.C_STORE_RQ
+_N_EVENT_REPORT_RQ = NCommandField.N_EVENT_REPORT_RQ
+
+log = logging.getLogger("dicomul")
 
 
 class Requestor:
@@ -77,6 +95,11 @@ class Requestor:
         self._responses: dict[Operation, deque[ResponseReceived]] = {}
         self._receiver: StoreReceiver | None = None
         self._store_handler: StoreHandler | None = None
+        #: ``on_event_report(NRequest) -> status | (status, dataset) | NReply``: answers
+        #: the N-EVENT-REPORTs the peer sends on this association; without it those of
+        #: Storage Commitment are kept in :attr:`event_reports` and answered success.
+        self.on_event_report: Callable[[NRequest], Any] | None = None
+        self.event_reports: deque[NRequest] = deque(maxlen=1024)
 
     # ---- operations -------------------------------------------------------------------
 
@@ -101,6 +124,25 @@ class Requestor:
         op = self.session.request(pc_id, cls, dataset, **fields)
         self._responses[op] = deque()
         return op
+
+    def invoke_n(
+        self, operation: str, sop_class_uid: str, sop_instance_uid: str | None, **kw: Any
+    ) -> tuple[Operation, str]:
+        """Invoke a DIMSE-N ``operation`` (see :func:`~dicomul.storage.normalized.
+        n_invocation`) on a context accepted for ``sop_class_uid``: ``(operation,
+        transfer syntax)``; ContextNotAccepted or ValueError when it cannot be sent."""
+        pc_id = self.context(sop_class_uid, operation)
+        ts = self.contexts[pc_id][1]
+        cls, data, fields = n_invocation(operation, sop_class_uid, sop_instance_uid, ts, **kw)
+        return self.invoke(pc_id, cls, data, **fields), ts
+
+    def event_report(self, match: Callable[[NRequest], bool]) -> NRequest | None:
+        """Take the first kept N-EVENT-REPORT that ``match`` accepts, or None."""
+        for req in self.event_reports:
+            if match(req):
+                self.event_reports.remove(req)
+                return req
+        return None
 
     def receive_into(
         self, store_handler: StoreHandler | None, output_dir: str | os.PathLike[str] | None
@@ -205,16 +247,43 @@ class Requestor:
             return
         ctx = self.contexts.get(ev.context_id)
         status = SOP_CLASS_NOT_SUPPORTED
-        if msg.command_field in N_MESSAGE_CLASSES:  # e.g. an N-EVENT-REPORT nobody handles
+        if msg.command_field == _N_EVENT_REPORT_RQ and ctx:
+            self._on_event_report(ev, ctx[1])
+            return
+        if msg.command_field in N_MESSAGE_CLASSES:  # an N request a requestor does not serve
             status = UNRECOGNIZED_OPERATION
         if msg.command_field == _C_STORE_RQ and self._receiver is not None and ctx:
             status = self._receiver.complete(msg, ctx[1], ev.dataset)  # type: ignore[arg-type]
+        self._answer(ev, status)
+
+    def _answer(self, ev: RequestReceived, status: int, data: Any = None, **fields: Any) -> None:
         try:
-            self.session.respond(ev, status)
+            self.session.respond(ev, status, data, **fields)
         except ValueError:  # the peer's UIDs are not valid UIDs: answer without them
-            self.session.respond(
-                ev, status, affected_sop_class_uid=None, affected_sop_instance_uid=None
-            )
+            fields.update(affected_sop_class_uid=None, affected_sop_instance_uid=None)
+            self.session.respond(ev, status, data, **fields)
+
+    def _on_event_report(self, ev: RequestReceived, ts: str) -> None:
+        """An N-EVENT-REPORT on this association (a Storage Commitment result, ...)."""
+        try:
+            req = n_request(ev.message, ev.dataset, ts, ev.context_id)
+        except StorageError:
+            self._answer(ev, PROCESSING_FAILURE)
+            return
+        if self.on_event_report is None:
+            if req.sop_class_uid != STORAGE_COMMITMENT_PUSH:
+                self._answer(ev, UNRECOGNIZED_OPERATION)
+                return
+            self.event_reports.append(req)
+            self._answer(ev, SUCCESS)
+            return
+        try:
+            reply = n_reply(self.on_event_report(req))
+        except Exception:  # noqa: BLE001 - a handler failure is a failure status
+            log.exception("on_event_report failed")
+            reply = NReply(status=PROCESSING_FAILURE)
+        data, fields = reply_fields(req, reply, ts)
+        self._answer(ev, reply.status, data, **fields)
 
     def _sink(self, pc_id: int, message: DIMSEMessage) -> Any:
         ctx = self.contexts.get(pc_id)

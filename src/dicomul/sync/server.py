@@ -58,6 +58,7 @@ _SHARED = frozenset(
         "on_store", "on_find", "on_get", "on_move", "move_destinations", "ssl_context",
         "acse_timeout", "dimse_timeout", "prefer", "port", "accept", "on_user_identity",
         "on_extended", "max_pending", "max_per_calling_ae", "async_operations",
+        "n_services", "storage_commitment", "on_commitment", "mpps", "n_sop_classes",
     }
 )  # fmt: skip
 
@@ -80,7 +81,8 @@ class Server:
     ``network_timeout``: an association idle this long is aborted (None: never).
     Other keyword arguments go to :class:`dicomul.aio.server.Server` (``accept``,
     ``on_user_identity``, ``on_extended``, ``max_pending``, ``max_per_calling_ae``,
-    ``async_operations``, ``handler_threads``).
+    ``async_operations``, ``handler_threads``, and the DIMSE-N services: ``n_services``,
+    ``storage_commitment``, ``on_commitment``, ``mpps``; plain handlers only here).
     """
 
     def __init__(

@@ -44,6 +44,13 @@ from dicomul.dimse.session import AssociationInfo, Operation, ResponseReceived
 from dicomul.dimse.sop import VERIFICATION, model_uid
 from dicomul.dimse.status import is_pending
 from dicomul.errors import AssociationAborted, AssociationRejected, ContextNotAccepted, DicomULError
+from dicomul.storage.commitment import (
+    CommitmentResult,
+    check_action_result,
+    commitment_request,
+    parse_report,
+    report_for,
+)
 from dicomul.storage.contexts import (
     contexts_for_files,
     contexts_for_objects,
@@ -53,6 +60,8 @@ from dicomul.storage.contexts import (
     storage_contexts,
     verification_contexts,
 )
+from dicomul.storage.n_calls import NCalls
+from dicomul.storage.normalized import NRequest, NResult, n_result
 from dicomul.storage.part10 import StorageError, decode_dataset, encode_dataset
 from dicomul.storage.requestor import Requestor, RequestorViews, StoreHandler
 from dicomul.storage.sources import send_form
@@ -99,14 +108,20 @@ def qr_contexts(
     return out
 
 
-class Association(RequestorViews):
+class Association(NCalls, RequestorViews):
     """A DIMSE requestor on one association. Make it with :meth:`connect`.
 
     Not thread-safe: use an Association from one thread at a time (the thread that waits
     for a response also drives the connection); :meth:`abort` may come from any thread.
     ``contexts``: the accepted ``{id: (abstract syntax, transfer syntax)}``; ``roles``:
     the negotiated (SCU, SCP) roles per SOP class; ``received``: data sets a C-GET
-    brought back without ``output_dir`` or handler, as (bytes, FileMeta)."""
+    brought back without ``output_dir`` or handler, as (bytes, FileMeta).
+
+    The DIMSE-N methods (``n_get``, ``n_set``, ``n_action``, ``n_create``, ``n_delete``,
+    ``n_event_report``; see :class:`dicomul.storage.n_calls.NCalls`) return an
+    :class:`~dicomul.storage.normalized.NResult`. N-EVENT-REPORTs the peer sends (while
+    a call waits) go to ``on_event_report(NRequest)`` when set, else those of Storage
+    Commitment are kept for :meth:`commit`."""
 
     def __init__(
         self,
@@ -396,6 +411,47 @@ class Association(RequestorViews):
             raise ValueError(f"no operation with message ID {message_id} is in progress")
         self.session.cancel(op)
         self._flush()
+
+    @property
+    def on_event_report(self) -> Any:
+        """``on_event_report(NRequest) -> status | (status, dataset) | NReply``, or None."""
+        return self._core.on_event_report
+
+    @on_event_report.setter
+    def on_event_report(self, handler: Any) -> None:
+        self._core.on_event_report = handler
+
+    def _n(self, operation: str, sop_class_uid: str, sop_instance_uid: str | None,
+           **kw: Any) -> NResult:  # fmt: skip
+        op, ts = self._core.invoke_n(operation, sop_class_uid, sop_instance_uid, **kw)
+        self._flush()
+        rsp = self._next(op)
+        return n_result(rsp.message, rsp.dataset, ts, sop_instance_uid)
+
+    def commit(self, objects: Any, *, timeout: float = 60.0,
+               transaction_uid: str | None = None) -> CommitmentResult | None:  # fmt: skip
+        """Storage Commitment (PS3.4 J.3): ask the peer to commit ``objects`` ((class,
+        instance) pairs, Datasets or file paths), then wait up to ``timeout`` seconds for
+        its report on this association. None when none came (the SCP may send it later
+        on an association of its own to this AE: a Server's ``on_commitment`` gets it).
+        Raises CommitmentRefused when the SCP refuses the request."""
+        txn, call = commitment_request(objects, transaction_uid)
+        check_action_result(self.n_action(**call))
+        core, match = self._core, report_for(txn)
+        found: list[NRequest] = []
+
+        def done() -> bool:
+            got = core.event_report(match)
+            if got is not None:
+                found.append(got)
+            return bool(found) or core.ended is not None
+
+        if not done():
+            try:
+                self._run_until(done, time.monotonic() + timeout)
+            except TimeoutError:
+                return None
+        return parse_report(found[0].dataset, found[0].type_id) if found else None
 
     # ---- plumbing -------------------------------------------------------------------
 
