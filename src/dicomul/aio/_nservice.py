@@ -233,6 +233,7 @@ class CommitmentService:
             assoc = await connect(
                 dest[0],
                 dest[1],
+                ssl_context=dest[2] if len(dest) > 2 else None,
                 calling_ae=server.ae_title,
                 called_ae=calling,
                 contexts=[(STORAGE_COMMITMENT_PUSH, _UNCOMPRESSED)],

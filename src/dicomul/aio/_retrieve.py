@@ -29,6 +29,7 @@ from dicomul.dimse.status import (
 from dicomul.errors import DicomULError
 from dicomul.storage.contexts import contexts_for_objects
 from dicomul.storage.part10 import encode_dataset
+from dicomul.storage.sources import Unavailable
 
 if TYPE_CHECKING:
     from dicomul.aio.server import Server
@@ -86,8 +87,9 @@ async def retrieve(
     counts = {"completed": 0, "failed": 0, "warning": 0}
     failed: list[str] = []
     target = None
-    if dest is not None and total:
-        target = await _open_move(server, dest, objs)
+    sendable = [o for o in objs if not isinstance(o, Unavailable)]
+    if dest is not None and sendable:
+        target = await _open_move(server, dest, sendable)
         if target is None:
             counts["failed"] = total
             respond(ev, OUT_OF_RESOURCES_SUB_OPERATIONS, **_subops(counts, None))
@@ -101,7 +103,11 @@ async def retrieve(
                 respond(ev, CANCEL, _encoded(ident, ts), **_subops(counts, total - i))
                 return
             try:
-                if target is None:
+                if isinstance(obj, Unavailable):
+                    log.warning("sub-operation failed: %s is unavailable (%s)",
+                                obj.sop_instance_uid, obj.reason)  # fmt: skip
+                    status = 0xA702
+                elif target is None:
                     status = await sub_store(obj, ev)
                 else:
                     status = await target.store(obj, move_originator=(calling, mid))
@@ -137,11 +143,12 @@ async def _open_move(server: Server, dest: str, objs: list[Any]) -> Any:
     or None (logged) when it cannot be made."""
     from dicomul.aio.association import connect
 
-    host, port = server.move_destinations[dest]
+    host, port, *tls = server.move_destinations[dest]  # (host, port[, SSLContext])
     try:
         return await connect(host, port, calling_ae=server.ae_title, called_ae=dest,
                              contexts=contexts_for_objects(objs) if objs else None,
-                             dimse_timeout=server.dimse_timeout)  # fmt: skip
+                             dimse_timeout=server.dimse_timeout,
+                             ssl_context=tls[0] if tls else None)  # fmt: skip
     except Exception as exc:  # noqa: BLE001
         log.warning("cannot associate with move destination %s: %s", dest, exc)
         return None
@@ -163,6 +170,8 @@ def _outcome(status: int) -> str:
 def _instance_uid(obj: Any) -> str | None:
     """The SOP Instance UID of an object to send, for the Failed SOP Instance UID List."""
     try:
+        if isinstance(obj, Unavailable):
+            return obj.sop_instance_uid
         if isinstance(obj, tuple):
             return str(obj[3])
         if hasattr(obj, "meta"):

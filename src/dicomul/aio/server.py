@@ -28,7 +28,8 @@ Handlers may be plain functions or coroutines (async generators for the Q/R ones
 * ``on_find(identifier, sop_class_uid) -> iterable of (status, Dataset | None)``
 * ``on_get(identifier) -> iterable of objects to send back as C-STORE sub-operations``
 * ``on_move(identifier, destination_ae) -> iterable of objects``, sent to
-  ``move_destinations[destination_ae] = (host, port)`` on a new association.
+  ``move_destinations[destination_ae] = (host, port)`` (or ``(host, port, ssl_context)``)
+  on a new association.
 * ``on_user_identity(identity, info) -> True | bytes | False``: the requestor's user
   identity (all five types: ``identity.identity_type``, ``.primary``, ``.secondary``);
   False or None refuses the association, True accepts, bytes accept with that server
@@ -180,7 +181,7 @@ class Server(NServices):
         on_find: Callable[[Any, str], Any] | None = None,
         on_get: Callable[[Any], Any] | None = None,
         on_move: Callable[[Any, str], Any] | None = None,
-        move_destinations: dict[str, tuple[str, int]] | None = None,
+        move_destinations: dict[str, tuple[Any, ...]] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         acse_timeout: float = 30.0,
         dimse_timeout: float | None = 60.0,

@@ -364,8 +364,40 @@ def cmd_storescp(args: argparse.Namespace) -> int:
         args.idle_timeout = args.td if args.td is not None else 300.0
     status = storescp.run(args, _ssl_context(args, server=True))
     if status == 0:
-        print("storescp stopped", flush=True)
+        print(f"{'qrscp' if getattr(args, 'archive', False) else 'storescp'} stopped", flush=True)
     return status
+
+
+def cmd_qrscp(args: argparse.Namespace) -> int:
+    from dicomul.cli.qrscp import read_destinations
+
+    if not args.output_dir:
+        return _usage("qrscp needs --storage DIR")
+    if args.destinations:
+        try:
+            read_destinations(args.destinations, args)  # a bad file: said now, not per move
+        except ValueError as exc:
+            return _usage(str(exc))
+    args.archive, args.ignore = True, False
+    return cmd_storescp(args)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from dicomul.cli.qrscp import cmd_index as run_index
+
+    return run_index(args)
+
+
+def _qrscp_args(p: argparse.ArgumentParser) -> None:
+    from dicomul.cli.qrscp import add_qrscp_args
+
+    add_qrscp_args(p, _storescp_args)
+
+
+def _index_args(p: argparse.ArgumentParser) -> None:
+    from dicomul.cli.qrscp import add_index_args
+
+    add_index_args(p)
 
 
 # ---- find / get / move --------------------------------------------------------------------
@@ -638,6 +670,8 @@ _COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int], Any, str]] 
     "echo": ("C-ECHO a peer", cmd_echo, _echo_args, "-"),
     "store": ("C-STORE files and directories", cmd_store, _store_args, "-"),
     "storescp": ("run a storage SCP until interrupted", cmd_storescp, _storescp_args, "-"),
+    "qrscp": ("run an archive: store, find, get, move, worklist", cmd_qrscp, _qrscp_args, "-"),
+    "index": ("index the DICOM files of a storage directory", cmd_index, _index_args, "-"),
     "find": ("C-FIND query", cmd_find, _query_args("find"), "-+"),
     "get": ("C-GET retrieve", cmd_get, _query_args("get"), "-+"),
     "move": ("C-MOVE retrieve", cmd_move, _query_args("move"), "-+"),

@@ -59,8 +59,12 @@ async def serve(
     if usable < args.max_associations:
         log.warning("the open-file limit (%d) caps associations at about %d, below "
                     "--max-associations %d", limit, usable, args.max_associations)  # fmt: skip
-    server = Server(
-        args.aet,
+    extra: dict[str, Any] = {}
+    if getattr(args, "archive", False):  # dicomul qrscp: the archive's handlers
+        from dicomul.cli.qrscp import server_options
+
+        extra = server_options(args)
+    options: dict[str, Any] = dict(
         accept_all_storage=True,
         allowed_calling=args.allow_calling or None,
         allowed_called=args.allow_called or None,
@@ -76,6 +80,7 @@ async def serve(
         idle_timeout=args.idle_timeout or None,
         async_operations=(args.async_window, args.async_window),
     )
+    server = Server(args.aet, **{**options, **extra})
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -88,7 +93,8 @@ async def serve(
     if ready is not None:
         ready.put(os.getpid())
     if announce:
-        print(f"storescp {args.aet} listening on {args.bind}:{port}{_where(args)}", flush=True)
+        print(f"{_name(args)} {args.aet} listening on {args.bind}:{port}{_where(args)}",
+              flush=True)  # fmt: skip
     await stop.wait()
     log.info("shutting down")
     await server.close(timeout=1.0)
@@ -164,11 +170,15 @@ def run(args: argparse.Namespace, ssl_context: Any) -> int:
             continue
     reservation.close()
     if up == workers:
-        print(f"storescp {args.aet} listening on {args.bind}:{port}{_where(args)} "
+        print(f"{_name(args)} {args.aet} listening on {args.bind}:{port}{_where(args)} "
               f"({workers} workers)", flush=True)  # fmt: skip
     for p in procs:
         p.join()
     return 0 if stopping or all(p.exitcode == 0 for p in procs) else 1
+
+
+def _name(args: argparse.Namespace) -> str:
+    return "qrscp" if getattr(args, "archive", False) else "storescp"
 
 
 def _where(args: argparse.Namespace) -> str:
@@ -176,5 +186,5 @@ def _where(args: argparse.Namespace) -> str:
 
 
 def _cannot_listen(args: argparse.Namespace, exc: OSError) -> None:
-    print(f"dicomul: error: storescp cannot listen on {args.bind}:{args.port}: "
+    print(f"dicomul: error: {_name(args)} cannot listen on {args.bind}:{args.port}: "
           f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip

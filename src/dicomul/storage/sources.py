@@ -7,7 +7,10 @@ import os
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-__all__ = ["file_chunks", "FileSource", "send_form", "preload", "PRELOAD_LIMIT", "refers_to_a_file"]
+__all__ = [
+    "file_chunks", "FileSource", "send_form", "preload", "PRELOAD_LIMIT", "refers_to_a_file",
+    "Unavailable",
+]  # fmt: skip
 
 _CHUNK = 4 * 1024 * 1024
 
@@ -82,3 +85,19 @@ def preload(data: Any) -> Any:
     if len(raw) != region.length:
         raise OSError(f"the file ends {region.length - len(raw)} bytes before its data set")
     return raw
+
+
+class Unavailable:
+    """What a C-GET / C-MOVE handler yields for an instance it knows of but cannot send
+    (its file has gone): the sub-operation fails, and its UID is in the Failed SOP
+    Instance UID List, without trying to send anything."""
+
+    __slots__ = ("sop_class_uid", "sop_instance_uid", "reason")
+
+    def __init__(self, sop_class_uid: str, sop_instance_uid: str, reason: str = "") -> None:
+        self.sop_class_uid = sop_class_uid
+        self.sop_instance_uid = sop_instance_uid
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Unavailable({self.sop_instance_uid!r}, {self.reason!r})"

@@ -103,7 +103,7 @@ class Server:
         on_find: Callable[[Any, str], Iterable[tuple[int, Any]]] | None = None,
         on_get: Callable[[Any], Iterable[Any]] | None = None,
         on_move: Callable[[Any, str], Iterable[Any]] | None = None,
-        move_destinations: dict[str, tuple[str, int]] | None = None,
+        move_destinations: dict[str, tuple[Any, ...]] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         acse_timeout: float = 30.0,
         dimse_timeout: float | None = 60.0,

@@ -1,0 +1,349 @@
+"""The archive index: every instance a storage SCP holds, by Patient, Study, Series and
+Image, in SQLite (``index.sqlite`` in the storage directory, made on first use), for
+C-FIND, C-GET and C-MOVE (PS3.4 C.6 keys) and Storage Commitment.
+
+    index = ArchiveIndex("/srv/archive")
+    index.add(path)                                  # after a C-STORE (or `dicomul index`)
+    for match in index.find(identifier): ...         # C-FIND, PS3.4 C.2.2.2 matching
+    for ref in index.instances(identifier): ...      # C-GET / C-MOVE: what to send
+
+One denormalised row per instance (the attributes of its patient, study and series with
+it); a query at a level groups the rows by that level's unique key, so the counts
+(Number of Study Related Instances, ...) and Modalities in Study come from the same
+rows. Matching is translated to SQL with the rules of :mod:`dicomul.storage.matching`
+(tested against it). Thread-safe: one connection behind a lock, WAL journal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from dicomul._record import record
+from dicomul.storage.matching import as_text, key_kind, normal_time
+
+__all__ = ["ArchiveIndex", "Field", "FIELDS", "LEVELS", "Indexed", "INDEX_NAME"]
+
+log = logging.getLogger("dicomul")
+
+INDEX_NAME = "index.sqlite"
+#: The layout of the index file (PRAGMA user_version): another one is refused.
+SCHEMA_VERSION = 1
+LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
+
+
+@record
+class Field:
+    """One indexed attribute: its keyword (the column), tag, VR and level."""
+
+    keyword: str
+    tag: int
+    vr: str
+    level: str
+
+
+FIELDS: dict[str, Field] = {
+    f.keyword: f
+    for f in (
+        Field("PatientID", 0x00100020, "LO", "PATIENT"),
+        Field("PatientName", 0x00100010, "PN", "PATIENT"),
+        Field("PatientBirthDate", 0x00100030, "DA", "PATIENT"),
+        Field("PatientSex", 0x00100040, "CS", "PATIENT"),
+        Field("StudyInstanceUID", 0x0020000D, "UI", "STUDY"),
+        Field("StudyDate", 0x00080020, "DA", "STUDY"),
+        Field("StudyTime", 0x00080030, "TM", "STUDY"),
+        Field("AccessionNumber", 0x00080050, "SH", "STUDY"),
+        Field("StudyID", 0x00200010, "SH", "STUDY"),
+        Field("StudyDescription", 0x00081030, "LO", "STUDY"),
+        Field("ReferringPhysicianName", 0x00080090, "PN", "STUDY"),
+        Field("SeriesInstanceUID", 0x0020000E, "UI", "SERIES"),
+        Field("Modality", 0x00080060, "CS", "SERIES"),
+        Field("SeriesNumber", 0x00200011, "IS", "SERIES"),
+        Field("SeriesDescription", 0x0008103E, "LO", "SERIES"),
+        Field("BodyPartExamined", 0x00180015, "CS", "SERIES"),
+        Field("SOPInstanceUID", 0x00080018, "UI", "IMAGE"),
+        Field("SOPClassUID", 0x00080016, "UI", "IMAGE"),
+        Field("InstanceNumber", 0x00200013, "IS", "IMAGE"),
+    )
+}
+_UNIQUE = {
+    "PATIENT": "PatientID",
+    "STUDY": "StudyInstanceUID",
+    "SERIES": "SeriesInstanceUID",
+    "IMAGE": "SOPInstanceUID",
+}
+#: Keys computed from the rows of a level: keyword -> (VR, SQL aggregate, lowest level).
+_COMPUTED = {
+    "NumberOfPatientRelatedStudies": ("IS", "COUNT(DISTINCT StudyInstanceUID)", "PATIENT"),
+    "NumberOfPatientRelatedSeries": ("IS", "COUNT(DISTINCT SeriesInstanceUID)", "PATIENT"),
+    "NumberOfPatientRelatedInstances": ("IS", "COUNT(*)", "PATIENT"),
+    "NumberOfStudyRelatedSeries": ("IS", "COUNT(DISTINCT SeriesInstanceUID)", "STUDY"),
+    "NumberOfStudyRelatedInstances": ("IS", "COUNT(*)", "STUDY"),
+    "ModalitiesInStudy": ("CS", "GROUP_CONCAT(DISTINCT Modality)", "STUDY"),
+    "NumberOfSeriesRelatedInstances": ("IS", "COUNT(*)", "SERIES"),
+}
+_TAGS = [f.tag for f in FIELDS.values()]
+#: PN columns also kept case-folded (Unicode), matched there: "müller" finds "MÜLLER".
+_FOLDED = [kw for kw, f in FIELDS.items() if f.vr == "PN"]
+_COLUMNS = [*FIELDS, *(f"{kw}_fold" for kw in _FOLDED), "path", "transfer_syntax", "size"]
+
+
+@record
+class Indexed:
+    """An instance the index knows: its file, SOP class and instance."""
+
+    path: str
+    sop_class_uid: str
+    sop_instance_uid: str
+
+
+_text = as_text
+
+
+def _escape_glob(text: str) -> str:
+    return "".join("[[]" if c == "[" else c for c in text)
+
+
+def condition(field: Field, value: Any) -> tuple[str, list[Any]] | None:
+    """The SQL condition (and its parameters) of one C-FIND key on an indexed column,
+    or None for universal matching (PS3.4 C.2.2.2)."""
+    col, vr = field.keyword, field.vr
+    kind = key_kind(vr, value)
+    text = _text(value)
+    if kind == "universal":
+        return None
+    if kind == "list":
+        uids = [u for u in text.split("\\") if u]
+        return f"{col} IN ({','.join('?' * len(uids))})", uids
+    if kind == "range":
+        low, _, high = text.partition("-")
+        if vr != "DA":
+            low, high = normal_time(low), normal_time(high)
+        parts, params = [f"{col} != ''"], []
+        if low:
+            parts.append(f"{col} >= ?")
+            params.append(low)
+        if high:  # a coarser upper bound includes all of it ("1200" holds "120059")
+            parts.append(f"substr({col}, 1, {len(high)}) <= ?")
+            params.append(high)
+        return " AND ".join(parts), params
+    if kind == "wildcard":
+        if vr == "PN":  # on the folded column, whatever the case (Unicode too)
+            return f"{col}_fold GLOB ?", [_escape_glob(text.casefold())]
+        return f"{col} GLOB ?", [_escape_glob(text)]
+    if vr == "PN":
+        return f"{col}_fold = ?", [text.casefold()]
+    if vr == "TM":
+        return f"{col} = ?", [normal_time(text)]
+    return f"{col} = ?", [text.rstrip(" ")]
+
+
+class ArchiveIndex:
+    """The index of a storage directory (see the module docstring). ``path``: the
+    directory (the index file is made in it) or the SQLite file itself."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        p = Path(path)
+        self.directory = p if p.suffix != ".sqlite" else p.parent
+        self.file = p / INDEX_NAME if p.suffix != ".sqlite" else p
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.file), check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            tables = self._db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+            if tables and version != SCHEMA_VERSION:
+                self._db.close()
+                raise ValueError(f"{self.file} is an index of another layout (version "
+                                 f"{version}): remove it and run `dicomul index`")  # fmt: skip
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            cols = ", ".join(
+                f"{c} TEXT NOT NULL DEFAULT ''" for c in _COLUMNS[:-3] if c != "SOPInstanceUID"
+            )
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS instances (SOPInstanceUID TEXT PRIMARY KEY, {cols},"
+                " path TEXT NOT NULL, transfer_syntax TEXT NOT NULL DEFAULT '', size INTEGER)"
+            )
+            for col in (
+                "PatientID",
+                "PatientName_fold",
+                "StudyInstanceUID",
+                "StudyDate",
+                "AccessionNumber",
+                "SeriesInstanceUID",
+            ):
+                self._db.execute(f"CREATE INDEX IF NOT EXISTS i_{col} ON instances ({col})")
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM instances").fetchone()[0])
+
+    # ---- ingest -------------------------------------------------------------------------
+
+    def row_of(self, path: str | os.PathLike[str], ds: Any = None) -> list[Any]:
+        """The row of a Part 10 file (its header read unless ``ds`` is given)."""
+        if ds is None:
+            import pydicom
+
+            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS)
+        values: list[Any] = []
+        for field in FIELDS.values():
+            elem = ds.get(field.tag)
+            text = _text(elem.value if elem is not None else None).strip()
+            values.append(normal_time(text) if field.vr == "TM" else text)
+        if not values[_COLUMNS.index("SOPInstanceUID")]:
+            raise ValueError(f"{path}: no SOP Instance UID")
+        meta = getattr(ds, "file_meta", None)
+        ts = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
+        values += [values[_COLUMNS.index(kw)].casefold() for kw in _FOLDED]
+        values += [str(Path(path).resolve()), ts, os.path.getsize(path)]
+        return values
+
+    def add(self, path: str | os.PathLike[str], ds: Any = None) -> str:
+        """Index one file (replacing what the index had for its instance); its SOP
+        Instance UID. Raises ValueError / pydicom errors for a file that is not DICOM."""
+        return self.add_rows([self.row_of(path, ds)])[0]
+
+    def add_rows(self, rows: list[list[Any]]) -> list[str]:
+        """Index rows made by :meth:`row_of`, in one transaction."""
+        sql = (
+            f"INSERT OR REPLACE INTO instances ({', '.join(_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(_COLUMNS))})"
+        )
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(sql, rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        uid = _COLUMNS.index("SOPInstanceUID")
+        return [r[uid] for r in rows]
+
+    def add_tree(self, directory: str | os.PathLike[str], batch: int = 500) -> tuple[int, int]:
+        """Index every DICOM file under ``directory``: ``(indexed, skipped)``."""
+        done = skipped = 0
+        rows: list[list[Any]] = []
+        for root, _dirs, files in os.walk(directory):
+            for name in sorted(files):
+                if name.startswith(INDEX_NAME) or name.startswith("."):
+                    continue
+                try:
+                    rows.append(self.row_of(os.path.join(root, name)))
+                except Exception:  # noqa: BLE001 - not DICOM, unreadable: skipped
+                    skipped += 1
+                if len(rows) >= batch:
+                    done += len(self.add_rows(rows))
+                    rows = []
+        if rows:
+            done += len(self.add_rows(rows))
+        return done, skipped
+
+    def remove(self, sop_instance_uids: Iterable[str]) -> None:
+        """Forget instances."""
+        uids = [(u,) for u in sop_instance_uids]
+        with self._lock:
+            self._db.executemany("DELETE FROM instances WHERE SOPInstanceUID = ?", uids)
+
+    def prune(self) -> int:
+        """Forget instances whose files have gone; how many."""
+        with self._lock:
+            rows = self._db.execute("SELECT SOPInstanceUID, path FROM instances").fetchall()
+        gone = [uid for uid, path in rows if not os.path.isfile(path)]
+        self.remove(gone)
+        return len(gone)
+
+    # ---- queries ------------------------------------------------------------------------
+
+    def _where(self, identifier: Any) -> tuple[str, list[Any]]:
+        parts: list[str] = []
+        params: list[Any] = []
+        for elem in identifier:
+            if elem.keyword == "ModalitiesInStudy" and elem.value:  # studies with any of them
+                wanted = [m for m in _text(elem.value).split("\\") if m]
+                parts.append(
+                    "StudyInstanceUID IN (SELECT StudyInstanceUID FROM instances"
+                    f" WHERE Modality IN ({','.join('?' * len(wanted))}))"
+                )
+                params += wanted
+                continue
+            field = FIELDS.get(elem.keyword)
+            if field is None:
+                continue  # not indexed (or computed): universal, returned empty
+            cond = condition(field, elem.value)
+            if cond is not None:
+                parts.append(cond[0])
+                params += cond[1]
+        return (" WHERE " + " AND ".join(parts)) if parts else "", params
+
+    def find(self, identifier: Any, limit: int | None = None) -> Iterator[Any]:
+        """The matches of a C-FIND identifier (its Query/Retrieve Level decides the
+        level), each a Dataset with the identifier's keys filled in and the level."""
+        from pydicom.dataset import Dataset
+
+        level = str(identifier.get("QueryRetrieveLevel", "STUDY") or "STUDY").upper()
+        if level not in _UNIQUE:
+            raise ValueError(f"not a Query/Retrieve Level: {level!r}")
+        rank = LEVELS.index(level)
+        out: list[tuple[str, str, str]] = []  # (keyword, VR, SQL)
+        for elem in identifier:
+            kw = elem.keyword
+            field = FIELDS.get(kw)
+            if field is not None and LEVELS.index(field.level) <= rank:
+                out.append((kw, field.vr, f"MIN({kw})" if level != "IMAGE" else kw))
+            elif kw in _COMPUTED and LEVELS.index(_COMPUTED[kw][2]) >= rank and level != "IMAGE":
+                out.append((kw, _COMPUTED[kw][0], _COMPUTED[kw][1]))
+        where, params = self._where(identifier)
+        group = f" GROUP BY {_UNIQUE[level]}" if level != "IMAGE" else ""
+        select = ", ".join(sql for _k, _v, sql in out) or "1"
+        sql = f"SELECT {select} FROM instances{where}{group} ORDER BY {_UNIQUE[level]}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        charset = identifier.get("SpecificCharacterSet")
+        for row in rows:
+            ds = Dataset()
+            if charset is not None:
+                ds.SpecificCharacterSet = charset.value
+            for (kw, vr, _sql), value in zip(out, row, strict=True):
+                text = "" if value is None else str(value)
+                ds.add_new(
+                    FIELDS[kw].tag if kw in FIELDS else kw,
+                    vr,
+                    text.replace(",", "\\") if kw == "ModalitiesInStudy" else text,
+                )
+            for elem in identifier:  # keys the index does not hold: returned empty
+                if elem.tag not in ds and elem.tag.group != 0x0002:
+                    ds.add_new(elem.tag, elem.VR, None)
+            ds.QueryRetrieveLevel = level
+            yield ds
+
+    def instances(self, identifier: Any) -> list[Indexed]:
+        """The instances a C-GET / C-MOVE identifier names (every key as a filter)."""
+        where, params = self._where(identifier)
+        sql = f"SELECT path, SOPClassUID, SOPInstanceUID FROM instances{where} ORDER BY path"
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return [Indexed(*row) for row in rows]
+
+    def locate(self, sop_instance_uid: str) -> Path | None:
+        """The file of an instance, or None (Storage Commitment's look-up)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT path FROM instances WHERE SOPInstanceUID = ?", (sop_instance_uid,)
+            ).fetchone()
+        return Path(row[0]) if row else None

@@ -1,0 +1,207 @@
+"""The archive index (dicomul.storage.index) against the C.2.2.2 matching rules of
+dicomul.storage.matching over the same data sets: every matching kind on every indexed
+attribute, by hand and by hypothesis over generated queries; levels, counts, restart,
+pruning; and the matching module itself on the standard's examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from interop.archive_data import write_archive
+from pydicom.dataset import Dataset
+
+from dicomul.storage.index import FIELDS, ArchiveIndex
+from dicomul.storage.matching import in_range, key_kind, matches
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[ArchiveIndex, list[Any]]:
+    tmp = tmp_path_factory.mktemp("index")
+    paths = write_archive(tmp / "files")
+    index = ArchiveIndex(tmp / "files")
+    done, skipped = index.add_tree(tmp / "files")
+    assert (done, skipped) == (36, 0)
+    return index, [pydicom.dcmread(p, stop_before_pixels=True) for p in paths]
+
+
+def _q(level: str, **keys: Any) -> Dataset:
+    ds = Dataset()
+    ds.QueryRetrieveLevel = level
+    for kw, value in keys.items():
+        ds.add_new(FIELDS[kw].tag, FIELDS[kw].vr, value)
+    return ds
+
+
+_UNIQUE = {"PATIENT": "PatientID", "STUDY": "StudyInstanceUID",
+           "SERIES": "SeriesInstanceUID", "IMAGE": "SOPInstanceUID"}  # fmt: skip
+
+
+def _oracle(query: Dataset, datasets: list[Any]) -> set[str]:
+    """The unique keys of the level whose instances match, by dicomul.storage.matching."""
+    key = _UNIQUE[query.QueryRetrieveLevel]
+    return {str(ds.get(key)) for ds in datasets if matches(query, ds)}
+
+
+def _found(index: ArchiveIndex, query: Dataset) -> set[str]:
+    key = _UNIQUE[query.QueryRetrieveLevel]
+    q = query.copy()
+    if key not in q:
+        q.add_new(FIELDS[key].tag, FIELDS[key].vr, None)
+    return {str(ds.get(key)) for ds in index.find(q)}
+
+
+CASES = [
+    ("STUDY", {"PatientID": "PID003"}),
+    ("STUDY", {"PatientName": "DOE*"}),
+    ("STUDY", {"PatientName": "*o*"}),  # PN: any case
+    ("STUDY", {"PatientName": "?OE^JAN?"}),
+    ("STUDY", {"PatientName": "müller^hans"}),
+    ("STUDY", {"StudyDate": "20190101-20190331"}),
+    ("STUDY", {"StudyDate": "-20190301"}),
+    ("STUDY", {"StudyDate": "20200401-"}),
+    ("STUDY", {"StudyTime": "1000-1130"}),
+    ("STUDY", {"StudyTime": "1030"}),
+    ("STUDY", {"AccessionNumber": "ACC2?"}),
+    ("STUDY", {"StudyDescription": "desc 1*", "StudyDate": "2020*"}),  # (no wildcards in DA)
+    ("SERIES", {"Modality": "MR"}),
+    ("SERIES", {"Modality": "C*", "PatientSex": "F"}),
+    ("IMAGE", {"InstanceNumber": "2", "PatientBirthDate": "19500101-19521231"}),
+    ("PATIENT", {"PatientName": "*^*A*"}),
+    ("PATIENT", {}),
+]
+
+
+@pytest.mark.parametrize("level, keys", CASES)
+def test_the_index_matches_as_the_rules_say(indexed: Any, level: str, keys: dict[str, str]) -> None:
+    index, datasets = indexed
+    query = _q(level, **keys)
+    assert _found(index, query) == _oracle(query, datasets)
+
+
+def test_uid_lists_and_counts(indexed: Any) -> None:
+    index, datasets = indexed
+    studies = sorted({str(d.StudyInstanceUID) for d in datasets})
+    q = _q("STUDY", StudyInstanceUID="\\".join(studies[:3] + ["1.2.3"]))
+    q.NumberOfStudyRelatedInstances = None
+    q.NumberOfStudyRelatedSeries = None
+    q.ModalitiesInStudy = None
+    found = list(index.find(q))
+    assert sorted(str(d.StudyInstanceUID) for d in found) == studies[:3]
+    for d in found:
+        mine = [x for x in datasets if x.StudyInstanceUID == d.StudyInstanceUID]
+        assert int(d.NumberOfStudyRelatedInstances) == len(mine)
+        assert int(d.NumberOfStudyRelatedSeries) == len({x.SeriesInstanceUID for x in mine})
+        assert sorted(d.ModalitiesInStudy if d["ModalitiesInStudy"].VM > 1
+                      else [d.ModalitiesInStudy]) == sorted({x.Modality for x in mine})  # fmt: skip
+
+
+def test_unknown_keys_are_returned_empty_and_levels_checked(indexed: Any) -> None:
+    index, _ = indexed
+    q = _q("STUDY", PatientID="PID000")
+    q.InstitutionName = "anything"  # not indexed: universal, returned empty
+    found = list(index.find(q))
+    assert len(found) == 2 and all(d.InstitutionName in ("", None) for d in found)
+    with pytest.raises(ValueError, match="Query/Retrieve Level"):
+        list(index.find(_q("FRAME")))
+
+
+def _values(datasets: list[Any], kw: str) -> list[str]:
+    return sorted({str(d.get(kw, "")) for d in datasets if str(d.get(kw, ""))})
+
+
+@st.composite
+def queries(draw: Any, datasets: list[Any]) -> Dataset:
+    level = draw(st.sampled_from(["PATIENT", "STUDY", "SERIES", "IMAGE"]))
+    keys: dict[str, str] = {}
+    for kw in draw(st.lists(st.sampled_from(sorted(FIELDS)), max_size=3, unique=True)):
+        vr = FIELDS[kw].vr
+        value = draw(st.sampled_from(_values(datasets, kw) or [""]))
+        kind = draw(st.sampled_from(["single", "wild", "range", "list", "universal"]))
+        if kind == "universal":
+            value = ""
+        elif kind == "wild" and vr not in ("DA", "TM", "UI", "IS") and value:
+            cut = draw(st.integers(0, len(value)))
+            mark = draw(st.sampled_from(["*", "?"]))
+            value = value[:cut] + mark + value[cut + (mark == "?"):]
+            if vr == "PN":
+                value = draw(st.sampled_from([value, value.lower(), value.upper()]))
+        elif kind == "range" and vr in ("DA", "TM") and value:
+            other = draw(st.sampled_from(_values(datasets, kw)))
+            low, high = sorted([value, other])
+            value = draw(st.sampled_from([f"{low}-{high}", f"-{high}", f"{low}-"]))
+        elif kind == "list" and vr == "UI":
+            value = "\\".join(draw(st.lists(st.sampled_from(_values(datasets, kw)), min_size=1,
+                                            max_size=3)))  # fmt: skip
+        keys[kw] = value
+    return _q(level, **keys)
+
+
+def test_generated_queries_match_as_the_rules_say(indexed: Any) -> None:
+    index, datasets = indexed
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(queries(datasets))
+    def check(query: Dataset) -> None:
+        assert _found(index, query) == _oracle(query, datasets), query
+
+    check()
+
+
+def test_the_index_persists_and_forgets_gone_files(tmp_path: Path) -> None:
+    paths = write_archive(tmp_path / "files")[:3]
+    index = ArchiveIndex(tmp_path / "files")
+    for p in paths:
+        index.add(p)
+    index.close()
+    again = ArchiveIndex(tmp_path / "files")
+    assert len(again) == 3
+    uid = str(pydicom.dcmread(paths[0]).SOPInstanceUID)
+    assert again.locate(uid) == paths[0].resolve()
+    paths[0].unlink()
+    assert again.prune() == 1 and len(again) == 2 and again.locate(uid) is None
+
+
+# ---- the matching rules ---------------------------------------------------------------
+
+
+def test_key_kinds() -> None:
+    assert key_kind("PN", "") == "universal"
+    assert key_kind("UI", "1.2\\1.3") == "list"
+    assert key_kind("DA", "20200101-") == "range"
+    assert key_kind("DA", "2020*") == "single"  # no wildcards in dates (C.2.2.2.4)
+    assert key_kind("LO", "a*") == "wildcard"
+    assert key_kind("SQ", []) == "universal"
+
+
+def test_ranges_include_their_bounds_to_their_precision() -> None:
+    assert in_range("TM", "120059", "1100-1200")
+    assert not in_range("TM", "120100", "1100-1200")
+    assert in_range("TM", "12:00:59", "-1200")
+    assert in_range("DA", "20200101", "20200101-20200101")
+    assert not in_range("DA", "20191231", "20200101-")
+
+
+def test_sequence_matching_needs_one_item_matching_every_key() -> None:
+    item1, item2 = Dataset(), Dataset()
+    item1.Modality, item1.ScheduledStationAETitle = "CT", "CT1"
+    item2.Modality, item2.ScheduledStationAETitle = "MR", "MR1"
+    cand = Dataset()
+    cand.ScheduledProcedureStepSequence = [item1, item2]
+    cand.PatientName = "DOE^JOHN"
+    q_item = Dataset()
+    q_item.Modality, q_item.ScheduledStationAETitle = "MR", "MR*"
+    q = Dataset()
+    q.ScheduledProcedureStepSequence = [q_item]
+    q.PatientName = ""
+    assert matches(q, cand)
+    q_item.ScheduledStationAETitle = "CT1"  # each key matches some item, but not one item
+    assert not matches(q, cand)
+    q.ScheduledProcedureStepSequence = []  # an empty sequence key: universal
+    assert matches(q, cand)
