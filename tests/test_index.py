@@ -129,7 +129,7 @@ def queries(draw: Any, datasets: list[Any]) -> Dataset:
         elif kind == "wild" and vr not in ("DA", "TM", "UI", "IS") and value:
             cut = draw(st.integers(0, len(value)))
             mark = draw(st.sampled_from(["*", "?"]))
-            value = value[:cut] + mark + value[cut + (mark == "?"):]
+            value = value[:cut] + mark + value[cut + (mark == "?") :]
             if vr == "PN":
                 value = draw(st.sampled_from([value, value.lower(), value.upper()]))
         elif kind == "range" and vr in ("DA", "TM") and value:
