@@ -45,3 +45,48 @@ def write_archive(out: Path) -> list[Path]:
                     ds.save_as(path)
                     paths.append(path)
     return paths
+
+
+#: Worklist items: (patient name, modality, station AE, scheduled date)
+WORKLIST = [
+    ("DOE^JOHN", "CT", "CT1", "20261201"),
+    ("DOE^JANE", "MR", "MR1", "20261202"),
+    ("SMITH^ANNA", "CT", "CT2", "20261203"),
+    ("Müller^Eva", "US", "US1", "20261203"),
+]
+
+
+def write_worklist(out: Path) -> list[Path]:
+    """Modality Worklist items as Part 10 ``.wl`` files (as DCMTK's wlmscpfs keeps them,
+    with the ``lockfile`` it wants) in ``out``."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "lockfile").touch()
+    paths = []
+    for i, (name, modality, ae, date) in enumerate(WORKLIST):
+        ds = Dataset()
+        ds.SpecificCharacterSet = "ISO_IR 100"
+        ds.PatientName, ds.PatientID = name, f"P{i}"
+        ds.PatientBirthDate, ds.PatientSex = f"19{70 + i}0101", "FM"[i % 2]
+        ds.AccessionNumber, ds.RequestedProcedureID = f"A{i}", f"RP{i}"
+        ds.RequestedProcedureDescription = f"procedure {i}"
+        ds.StudyInstanceUID = generate_uid()
+        ds.ReferringPhysicianName = "REF^DOC"
+        sps = Dataset()
+        sps.Modality, sps.ScheduledStationAETitle = modality, ae
+        sps.ScheduledProcedureStepStartDate = date
+        sps.ScheduledProcedureStepStartTime = f"{9 + i:02d}0000"
+        sps.ScheduledPerformingPhysicianName = "PERF^DOC"
+        sps.ScheduledProcedureStepDescription = f"step {i}"
+        sps.ScheduledProcedureStepID, sps.ScheduledStationName = f"SPS{i}", "ST"
+        ds.ScheduledProcedureStepSequence = [sps]
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.31"
+        ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        path = out / f"item{i}.wl"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths

@@ -61,7 +61,7 @@ def _wait_port(port: int, proc: subprocess.Popen[Any]) -> None:
 
 
 def start_qrscp(
-    storage: Path, destinations: Path | None = None
+    storage: Path, destinations: Path | None = None, *extra: str
 ) -> tuple[subprocess.Popen[Any], int]:
     port = cap._free_port()
     argv = [
@@ -81,9 +81,12 @@ def start_qrscp(
     ]
     if destinations is not None:
         argv += ["--destinations", str(destinations)]
+    argv += extra
+    storage.parent.mkdir(parents=True, exist_ok=True)
+    log = open(storage.parent / f"qrscp-{port}.log", "wb")  # noqa: SIM115 - the process's
     proc = subprocess.Popen(
         argv,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         env=cap._env(),

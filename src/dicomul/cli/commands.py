@@ -180,49 +180,16 @@ def _status_text(status: int) -> str:
     return f"0x{status:04X} ({category(status).name.lower()})"
 
 
-_BINARY_NUMBER_VRS = ("US", "SS", "UL", "SL", "UV", "SV", "FL", "FD")
 
 
 def _keys(pairs: Sequence[str], level: str | None) -> Any:
-    """A query identifier from -k key=value pairs (keyword or gggg,eeee)."""
-    from pydicom.datadict import dictionary_VR, tag_for_keyword
-    from pydicom.dataset import Dataset
+    """A query identifier from -k arguments (see :mod:`dicomul.cli.keys`)."""
+    from dicomul.cli.keys import KeyArgumentError, parse_keys
 
-    ds = Dataset()
-    if level:
-        ds.QueryRetrieveLevel = level
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        key = key.strip()
-        tag: int | None
-        if "," in key or (len(key) == 8 and all(c in "0123456789abcdefABCDEF" for c in key)):
-            g, _, e = key.replace("(", "").replace(")", "").partition(",")
-            try:
-                tag = int(g, 16) << 16 | int(e, 16) if e else int(key, 16)
-            except ValueError:
-                raise SystemExit(_usage(f"-k {pair!r}: not a tag gggg,eeee")) from None
-        else:
-            tag = tag_for_keyword(key)
-            if tag is None:
-                raise SystemExit(_usage(f"-k {pair!r}: unknown keyword {key!r}"))
-        try:
-            vr = dictionary_VR(tag)
-        except KeyError:
-            raise SystemExit(_usage(f"-k {pair!r}: tag not in the DICOM dictionary")) from None
-        vr = vr.split(" or ")[0]  # "US or SS" and the like: the first
-        if value == "":
-            ds.add_new(tag, vr, None)
-            continue
-        item: Any = value
-        if vr in _BINARY_NUMBER_VRS:  # binary numbers: pydicom cannot encode a str
-            try:
-                convert = float if vr in ("FL", "FD") else int
-                numbers = [convert(v) for v in value.split("\\")]
-            except ValueError:
-                raise SystemExit(_usage(f"-k {pair!r}: {vr} needs numbers")) from None
-            item = numbers[0] if len(numbers) == 1 else numbers
-        ds.add_new(tag, vr, item)
-    return ds
+    try:
+        return parse_keys(pairs, level)
+    except KeyArgumentError as exc:
+        raise SystemExit(_usage(str(exc))) from None
 
 
 def _usage(message: str) -> int:
