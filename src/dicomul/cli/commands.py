@@ -180,8 +180,6 @@ def _status_text(status: int) -> str:
     return f"0x{status:04X} ({category(status).name.lower()})"
 
 
-
-
 def _keys(pairs: Sequence[str], level: str | None) -> Any:
     """A query identifier from -k arguments (see :mod:`dicomul.cli.keys`)."""
     from dicomul.cli.keys import KeyArgumentError, parse_keys
