@@ -62,7 +62,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     """The Server options of ``qrscp``'s archive (built in each worker process)."""
     from dicomul.storage.archive import Archive
 
-    archive = Archive(args.output_dir, worklist=args.worklist)
+    archive = Archive(args.output_dir, worklist=args.worklist, database=args.index)
     options = archive.server_options()
     options["move_destinations"] = (
         read_destinations(args.destinations, args) if args.destinations else {}
@@ -79,18 +79,19 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     try:
-        index = ArchiveIndex(args.directory)
+        index = ArchiveIndex(args.directory, args.index)
         done, skipped = index.add_tree(args.directory)
         gone = index.prune() if args.prune else 0
         total = len(index)
-    except OSError as exc:
-        print(f"dicomul: error: index {args.directory}: {exc.strerror or exc}", file=sys.stderr)
+    except (OSError, ValueError) as exc:
+        print(f"dicomul: error: index {args.directory}: {getattr(exc, 'strerror', None) or exc}",
+              file=sys.stderr)  # fmt: skip
         return 1
     dt = time.perf_counter() - t0
     extra = f", {gone} whose files had gone forgotten" if args.prune else ""
     print(
-        f"indexed {done} files ({skipped} not DICOM){extra} in {dt:.1f}s; "
-        f"{total} instances in {index.file}"
+        f"indexed {done} files ({skipped} not DICOM){extra} in {dt:.1f}s "
+        f"({done / dt if dt else 0:.0f}/s); {total} instances in {index.where}"
     )
     return 0
 
@@ -98,6 +99,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def add_index_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("directory", help="the storage directory (its index is made in it)")
     p.add_argument("--prune", action="store_true", help="forget instances whose files have gone")
+    p.add_argument("--index", help="a PostgreSQL URL (default: SQLite in DIRECTORY)")
 
 
 def add_qrscp_args(p: argparse.ArgumentParser, storescp_args: Any) -> None:
@@ -105,3 +107,5 @@ def add_qrscp_args(p: argparse.ArgumentParser, storescp_args: Any) -> None:
     p.add_argument("--storage", dest="output_dir", help="the archive's storage directory")
     p.add_argument("--destinations", help="C-MOVE destinations file (AE host port [tls])")
     p.add_argument("--worklist", help="directory of Modality Worklist items (JSON or DICOM)")
+    p.add_argument("--index", help="a PostgreSQL URL for the index, shared by several qrscp "
+                   "(default: SQLite in the storage directory)")  # fmt: skip

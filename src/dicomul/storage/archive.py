@@ -34,14 +34,18 @@ log = logging.getLogger("dicomul")
 class Archive:
     """A storage directory and its index (see the module docstring). ``worklist``: a
     directory of worklist items (DICOM JSON ``*.json`` or DICOM files) for the Modality
-    Worklist C-FIND, or None."""
+    Worklist C-FIND, or None. ``database``: a PostgreSQL URL to keep the index in (shared
+    by several archives over one storage directory), else SQLite in the directory."""
 
     def __init__(
-        self, directory: str | os.PathLike[str], worklist: str | os.PathLike[str] | None = None
+        self,
+        directory: str | os.PathLike[str],
+        worklist: str | os.PathLike[str] | None = None,
+        database: str | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.index = ArchiveIndex(self.directory)
+        self.index = ArchiveIndex(self.directory, database)
         self.worklist = Worklist(worklist) if worklist is not None else None
 
     def server_options(self) -> dict[str, Any]:

@@ -12,19 +12,22 @@ it); a query at a level groups the rows by that level's unique key, so the count
 (Number of Study Related Instances, ...) and Modalities in Study come from the same
 rows. Matching is translated to SQL with the rules of :mod:`dicomul.storage.matching`
 (tested against it). Thread-safe: one connection behind a lock, WAL journal.
+
+``ArchiveIndex(directory, database="postgresql://...")`` keeps the index in PostgreSQL
+instead, so that several archive processes (behind a load balancer, over one shared
+storage directory) share it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sqlite3
-import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from dicomul._record import record
+from dicomul.storage._sql import Database, open_database
 from dicomul.storage.matching import as_text, key_kind, normal_time
 
 __all__ = ["ArchiveIndex", "Field", "FIELDS", "LEVELS", "Indexed", "INDEX_NAME"]
@@ -84,7 +87,7 @@ _COMPUTED = {
     "NumberOfPatientRelatedInstances": ("IS", "COUNT(*)", "PATIENT"),
     "NumberOfStudyRelatedSeries": ("IS", "COUNT(DISTINCT SeriesInstanceUID)", "STUDY"),
     "NumberOfStudyRelatedInstances": ("IS", "COUNT(*)", "STUDY"),
-    "ModalitiesInStudy": ("CS", "GROUP_CONCAT(DISTINCT Modality)", "STUDY"),
+    "ModalitiesInStudy": ("CS", "", "STUDY"),  # (the database's aggregate)
     "NumberOfSeriesRelatedInstances": ("IS", "COUNT(*)", "SERIES"),
 }
 _TAGS = [f.tag for f in FIELDS.values()]
@@ -105,11 +108,7 @@ class Indexed:
 _text = as_text
 
 
-def _escape_glob(text: str) -> str:
-    return "".join("[[]" if c == "[" else c for c in text)
-
-
-def condition(field: Field, value: Any) -> tuple[str, list[Any]] | None:
+def condition(field: Field, value: Any, db: Database) -> tuple[str, list[Any]] | None:
     """The SQL condition (and its parameters) of one C-FIND key on an indexed column,
     or None for universal matching (PS3.4 C.2.2.2)."""
     col, vr = field.keyword, field.vr
@@ -133,9 +132,10 @@ def condition(field: Field, value: Any) -> tuple[str, list[Any]] | None:
             params.append(high)
         return " AND ".join(parts), params
     if kind == "wildcard":
-        if vr == "PN":  # on the folded column, whatever the case (Unicode too)
-            return f"{col}_fold GLOB ?", [_escape_glob(text.casefold())]
-        return f"{col} GLOB ?", [_escape_glob(text)]
+        folded = vr == "PN"  # on the folded column, whatever the case (Unicode too)
+        sql, pattern = db.wildcard(f"{col}_fold" if folded else col,
+                                   text.casefold() if folded else text)  # fmt: skip
+        return sql, [pattern]
     if vr == "PN":
         return f"{col}_fold = ?", [text.casefold()]
     if vr == "TM":
@@ -147,48 +147,41 @@ class ArchiveIndex:
     """The index of a storage directory (see the module docstring). ``path``: the
     directory (the index file is made in it) or the SQLite file itself."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], database: str | None = None) -> None:
         p = Path(path)
         self.directory = p if p.suffix != ".sqlite" else p.parent
         self.file = p / INDEX_NAME if p.suffix != ".sqlite" else p
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.file), check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            tables = self._db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
-            if tables and version != SCHEMA_VERSION:
-                self._db.close()
-                raise ValueError(f"{self.file} is an index of another layout (version "
-                                 f"{version}): remove it and run `dicomul index`")  # fmt: skip
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            cols = ", ".join(
-                f"{c} TEXT NOT NULL DEFAULT ''" for c in _COLUMNS[:-3] if c != "SOPInstanceUID"
-            )
-            self._db.execute(
-                f"CREATE TABLE IF NOT EXISTS instances (SOPInstanceUID TEXT PRIMARY KEY, {cols},"
-                " path TEXT NOT NULL, transfer_syntax TEXT NOT NULL DEFAULT '', size INTEGER)"
-            )
-            for col in (
-                "PatientID",
-                "PatientName_fold",
-                "StudyInstanceUID",
-                "StudyDate",
-                "AccessionNumber",
-                "SeriesInstanceUID",
-            ):
-                self._db.execute(f"CREATE INDEX IF NOT EXISTS i_{col} ON instances ({col})")
+        if database is None:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+        self._db = open_database(database or str(self.file))
+        version = self._db.schema_version()
+        if version is not None and version != SCHEMA_VERSION:
+            self._db.close()
+            raise ValueError(f"{self._db.where} is an index of another layout (version "
+                             f"{version}): remove it and run `dicomul index`")  # fmt: skip
+        cols = ", ".join(f"{c} TEXT NOT NULL DEFAULT ''"
+                         for c in _COLUMNS[:-3] if c != "SOPInstanceUID")  # fmt: skip
+        self._db.query(
+            f"CREATE TABLE IF NOT EXISTS instances (SOPInstanceUID TEXT PRIMARY KEY, {cols},"
+            " path TEXT NOT NULL, transfer_syntax TEXT NOT NULL DEFAULT '', size BIGINT)"
+        )
+        for col in ("PatientID", "PatientName_fold", "StudyInstanceUID", "StudyDate",
+                    "AccessionNumber", "SeriesInstanceUID"):  # fmt: skip
+            self._db.query(f"CREATE INDEX IF NOT EXISTS i_{col} ON instances ({col})")
+        if version is None:
+            self._db.set_schema_version(SCHEMA_VERSION)
+
+    @property
+    def where(self) -> str:
+        """The database: the SQLite file's path or the PostgreSQL connection string."""
+        return self._db.where
 
     def close(self) -> None:
         """Close the database."""
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM instances").fetchone()[0])
+        return int(self._db.query("SELECT COUNT(*) FROM instances")[0][0])
 
     # ---- ingest -------------------------------------------------------------------------
 
@@ -218,18 +211,8 @@ class ArchiveIndex:
 
     def add_rows(self, rows: list[list[Any]]) -> list[str]:
         """Index rows made by :meth:`row_of`, in one transaction."""
-        sql = (
-            f"INSERT OR REPLACE INTO instances ({', '.join(_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(_COLUMNS))})"
-        )
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(sql, rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        if rows:
+            self._db.write(self._db.upsert("instances", _COLUMNS, "SOPInstanceUID"), rows)
         uid = _COLUMNS.index("SOPInstanceUID")
         return [r[uid] for r in rows]
 
@@ -255,13 +238,12 @@ class ArchiveIndex:
     def remove(self, sop_instance_uids: Iterable[str]) -> None:
         """Forget instances."""
         uids = [(u,) for u in sop_instance_uids]
-        with self._lock:
-            self._db.executemany("DELETE FROM instances WHERE SOPInstanceUID = ?", uids)
+        if uids:
+            self._db.write("DELETE FROM instances WHERE SOPInstanceUID = ?", uids)
 
     def prune(self) -> int:
         """Forget instances whose files have gone; how many."""
-        with self._lock:
-            rows = self._db.execute("SELECT SOPInstanceUID, path FROM instances").fetchall()
+        rows = self._db.query("SELECT SOPInstanceUID, path FROM instances")
         gone = [uid for uid, path in rows if not os.path.isfile(path)]
         self.remove(gone)
         return len(gone)
@@ -283,7 +265,7 @@ class ArchiveIndex:
             field = FIELDS.get(elem.keyword)
             if field is None:
                 continue  # not indexed (or computed): universal, returned empty
-            cond = condition(field, elem.value)
+            cond = condition(field, elem.value, self._db)
             if cond is not None:
                 parts.append(cond[0])
                 params += cond[1]
@@ -305,15 +287,14 @@ class ArchiveIndex:
             if field is not None and LEVELS.index(field.level) <= rank:
                 out.append((kw, field.vr, f"MIN({kw})" if level != "IMAGE" else kw))
             elif kw in _COMPUTED and LEVELS.index(_COMPUTED[kw][2]) >= rank and level != "IMAGE":
-                out.append((kw, _COMPUTED[kw][0], _COMPUTED[kw][1]))
+                out.append((kw, _COMPUTED[kw][0], _COMPUTED[kw][1] or self._db.modalities))
         where, params = self._where(identifier)
         group = f" GROUP BY {_UNIQUE[level]}" if level != "IMAGE" else ""
         select = ", ".join(sql for _k, _v, sql in out) or "1"
         sql = f"SELECT {select} FROM instances{where}{group} ORDER BY {_UNIQUE[level]}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        with self._lock:
-            rows = self._db.execute(sql, params).fetchall()
+        rows = self._db.query(sql, params)
         charset = identifier.get("SpecificCharacterSet")
         for row in rows:
             ds = Dataset()
@@ -336,14 +317,11 @@ class ArchiveIndex:
         """The instances a C-GET / C-MOVE identifier names (every key as a filter)."""
         where, params = self._where(identifier)
         sql = f"SELECT path, SOPClassUID, SOPInstanceUID FROM instances{where} ORDER BY path"
-        with self._lock:
-            rows = self._db.execute(sql, params).fetchall()
+        rows = self._db.query(sql, params)
         return [Indexed(*row) for row in rows]
 
     def locate(self, sop_instance_uid: str) -> Path | None:
         """The file of an instance, or None (Storage Commitment's look-up)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT path FROM instances WHERE SOPInstanceUID = ?", (sop_instance_uid,)
-            ).fetchone()
-        return Path(row[0]) if row else None
+        rows = self._db.query("SELECT path FROM instances WHERE SOPInstanceUID = ?",
+                              (sop_instance_uid,))  # fmt: skip
+        return Path(rows[0][0]) if rows else None

@@ -1,0 +1,315 @@
+"""Query/Retrieve archive benchmark: ``dicomul qrscp`` against DCMTK dcmqrscp and
+pynetdicom's qrscp app over the same generated instances, in one run.
+
+    python bench/bench_qr.py [--instances 100000] [--repeat 20] [--quick]
+
+1. Generates header-only Part 10 files (no pixel data; what an index reads is the
+   header): patients of 2 studies of 1 series of 25 images, and one study with a
+   100-image series for C-MOVE. Each archive indexes the same files its own way:
+   ``dicomul index`` (timed: objects/s), DCMTK's dcmqridx, pynetdicom's qrscp database
+   module (``db.add_instance``; pynetdicom only indexes what it receives).
+2. C-FIND at study level, Study Root, three queries: an exact Patient ID, a name
+   wildcard and a one-month date range. One client for all three servers (dicomul's
+   blocking Association, one association per server), each query ``--repeat`` times:
+   the median latency and the server process's CPU seconds (utime + stime, children
+   included: dcmqrscp forks per association) are printed with the ratios.
+3. C-MOVE of the 100-image series from each server to one dicomul storescp --ignore.
+4. Indexing while receiving: C-STORE of 2,000 of the files into a fresh qrscp (which
+   indexes each before answering) and a fresh storescp (which does not): objects/s.
+
+Targets (issue 11): each C-FIND at least 10x faster than pynetdicom's qrscp and faster
+than dcmqrscp; indexing at least 2,000 objects/s while receiving. On this machine
+(2 cores) with 100,000 instances the whole run takes several minutes, most of it
+generating files and filling the other two archives' databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _peers import dcmtk, free_port, wait_port  # noqa: E402
+
+ENV = dict(os.environ, TCP_NODELAY="1")
+CT = "1.2.840.10008.5.1.4.1.1.2"
+PER_PATIENT = 50  # 2 studies x 1 series x 25 images
+
+
+def _write_patient(args: tuple[str, int]) -> int:
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    out, p = args
+    n = 0
+    for s in range(2):
+        study, series = generate_uid(), generate_uid()
+        for i in range(25):
+            n += _write(out, f"{p:06d}_{s}_{i}", p, s, study, series, i, "CT")
+    return n
+
+
+def _write(out: str, name: str, p: int, s: int, study: str, series: str, i: int, mod: str) -> int:
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    ds = Dataset()
+    ds.SOPClassUID, ds.SOPInstanceUID = CT, generate_uid()
+    ds.PatientName, ds.PatientID = f"NAME{p:06d}^GIVEN", f"PID{p:06d}"
+    ds.PatientBirthDate, ds.PatientSex = f"19{40 + p % 60:02d}0101", "MF"[p % 2]
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+    day = (p * 2 + s) % 365
+    ds.StudyDate = f"20{10 + (p % 15):02d}{1 + day // 31 % 12:02d}{1 + day % 28:02d}"
+    ds.StudyTime, ds.AccessionNumber = f"{8 + s:02d}0000", f"A{p:06d}{s}"
+    ds.StudyID, ds.Modality, ds.SeriesNumber, ds.InstanceNumber = str(s), mod, 1, i + 1
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = (
+        CT, ds.SOPInstanceUID)  # fmt: skip
+    ds.save_as(os.path.join(out, name + ".dcm"), enforce_file_format=True)
+    return 1
+
+
+def generate(out: Path, instances: int) -> str:
+    """Write the files; the Study Instance UID of the 100-image series."""
+    from pydicom.uid import generate_uid
+
+    out.mkdir(parents=True, exist_ok=True)
+    patients = max(1, (instances - 100) // PER_PATIENT)
+    with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
+        list(pool.map(_write_patient, [(str(out), p) for p in range(patients)], chunksize=64))
+    study, series = generate_uid(), generate_uid()
+    for i in range(100):
+        _write(str(out), f"move_{i:03d}", 999999, 0, study, series, i, "MR")
+    return study
+
+
+def cpu(pid: int) -> float:
+    """utime + stime (+ children's) of a process, seconds (Linux /proc; else 0)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def start(argv: list[str], port: int, log: Path, cwd: Path | None = None) -> subprocess.Popen[Any]:
+    proc = subprocess.Popen(argv, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=ENV,
+                            cwd=cwd)  # fmt: skip
+    wait_port(port, proc, timeout=600)
+    return proc
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def queries() -> dict[str, dict[str, str]]:
+    base = {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": "", "PatientName": "",
+            "StudyDate": ""}  # fmt: skip
+    return {
+        "exact Patient ID": {**base, "PatientID": "PID000123"},
+        "name wildcard": {**base, "PatientName": "NAME00012*"},
+        "date range": {**base, "StudyDate": "20150301-20150331"},
+    }
+
+
+def time_find(port: int, aec: str, keys: dict[str, str], repeat: int, pid: int) -> tuple[float, float, int]:
+    """(median seconds per C-FIND, server CPU seconds per C-FIND, matches)."""
+    from pydicom.dataset import Dataset
+
+    from dicomul.sync.services import Association, qr_contexts
+
+    q = Dataset()
+    for k, v in keys.items():
+        setattr(q, k, v)
+    with Association.connect("127.0.0.1", port, called_ae=aec, dimse_timeout=600,
+                             contexts=qr_contexts(["study"], ["find"])) as a:  # fmt: skip
+        times, found = [], 0
+        c0 = cpu(pid)
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            found = sum(1 for st, ds in a.find(q, "study") if ds is not None)
+            times.append(time.perf_counter() - t0)
+        used = (cpu(pid) - c0) / repeat
+    return statistics.median(times), used, found
+
+
+def time_move(port: int, aec: str, study: str) -> tuple[float, int]:
+    from pydicom.dataset import Dataset
+
+    from dicomul.sync.services import Association, qr_contexts
+
+    q = Dataset()
+    q.QueryRetrieveLevel, q.StudyInstanceUID = "STUDY", study
+    with Association.connect("127.0.0.1", port, called_ae=aec, dimse_timeout=600,
+                             contexts=qr_contexts(["study"], ["move"])) as a:  # fmt: skip
+        t0 = time.perf_counter()
+        final = list(a.move(q, "SINK", "study"))[-1][1]
+        return time.perf_counter() - t0, int(final.completed_suboperations or 0)
+
+
+def ingest(files: list[Path], archive: bool, tmp: Path) -> float:
+    """objects/s of C-STOREs into a fresh qrscp (archive) or storescp."""
+    from dicomul.sync.services import Association, contexts_for_files
+
+    port = free_port()
+    out = tmp / ("ingest-qr" if archive else "ingest-sc")
+    cmd = "qrscp" if archive else "storescp"
+    where = ["--storage" if archive else "-od", str(out)]
+    proc = start([sys.executable, "-m", "dicomul", cmd, str(port), "--bind", "127.0.0.1",
+                  "--workers", "1", *where], port, tmp / f"{cmd}-ingest.log")  # fmt: skip
+    try:
+        with Association.connect("127.0.0.1", port, contexts=contexts_for_files(files[:1]),
+                                 dimse_timeout=60) as a:  # fmt: skip
+            t0 = time.perf_counter()
+            ok = sum(1 for f in files if a.store(f) == 0)
+            dt = time.perf_counter() - t0
+        assert ok == len(files), f"{len(files) - ok} stores failed"
+        return len(files) / dt
+    finally:
+        stop(proc)
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def pynetdicom_db(files: list[Path], location: Path) -> None:
+    import pydicom
+    from pynetdicom.apps.qrscp import db
+    from sqlalchemy.orm import sessionmaker
+
+    engine = db.create(f"sqlite:///{location}")
+    session = sessionmaker(bind=engine)()
+    for i, f in enumerate(files):
+        db.add_instance(pydicom.dcmread(f, stop_before_pixels=True), session, str(f))
+        if i % 5000 == 4999:
+            session.commit()
+    session.commit()
+    session.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--instances", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--quick", action="store_true", help="10,000 instances, 5 repeats")
+    ap.add_argument("--keep", help="use (and keep) this directory for the generated files")
+    args = ap.parse_args()
+    if args.quick:
+        args.instances, args.repeat = 10_000, 5
+    tmp = Path(tempfile.mkdtemp(prefix="dicomul-qr-"))
+    data = Path(args.keep) if args.keep else tmp / "files"
+    procs: list[subprocess.Popen[Any]] = []
+    try:
+        t0 = time.perf_counter()
+        move_study = generate(data, args.instances) if not any(data.glob("*.dcm")) else None
+        files = sorted(data.glob("*.dcm"))
+        if move_study is None:
+            import pydicom
+
+            move_study = str(pydicom.dcmread(data / "move_000.dcm").StudyInstanceUID)
+        print(f"{len(files)} instances in {data} ({time.perf_counter() - t0:.0f}s to make)")
+
+        sink = free_port()
+        procs.append(start([sys.executable, "-m", "dicomul", "storescp", str(sink), "--bind",
+                            "127.0.0.1", "--workers", "1", "--ignore"], sink, tmp / "sink.log"))  # fmt: skip
+        dests = tmp / "dest.txt"
+        dests.write_text(f"SINK 127.0.0.1 {sink}\n")
+
+        servers: dict[str, tuple[int, str, int]] = {}  # name -> (port, AE, pid)
+        (data / "index.sqlite").unlink(missing_ok=True)
+        r = subprocess.run([sys.executable, "-m", "dicomul", "index", str(data)],
+                           capture_output=True, text=True, env=ENV)  # fmt: skip
+        print(f"dicomul index: {r.stdout.strip() or r.stderr.strip()}")
+        port = free_port()
+        p = start([sys.executable, "-m", "dicomul", "qrscp", str(port), "--bind", "127.0.0.1",
+                   "--workers", "1", "--storage", str(data), "--destinations", str(dests),
+                   "-aet", "ARCHIVE"], port, tmp / "qrscp.log")  # fmt: skip
+        procs.append(p)
+        servers["dicomul qrscp"] = (port, "ARCHIVE", p.pid)
+
+        if dcmtk("dcmqrscp") and dcmtk("dcmqridx"):
+            db = tmp / "dcmqr"
+            db.mkdir()
+            t1 = time.perf_counter()
+            for i in range(0, len(files), 2000):  # (argument lists of bounded length)
+                subprocess.run([dcmtk("dcmqridx"), str(db), *map(str, files[i:i + 2000])],
+                               check=True, capture_output=True)  # fmt: skip
+            print(f"dcmqridx: {len(files) / (time.perf_counter() - t1):.0f} objects/s")
+            port = free_port()
+            (tmp / "dcmqrscp.cfg").write_text(
+                f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 16\n"
+                f"HostTable BEGIN\nsink = (SINK, localhost, {sink})\nHostTable END\n"
+                "VendorTable BEGIN\nVendorTable END\n"
+                f"AETable BEGIN\nDCMQR {db} RW (1000000, 100000mb) ANY\nAETable END\n")  # fmt: skip
+            p = start([dcmtk("dcmqrscp"), "-c", str(tmp / "dcmqrscp.cfg"), str(port)], port,
+                      tmp / "dcmqrscp.log")  # fmt: skip
+            procs.append(p)
+            servers["DCMTK dcmqrscp"] = (port, "DCMQR", p.pid)
+
+        try:
+            t1 = time.perf_counter()
+            pynetdicom_db(files, tmp / "pyn.sqlite")
+            print(f"pynetdicom db.add_instance: {len(files) / (time.perf_counter() - t1):.0f} "
+                  "objects/s")  # fmt: skip
+            port = free_port()
+            (tmp / "pyn.ini").write_text(
+                f"[DEFAULT]\nae_title: PYQR\nport: {port}\nmax_pdu: 16382\nacse_timeout: 30\n"
+                "dimse_timeout: 600\nnetwork_timeout: 600\nbind_address: 127.0.0.1\n"
+                f"instance_location: {data}\ndatabase_location: {tmp / 'pyn.sqlite'}\n"
+                f"log_identifier: False\n[SINK]\naddress: 127.0.0.1\nport: {sink}\n")  # fmt: skip
+            p = start([sys.executable, "-m", "pynetdicom", "qrscp", "-q", "-c",
+                       str(tmp / "pyn.ini")], port, tmp / "pyn.log")  # fmt: skip
+            procs.append(p)
+            servers["pynetdicom qrscp"] = (port, "PYQR", p.pid)
+        except ImportError as exc:
+            print(f"pynetdicom's qrscp skipped: {exc} (pip install sqlalchemy)")
+
+        print(f"\nC-FIND, study level, median of {args.repeat} (ms; server CPU ms per query)")
+        results: dict[str, dict[str, tuple[float, float, int]]] = {}
+        for qname, keys in queries().items():
+            for sname, (port, aec, pid) in servers.items():
+                results.setdefault(qname, {})[sname] = time_find(port, aec, keys, args.repeat, pid)
+        for qname, by in results.items():
+            ours = by["dicomul qrscp"][0]
+            line = [f"  {qname:18s}"]
+            for sname, (lat, used, n) in by.items():
+                ratio = "" if sname.startswith("dicomul") else f" ({lat / ours:.1f}x)"
+                line.append(f"{sname}: {lat * 1e3:8.2f} ms{ratio} cpu {used * 1e3:.1f}, {n} matches")
+            print(" | ".join(line))
+        print("\nC-MOVE of a 100-image series to a dicomul storescp --ignore")
+        for sname, (port, aec, _pid) in servers.items():
+            dt, done = time_move(port, aec, move_study)
+            print(f"  {sname:18s} {dt:7.2f} s, {done} completed ({done / dt:.0f} objects/s)")
+        print("\nC-STORE of 2,000 files on one association (indexing while receiving)")
+        sample = files[:2000]
+        qr = ingest(sample, True, tmp)
+        sc = ingest(sample, False, tmp)
+        print(f"  dicomul qrscp (indexes each): {qr:.0f} objects/s; dicomul storescp: "
+              f"{sc:.0f} objects/s (target: qrscp >= 2,000)")  # fmt: skip
+    finally:
+        for p in procs:
+            stop(p)
+        if args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

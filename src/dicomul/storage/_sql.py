@@ -1,0 +1,170 @@
+"""The two databases the archive index runs on, behind one small interface: SQLite (a
+file, the default) and PostgreSQL (a server several archive processes share, through
+psycopg 3). Statements are written once with ``?`` placeholders; what differs (the
+wildcard operator and its escaping, upsert, string aggregation, the schema version) is
+here. Each connection is used behind a lock: the index is called from a thread pool.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["Database", "SQLiteDatabase", "PostgresDatabase", "open_database"]
+
+
+class Database:
+    """One connection (see the module docstring)."""
+
+    #: The aggregate of the distinct Modality values of a group, comma-separated.
+    modalities = "GROUP_CONCAT(DISTINCT Modality)"
+    where = ""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def _sql(self, sql: str) -> str:
+        return sql
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a statement; its rows."""
+        raise NotImplementedError
+
+    def write(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run a statement for each row, in one transaction."""
+        raise NotImplementedError
+
+    def wildcard(self, column: str, pattern: str) -> tuple[str, str]:
+        """A case-sensitive C-FIND wildcard match (``*``, ``?``): (SQL, parameter)."""
+        raise NotImplementedError
+
+    def upsert(self, table: str, columns: Sequence[str], key: str) -> str:
+        """INSERT that replaces the row with the same ``key``."""
+        raise NotImplementedError
+
+    def schema_version(self) -> int | None:
+        """The layout version stored, or None for an empty database."""
+        raise NotImplementedError
+
+    def set_schema_version(self, version: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class SQLiteDatabase(Database):
+    """An SQLite file in WAL mode (readers do not wait for the writer)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.where = path
+        self._db = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=30.0
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    def write(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(sql, rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def wildcard(self, column: str, pattern: str) -> tuple[str, str]:
+        return f"{column} GLOB ?", "".join("[[]" if c == "[" else c for c in pattern)
+
+    def upsert(self, table: str, columns: Sequence[str], key: str) -> str:
+        return (
+            f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})"
+        )
+
+    def schema_version(self) -> int | None:
+        tables = self.query("SELECT COUNT(*) FROM sqlite_master")[0][0]
+        return int(self.query("PRAGMA user_version")[0][0]) if tables else None
+
+    def set_schema_version(self, version: int) -> None:
+        self.query(f"PRAGMA user_version={int(version)}")
+
+    def close(self) -> None:
+        with self.lock:
+            self._db.close()
+
+
+class PostgresDatabase(Database):
+    """A PostgreSQL database (``postgresql://user@host:port/dbname`` or a libpq
+    connection string), shared by every process that indexes into it."""
+
+    modalities = "string_agg(DISTINCT Modality, ',')"
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__()
+        try:
+            import psycopg
+        except ImportError:
+            raise ValueError(
+                "a PostgreSQL index needs psycopg: pip install 'dicomul[postgresql]'"
+            ) from None
+        self.where = dsn
+        self._db = psycopg.connect(dsn, autocommit=True)
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.lock, self._db.cursor() as cur:
+            cur.execute(self._sql(sql), tuple(params))
+            return cur.fetchall() if cur.description is not None else []
+
+    def write(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.lock, self._db.transaction(), self._db.cursor() as cur:
+            cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    def wildcard(self, column: str, pattern: str) -> tuple[str, str]:
+        out = []
+        for c in pattern:
+            out.append("\\" + c if c in "%_\\" else "%" if c == "*" else "_" if c == "?" else c)
+        return f"{column} LIKE ?", "".join(out)
+
+    def upsert(self, table: str, columns: Sequence[str], key: str) -> str:
+        rest = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT ({key}) DO UPDATE SET {rest}"
+        )
+
+    def schema_version(self) -> int | None:
+        self.query("CREATE TABLE IF NOT EXISTS dicomul_schema (version INTEGER NOT NULL)")
+        rows = self.query("SELECT version FROM dicomul_schema")
+        if rows:
+            return int(rows[0][0])
+        exists = self.query("SELECT to_regclass('instances') IS NOT NULL")[0][0]
+        return 0 if exists else None
+
+    def set_schema_version(self, version: int) -> None:
+        self.write("DELETE FROM dicomul_schema", [()])
+        self.write("INSERT INTO dicomul_schema (version) VALUES (?)", [(int(version),)])
+
+    def close(self) -> None:
+        with self.lock:
+            self._db.close()
+
+
+def open_database(where: str) -> Database:
+    """A PostgreSQL database for a ``postgresql://`` URL or a ``host=...`` connection
+    string, else an SQLite file at that path."""
+    if where.startswith(("postgresql://", "postgres://")) or "host=" in where:
+        return PostgresDatabase(where)
+    return SQLiteDatabase(where)
