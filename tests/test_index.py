@@ -205,3 +205,32 @@ def test_sequence_matching_needs_one_item_matching_every_key() -> None:
     assert not matches(q, cand)
     q.ScheduledProcedureStepSequence = []  # an empty sequence key: universal
     assert matches(q, cand)
+
+
+def test_the_fast_header_walk_reads_what_pydicom_reads(tmp_path: Path) -> None:
+    """row_of walks the first bytes of a file for the indexed elements; where it cannot
+    (undefined lengths first, non-ASCII text, deflated) pydicom reads the file. Both must
+    give the same row, over every sample file pydicom ships and the generated archive."""
+    import glob
+    import os
+    import warnings
+
+    from dicomul.storage.index import _fast_values
+
+    index = ArchiveIndex(tmp_path / "ix")
+    samples = glob.glob(os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files",
+                                     "**", "*.dcm"), recursive=True)  # fmt: skip
+    files = [*write_archive(tmp_path / "a"), *map(Path, samples)]
+    compared = fast = 0
+    for f in files:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                slow = index.row_of(f, pydicom.dcmread(f, stop_before_pixels=True))
+            except Exception:  # noqa: BLE001 - not a file pydicom reads: nothing to compare
+                continue
+            got = index.row_of(f)
+        compared += 1
+        fast += _fast_values(f) is not None
+        assert got[:-2] == slow[:-2], f
+    assert compared > 80 and fast > compared // 2

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ import pytest
 
 from . import capture_dcmtk as cap
 from .archive_data import write_archive
+from .test_haproxy import wait_port as _wait_port
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(180)]
 
@@ -46,18 +45,6 @@ def _dcmtk(name: str) -> str:
 
 def _run(argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=cap._env())
-
-
-def _wait_port(port: int, proc: subprocess.Popen[Any]) -> None:
-    end = time.monotonic() + T
-    while time.monotonic() < end:
-        assert proc.poll() is None, f"exited with {proc.returncode}: {cap._stop(proc)}"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)  # ok-sleep: bounded poll of a port another process opens
-    raise AssertionError(f"nothing listens on {port}")
 
 
 def start_qrscp(

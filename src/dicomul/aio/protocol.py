@@ -24,6 +24,13 @@ __all__ = ["SessionProtocol", "DeadlineTimer", "WRITE_BATCH", "write_buffers"]
 
 log = logging.getLogger("dicomul")
 
+#: Linux's TCP_QUICKACK, set after a read that leaves a message incomplete (the kernel
+#: clears it again): a peer whose Nagle algorithm holds its next small segment until our
+#: ACK (pynetdicom sends a C-STORE's data set PDU after its command PDU so) must not wait
+#: for the 40 ms delayed ACK: 500 small C-STOREs from pynetdicom's storescu took 23 s,
+#: 1.9 s with it. Other systems have no such option (None): nothing is done there.
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+
 #: Bytes pulled from the Connection per write while the transport accepts more.
 WRITE_BATCH = 1 << 20
 #: Buffers smaller than this are joined into one write (one system call).
@@ -88,6 +95,8 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self.on_events = on_events
         self.on_lost = on_lost
         self.transport: asyncio.Transport | None = None
+        self._sock: Any = None
+        self._quickack: int | None = None
         self.peer_address: tuple[Any, ...] | None = None
         self._loop = asyncio.get_running_loop()
         self._timer = DeadlineTimer(self._loop, self._on_timer, self._loop.time)
@@ -112,6 +121,8 @@ class SessionProtocol(asyncio.BufferedProtocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:  # pragma: no cover - a socket that refuses it still works
                 pass
+        tcp = sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6)
+        self._quickack, self._sock = (_QUICKACK if tcp else None), sock
         self.peer_address = transport.get_extra_info("peername")
         if self.on_made is not None:  # (after a TLS handshake: a failed one never gets here)
             self.on_made()
@@ -129,6 +140,11 @@ class SessionProtocol(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         self.last_input = now = self._loop.time()
         self.session.received(nbytes, now=now)
+        if self._quickack is not None and not self.session.has_events:
+            try:  # the rest of a message is coming: ACK now (see _QUICKACK)
+                self._sock.setsockopt(socket.IPPROTO_TCP, self._quickack, 1)
+            except OSError:
+                self._quickack = None
         self.pump()
 
     def eof_received(self) -> bool:

@@ -13,7 +13,10 @@ from __future__ import annotations
 import struct
 import zlib
 
-__all__ = ["HEAD_BYTES", "LONG_VRS", "element_text", "inflate_head", "sop_uids"]
+__all__ = [
+    "HEAD_BYTES", "LONG_VRS", "element_text", "inflate_head", "sop_uids", "element_values",
+    "part10_head",
+]  # fmt: skip
 
 #: Bytes of a data set read to find its SOP UIDs (group 0008 comes first).
 HEAD_BYTES = 64 * 1024
@@ -21,6 +24,7 @@ HEAD_BYTES = 64 * 1024
 #: Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 Table 7.1-1).
 LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
 _SOP_CLASS, _SOP_INSTANCE = 0x00080016, 0x00080018
+_SOP_TAGS = frozenset({_SOP_CLASS, _SOP_INSTANCE})
 _UNDEFINED = 0xFFFFFFFF
 
 
@@ -47,7 +51,23 @@ def sop_uids(
     (``complete``: the whole data set), each None when the data set has no such element;
     None when the walk cannot tell (an element of undefined length, or the end of an
     incomplete ``head``, before both are passed)."""
-    found: dict[int, str] = {}
+    found = element_values(head, implicit, little, _SOP_TAGS, complete)
+    if found is None:
+        return None
+    cls, inst = found.get(_SOP_CLASS), found.get(_SOP_INSTANCE)
+    return (element_text(cls) if cls is not None else None,
+            element_text(inst) if inst is not None else None)  # fmt: skip
+
+
+def element_values(
+    head: bytes, implicit: bool, little: bool, tags: frozenset[int], complete: bool
+) -> dict[int, bytes] | None:
+    """The raw values of the top-level elements ``tags`` of the data set whose first
+    bytes are ``head`` (absent ones left out); None when the walk cannot tell (an element
+    of undefined length, or the end of an incomplete ``head``, before the last of
+    ``tags`` is passed). PS3.5 7.1: Implicit VR, Explicit VR with 2- and 4-byte lengths."""
+    found: dict[int, bytes] = {}
+    last = max(tags)
     end = "<" if little else ">"
     short = struct.Struct(end + "HH")
     u16, u32 = struct.Struct(end + "H"), struct.Struct(end + "I")
@@ -55,12 +75,11 @@ def sop_uids(
     while pos + 8 <= n:
         group, elem = short.unpack_from(head, pos)
         tag = group << 16 | elem
-        if tag > _SOP_INSTANCE:
-            break
-        vr = head[pos + 4 : pos + 6]
-        if implicit or group == 0xFFFE:  # item tags have no VR in any syntax
+        if tag > last:
+            return found
+        if implicit or group == 0xFFFE:
             length, hlen = u32.unpack_from(head, pos + 4)[0], 8
-        elif vr in LONG_VRS:
+        elif head[pos + 4 : pos + 6] in LONG_VRS:
             if pos + 12 > n:
                 return None
             length, hlen = u32.unpack_from(head, pos + 8)[0], 12
@@ -69,12 +88,42 @@ def sop_uids(
         if length == _UNDEFINED:
             return None
         start = pos + hlen
-        if tag in (_SOP_CLASS, _SOP_INSTANCE):
+        if tag in tags:
             if start + length > n:
                 return None
-            found[tag] = element_text(head[start : start + length])
+            found[tag] = head[start : start + length]
         pos = start + length
-    else:  # the head ran out before an element past (0008,0018)
-        if not (complete and pos == n):
-            return None
-    return found.get(_SOP_CLASS), found.get(_SOP_INSTANCE)
+    return found if complete and pos == n else None
+
+
+_META_TS = 0x00020010
+_EXPLICIT_LE, _IMPLICIT_LE, _EXPLICIT_BE = (
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.2",
+)
+
+
+def part10_head(head: bytes) -> tuple[str, int] | None:
+    """``(transfer syntax, offset of the data set)`` of a Part 10 file whose first bytes
+    are ``head``, or None when it is not one this walk reads (no preamble and DICM, a
+    meta group without its group length)."""
+    if head[128:132] != b"DICM" or head[132:136] != b"\x02\x00\x00\x00":
+        return None
+    (group_length,) = struct.unpack_from("<I", head, 140)
+    start = 144 + group_length
+    meta = element_values(head[144:start], False, True, frozenset({_META_TS}), True)
+    if meta is None or _META_TS not in meta:
+        return None
+    return element_text(meta[_META_TS]), start
+
+
+def syntax_encoding(ts: str) -> tuple[bool, bool] | None:
+    """(implicit, little) of an uncompressed or encapsulated syntax (None: deflated)."""
+    if ts == _IMPLICIT_LE:
+        return True, True
+    if ts == _EXPLICIT_BE:
+        return False, False
+    if ts == "1.2.840.10008.1.2.1.99":
+        return None
+    return False, True

@@ -27,6 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from dicomul._record import record
+from dicomul.storage._dataset_head import (
+    HEAD_BYTES,
+    element_text,
+    element_values,
+    part10_head,
+    syntax_encoding,
+)
 from dicomul.storage._sql import Database, open_database
 from dicomul.storage.matching import as_text, key_kind, normal_time
 
@@ -143,6 +150,29 @@ def condition(field: Field, value: Any, db: Database) -> tuple[str, list[Any]] |
     return f"{col} = ?", [text.rstrip(" ")]
 
 
+_TAG_SET = frozenset(_TAGS)
+
+
+def _fast_values(path: str | os.PathLike[str]) -> dict[int, str] | None:
+    """The indexed elements' texts of a Part 10 file (and its transfer syntax under key
+    0), walked from its first bytes; None when pydicom must read it (see row_of)."""
+    with open(path, "rb") as f:
+        head = f.read(HEAD_BYTES)
+    found = part10_head(head)
+    if found is None:
+        return None
+    ts, start = found
+    encoding = syntax_encoding(ts)
+    if encoding is None:
+        return None
+    raw = element_values(head[start:], *encoding, _TAG_SET, len(head) < HEAD_BYTES)
+    if raw is None or 0x00080018 not in raw or not all(v.isascii() for v in raw.values()):
+        return None  # (no SOP Instance UID: a file pydicom may read another way)
+    texts = {tag: element_text(v) for tag, v in raw.items()}
+    texts[0] = ts
+    return texts
+
+
 class ArchiveIndex:
     """The index of a storage directory (see the module docstring). ``path``: the
     directory (the index file is made in it) or the SQLite file itself."""
@@ -186,22 +216,32 @@ class ArchiveIndex:
     # ---- ingest -------------------------------------------------------------------------
 
     def row_of(self, path: str | os.PathLike[str], ds: Any = None) -> list[Any]:
-        """The row of a Part 10 file (its header read unless ``ds`` is given)."""
-        if ds is None:
-            import pydicom
+        """The row of a Part 10 file (its header read unless ``ds`` is given): the first
+        64 KiB walked for the indexed elements when they are plain ASCII before any
+        element of undefined length, else pydicom reads it."""
+        texts = _fast_values(path) if ds is None else None
+        meta_ts = ""
+        if texts is None:
+            if ds is None:
+                import pydicom
 
-            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS)
+                ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS)
+            texts = {}
+            for field in FIELDS.values():
+                elem = ds.get(field.tag)
+                texts[field.tag] = _text(elem.value if elem is not None else None).strip()
+            meta = getattr(ds, "file_meta", None)
+            meta_ts = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
+        else:
+            meta_ts = texts.pop(0, "")
         values: list[Any] = []
         for field in FIELDS.values():
-            elem = ds.get(field.tag)
-            text = _text(elem.value if elem is not None else None).strip()
+            text = texts.get(field.tag, "")
             values.append(normal_time(text) if field.vr == "TM" else text)
         if not values[_COLUMNS.index("SOPInstanceUID")]:
             raise ValueError(f"{path}: no SOP Instance UID")
-        meta = getattr(ds, "file_meta", None)
-        ts = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
         values += [values[_COLUMNS.index(kw)].casefold() for kw in _FOLDED]
-        values += [str(Path(path).resolve()), ts, os.path.getsize(path)]
+        values += [str(Path(path).resolve()), meta_ts, os.path.getsize(path)]
         return values
 
     def add(self, path: str | os.PathLike[str], ds: Any = None) -> str:
