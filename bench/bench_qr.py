@@ -14,9 +14,10 @@ pynetdicom's qrscp app over the same generated instances, in one run.
    the median latency and the server process's CPU seconds (utime + stime, children
    included: dcmqrscp forks per association) are printed with the ratios.
 3. C-MOVE of the 100-image series from each server to one dicomul storescp --ignore.
-4. Indexing while receiving: C-STORE of 4,000 of the files from 4 DCMTK storescu at once
-   into a fresh qrscp (which indexes each before answering) and a fresh storescp (which
-   does not): objects/s and server CPU seconds.
+4. Indexing while receiving: C-STORE into a fresh qrscp (which indexes each object
+   before answering) and a fresh storescp (which does not), --workers 1 and 2: 4,000 of
+   the files from 4 DCMTK storescu at once (objects/s, server CPU seconds), and 4 KiB
+   objects from bench_aio.py's asyncio load generator over 16 associations for 3 s.
 
 dcmqridx indexes about 50 objects/s here and slows as its index grows, so dcmqrscp takes
 part only up to ``--dcmqrscp-limit`` instances (default 20,000; at 100,000 it would need
@@ -52,8 +53,7 @@ PER_PATIENT = 50  # 2 studies x 1 series x 25 images
 
 
 def _write_patient(args: tuple[str, int]) -> int:
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import generate_uid
 
     out, p = args
     n = 0
@@ -80,7 +80,9 @@ def _write(out: str, name: str, p: int, s: int, study: str, series: str, i: int,
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = (
-        CT, ds.SOPInstanceUID)  # fmt: skip
+        CT,
+        ds.SOPInstanceUID,
+    )
     ds.save_as(os.path.join(out, name + ".dcm"), enforce_file_format=True)
     return 1
 
@@ -109,8 +111,9 @@ def cpu(pid: int) -> float:
 
 
 def start(argv: list[str], port: int, log: Path, cwd: Path | None = None) -> subprocess.Popen[Any]:
-    proc = subprocess.Popen(argv, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=ENV,
-                            cwd=cwd)  # fmt: skip
+    proc = subprocess.Popen(
+        argv, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=ENV, cwd=cwd
+    )
     wait_port(port, proc, timeout=600)
     return proc
 
@@ -125,8 +128,12 @@ def stop(proc: subprocess.Popen[Any]) -> None:
 
 
 def queries() -> dict[str, dict[str, str]]:
-    base = {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": "", "PatientName": "",
-            "StudyDate": ""}  # fmt: skip
+    base = {
+        "QueryRetrieveLevel": "STUDY",
+        "StudyInstanceUID": "",
+        "PatientName": "",
+        "StudyDate": "",
+    }
     return {
         "exact Patient ID": {**base, "PatientID": "PID000123"},
         "name wildcard": {**base, "PatientName": "NAME00012*"},
@@ -134,7 +141,9 @@ def queries() -> dict[str, dict[str, str]]:
     }
 
 
-def time_find(port: int, aec: str, keys: dict[str, str], repeat: int, pid: int) -> tuple[float, float, int]:
+def time_find(
+    port: int, aec: str, keys: dict[str, str], repeat: int, pid: int
+) -> tuple[float, float, int]:
     """(median seconds per C-FIND, server CPU seconds per C-FIND, matches)."""
     from pydicom.dataset import Dataset
 
@@ -143,8 +152,13 @@ def time_find(port: int, aec: str, keys: dict[str, str], repeat: int, pid: int) 
     q = Dataset()
     for k, v in keys.items():
         setattr(q, k, v)
-    with Association.connect("127.0.0.1", port, called_ae=aec, dimse_timeout=600,
-                             contexts=qr_contexts(["study"], ["find"])) as a:  # fmt: skip
+    with Association.connect(
+        "127.0.0.1",
+        port,
+        called_ae=aec,
+        dimse_timeout=600,
+        contexts=qr_contexts(["study"], ["find"]),
+    ) as a:
         list(a.find(q, "study"))  # warm up (a server's first query loads its modules)
         times, found = [], 0
         c0 = cpu(pid)
@@ -163,30 +177,58 @@ def time_move(port: int, aec: str, study: str) -> tuple[float, int]:
 
     q = Dataset()
     q.QueryRetrieveLevel, q.StudyInstanceUID = "STUDY", study
-    with Association.connect("127.0.0.1", port, called_ae=aec, dimse_timeout=600,
-                             contexts=qr_contexts(["study"], ["move"])) as a:  # fmt: skip
+    with Association.connect(
+        "127.0.0.1",
+        port,
+        called_ae=aec,
+        dimse_timeout=600,
+        contexts=qr_contexts(["study"], ["move"]),
+    ) as a:
         t0 = time.perf_counter()
         final = list(a.move(q, "SINK", "study"))[-1][1]
         return time.perf_counter() - t0, int(final.completed_suboperations or 0)
 
 
-def ingest(files: list[Path], archive: bool, tmp: Path, clients: int = 4) -> tuple[float, float]:
+def ingest(
+    files: list[Path], archive: bool, tmp: Path, workers: int = 1, clients: int = 4
+) -> tuple[float, float]:
     """(objects/s, server CPU seconds per 1,000 objects) of C-STOREs from ``clients``
-    DCMTK storescu processes at once into a fresh qrscp (archive) or storescp."""
+    DCMTK storescu processes at once into a fresh qrscp (archive) or storescp with
+    ``workers`` processes (CPU: the main process's, so only with one worker)."""
     port = free_port()
     out = tmp / ("ingest-qr" if archive else "ingest-sc")
     cmd = "qrscp" if archive else "storescp"
     where = ["--storage" if archive else "-od", str(out)]
-    proc = start([sys.executable, "-m", "dicomul", cmd, str(port), "--bind", "127.0.0.1",
-                  "--workers", "1", *where], port, tmp / f"{cmd}-ingest.log")  # fmt: skip
+    proc = start(
+        [
+            sys.executable,
+            "-m",
+            "dicomul",
+            cmd,
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--workers",
+            str(workers),
+            *where,
+        ],
+        port,
+        tmp / f"{cmd}-ingest.log",
+    )
     storescu = dcmtk("storescu")
     assert storescu, "DCMTK storescu is needed for the ingest measurement"
     try:
         c0 = cpu(proc.pid)
         t0 = time.perf_counter()
-        runs = [subprocess.Popen([storescu, "127.0.0.1", str(port), *map(str, files[i::clients])],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-                for i in range(clients)]  # fmt: skip
+        runs = [
+            subprocess.Popen(
+                [storescu, "127.0.0.1", str(port), *map(str, files[i::clients])],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=ENV,
+            )
+            for i in range(clients)
+        ]
         failed = sum(r.wait(timeout=600) != 0 for r in runs)
         dt = time.perf_counter() - t0
         used = cpu(proc.pid) - c0
@@ -194,6 +236,58 @@ def ingest(files: list[Path], archive: bool, tmp: Path, clients: int = 4) -> tup
         stored = sum(1 for p in out.iterdir() if p.suffix == ".dcm")
         assert stored == len(files), f"{stored} of {len(files)} stored"
         return len(files) / dt, used / len(files) * 1000
+    finally:
+        stop(proc)
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def ingest_loadgen(archive: bool, tmp: Path, workers: int) -> tuple[float, int]:
+    """(objects/s, failures) of 16 associations storing 4 KiB objects for 3 s from the
+    asyncio load generator of bench_aio.py into a fresh qrscp or storescp."""
+    import json
+
+    port = free_port()
+    out = tmp / ("lg-qr" if archive else "lg-sc")
+    cmd = "qrscp" if archive else "storescp"
+    where = ["--storage" if archive else "-od", str(out)]
+    proc = start(
+        [
+            sys.executable,
+            "-m",
+            "dicomul",
+            cmd,
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--workers",
+            str(workers),
+            *where,
+        ],
+        port,
+        tmp / f"{cmd}-lg.log",
+    )
+    try:
+        r = subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "_loadgen.py"),
+                "store",
+                str(port),
+                "--concurrency",
+                "16",
+                "--size",
+                "4096",
+                "--seconds",
+                "3",
+            ],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=300,
+            check=True,
+        )
+        got = json.loads(r.stdout.strip().splitlines()[-1])
+        return float(got["per_s"]), int(got["failures"])
     finally:
         stop(proc)
         shutil.rmtree(out, ignore_errors=True)
@@ -220,8 +314,12 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="10,000 instances, 5 repeats")
     ap.add_argument("--keep", help="use (and keep) this directory for the generated files")
-    ap.add_argument("--dcmqrscp-limit", type=int, default=20_000,
-                    help="leave dcmqrscp out above this many instances (dcmqridx is slow)")
+    ap.add_argument(
+        "--dcmqrscp-limit",
+        type=int,
+        default=20_000,
+        help="leave dcmqrscp out above this many instances (dcmqridx is slow)",
+    )
     args = ap.parse_args()
     if args.quick:
         args.instances, args.repeat = 10_000, 5
@@ -239,58 +337,111 @@ def main() -> int:
         print(f"{len(files)} instances in {data} ({time.perf_counter() - t0:.0f}s to make)")
 
         sink = free_port()
-        procs.append(start([sys.executable, "-m", "dicomul", "storescp", str(sink), "--bind",
-                            "127.0.0.1", "--workers", "1", "--ignore"], sink, tmp / "sink.log"))  # fmt: skip
+        procs.append(
+            start(
+                [
+                    sys.executable,
+                    "-m",
+                    "dicomul",
+                    "storescp",
+                    str(sink),
+                    "--bind",
+                    "127.0.0.1",
+                    "--workers",
+                    "1",
+                    "--ignore",
+                ],
+                sink,
+                tmp / "sink.log",
+            )
+        )
         dests = tmp / "dest.txt"
         dests.write_text(f"SINK 127.0.0.1 {sink}\n")
 
         servers: dict[str, tuple[int, str, int]] = {}  # name -> (port, AE, pid)
         (data / "index.sqlite").unlink(missing_ok=True)
-        r = subprocess.run([sys.executable, "-m", "dicomul", "index", str(data)],
-                           capture_output=True, text=True, env=ENV)  # fmt: skip
+        r = subprocess.run(
+            [sys.executable, "-m", "dicomul", "index", str(data)],
+            capture_output=True,
+            text=True,
+            env=ENV,
+        )
         print(f"dicomul index: {r.stdout.strip() or r.stderr.strip()}")
         port = free_port()
-        p = start([sys.executable, "-m", "dicomul", "qrscp", str(port), "--bind", "127.0.0.1",
-                   "--workers", "1", "--storage", str(data), "--destinations", str(dests),
-                   "-aet", "ARCHIVE"], port, tmp / "qrscp.log")  # fmt: skip
+        p = start(
+            [
+                sys.executable,
+                "-m",
+                "dicomul",
+                "qrscp",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--workers",
+                "1",
+                "--storage",
+                str(data),
+                "--destinations",
+                str(dests),
+                "-aet",
+                "ARCHIVE",
+            ],
+            port,
+            tmp / "qrscp.log",
+        )
         procs.append(p)
         servers["dicomul qrscp"] = (port, "ARCHIVE", p.pid)
 
         if len(files) > args.dcmqrscp_limit:
-            print(f"dcmqrscp left out: {len(files)} instances > --dcmqrscp-limit "
-                  f"{args.dcmqrscp_limit} (dcmqridx: ~50 objects/s, slower as it grows)")
+            print(
+                f"dcmqrscp left out: {len(files)} instances > --dcmqrscp-limit "
+                f"{args.dcmqrscp_limit} (dcmqridx: ~50 objects/s, slower as it grows)"
+            )
         elif dcmtk("dcmqrscp") and dcmtk("dcmqridx"):
             db = tmp / "dcmqr"
             db.mkdir()
             t1 = time.perf_counter()
             for i in range(0, len(files), 2000):  # (argument lists of bounded length)
-                subprocess.run([dcmtk("dcmqridx"), str(db), *map(str, files[i:i + 2000])],
-                               check=True, capture_output=True)  # fmt: skip
+                subprocess.run(
+                    [dcmtk("dcmqridx"), str(db), *map(str, files[i : i + 2000])],
+                    check=True,
+                    capture_output=True,
+                )
             print(f"dcmqridx: {len(files) / (time.perf_counter() - t1):.0f} objects/s")
             port = free_port()
             (tmp / "dcmqrscp.cfg").write_text(
                 f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 16\n"
                 f"HostTable BEGIN\nsink = (SINK, localhost, {sink})\nHostTable END\n"
                 "VendorTable BEGIN\nVendorTable END\n"
-                f"AETable BEGIN\nDCMQR {db} RW (1000000, 100000mb) ANY\nAETable END\n")  # fmt: skip
-            p = start([dcmtk("dcmqrscp"), "-c", str(tmp / "dcmqrscp.cfg"), str(port)], port,
-                      tmp / "dcmqrscp.log")  # fmt: skip
+                f"AETable BEGIN\nDCMQR {db} RW (1000000, 100000mb) ANY\nAETable END\n"
+            )
+            p = start(
+                [dcmtk("dcmqrscp"), "-c", str(tmp / "dcmqrscp.cfg"), str(port)],
+                port,
+                tmp / "dcmqrscp.log",
+            )
             procs.append(p)
             servers["DCMTK dcmqrscp"] = (port, "DCMQR", p.pid)
 
         try:
             t1 = time.perf_counter()
             pynetdicom_db(files, tmp / "pyn.sqlite")
-            print(f"pynetdicom db.add_instance: {len(files) / (time.perf_counter() - t1):.0f} "
-                  "objects/s")  # fmt: skip
+            print(
+                f"pynetdicom db.add_instance: {len(files) / (time.perf_counter() - t1):.0f} "
+                "objects/s"
+            )
             port = free_port()
             (tmp / "pyn.ini").write_text(
                 f"[DEFAULT]\nae_title: PYQR\nport: {port}\nmax_pdu: 16382\nacse_timeout: 30\n"
                 "dimse_timeout: 600\nnetwork_timeout: 600\nbind_address: 127.0.0.1\n"
                 f"instance_location: {data}\ndatabase_location: {tmp / 'pyn.sqlite'}\n"
-                f"log_identifier: False\n[SINK]\naddress: 127.0.0.1\nport: {sink}\n")  # fmt: skip
-            p = start([sys.executable, "-m", "pynetdicom", "qrscp", "-q", "-c",
-                       str(tmp / "pyn.ini")], port, tmp / "pyn.log")  # fmt: skip
+                f"log_identifier: False\n[SINK]\naddress: 127.0.0.1\nport: {sink}\n"
+            )
+            p = start(
+                [sys.executable, "-m", "pynetdicom", "qrscp", "-q", "-c", str(tmp / "pyn.ini")],
+                port,
+                tmp / "pyn.log",
+            )
             procs.append(p)
             servers["pynetdicom qrscp"] = (port, "PYQR", p.pid)
         except ImportError as exc:
@@ -306,19 +457,24 @@ def main() -> int:
             line = [f"  {qname:18s}"]
             for sname, (lat, used, n) in by.items():
                 ratio = "" if sname.startswith("dicomul") else f" ({lat / ours:.1f}x)"
-                line.append(f"{sname}: {lat * 1e3:8.2f} ms{ratio} cpu {used * 1e3:.1f}, {n} matches")
+                line.append(
+                    f"{sname}: {lat * 1e3:8.2f} ms{ratio} cpu {used * 1e3:.1f}, {n} matches"
+                )
             print(" | ".join(line))
         print("\nC-MOVE of a 100-image series to a dicomul storescp --ignore")
         for sname, (port, aec, _pid) in servers.items():
             dt, done = time_move(port, aec, move_study)
             print(f"  {sname:18s} {dt:7.2f} s, {done} completed ({done / dt:.0f} objects/s)")
-        print("\nC-STORE of 4,000 files from 4 storescu at once (indexing while receiving)")
+        print("\nC-STORE of 4,000 files from 4 DCMTK storescu at once (indexing while receiving)")
         sample = files[:4000]
-        qr, qr_cpu = ingest(sample, True, tmp)
-        sc, sc_cpu = ingest(sample, False, tmp)
-        print(f"  dicomul qrscp (indexes each before answering): {qr:.0f} objects/s, "
-              f"{qr_cpu:.2f} CPU s per 1,000 | dicomul storescp: {sc:.0f} objects/s, "
-              f"{sc_cpu:.2f} CPU s per 1,000 (target: qrscp >= 2,000/s)")  # fmt: skip
+        for workers in (1, 2):
+            qr, qr_cpu = ingest(sample, True, tmp, workers)
+            sc, sc_cpu = ingest(sample, False, tmp, workers)
+            cpus = f", {qr_cpu:.2f} / {sc_cpu:.2f} CPU s per 1,000" if workers == 1 else ""
+            print(
+                f"  --workers {workers}: qrscp (indexes each before answering) {qr:.0f} "
+                f"objects/s, storescp {sc:.0f} objects/s{cpus} (target: qrscp >= 2,000/s)"
+            )
     finally:
         for p in procs:
             stop(p)

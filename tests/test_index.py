@@ -5,6 +5,7 @@ pruning; and the matching module itself on the standard's examples."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +164,7 @@ def test_the_index_persists_and_forgets_gone_files(tmp_path: Path) -> None:
     again = ArchiveIndex(tmp_path / "files")
     assert len(again) == 3
     uid = str(pydicom.dcmread(paths[0]).SOPInstanceUID)
-    assert again.locate(uid) == paths[0].resolve()
+    assert again.locate(uid) == Path(os.path.abspath(paths[0]))
     paths[0].unlink()
     assert again.prune() == 1 and len(again) == 2 and again.locate(uid) is None
 

@@ -6,13 +6,18 @@ disk costs memory only up to that bound and stalls only the association that fil
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-__all__ = ["BackgroundWriter", "BACKLOG"]
+from dicomul.dimse.status import SUCCESS
+
+__all__ = ["BackgroundWriter", "BACKLOG", "commit_and_call"]
+
+log = logging.getLogger("dicomul")
 
 #: Bytes waiting for the disk before reading from the peer pauses.
 BACKLOG = 8 * 1024 * 1024
@@ -125,3 +130,19 @@ class BackgroundWriter:
             self.inner.abort()
         except Exception:  # noqa: BLE001 - best effort clean-up
             pass
+
+
+def commit_and_call(
+    receiver: Any, rq: Any, ts: str, dataset: Any, handler: Any, info: Any
+) -> tuple[int, Any, Any]:
+    """Commit a received file and (when ``handler``, a plain on_store, is given) call the
+    handler with it, in one hand-off to the pool: ``(status, meta, data)``."""
+    status, meta, data = receiver.commit(rq, ts, dataset)
+    if handler is None or data is None:
+        return status, meta, data
+    try:
+        result = handler(meta, data, info)
+        return (SUCCESS if result is None else int(result)), meta, data
+    except Exception:  # noqa: BLE001 - a handler failure is a failure status
+        log.exception("on_store failed for %s", getattr(rq, "affected_sop_instance_uid", ""))
+        return 0xC000, meta, data

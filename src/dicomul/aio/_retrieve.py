@@ -9,6 +9,7 @@ association's respond, handler-results, sub-operation C-STORE and drain function
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Container
@@ -198,3 +199,25 @@ def _failed_list(uids: list[str]) -> Any:
 
 def _encoded(identifier: Any, ts: str) -> bytes | None:
     return None if identifier is None else encode_dataset(identifier, ts)
+
+
+async def handler_items(run_handler: Callable[..., Any], fn: Callable[..., Any], *args: Any) -> Any:
+    """A Q/R handler's results as an async iterator, whatever it is: an async generator,
+    a coroutine or plain function returning an (async) iterable, or a generator, which
+    may block (a database) and so is advanced in the pool by ``run_handler``."""
+    if inspect.isasyncgenfunction(fn):
+        async for item in fn(*args):
+            yield item
+        return
+    result = await run_handler(fn, *args)
+    if hasattr(result, "__aiter__"):
+        async for item in result:
+            yield item
+        return
+    it = iter(result or ())
+    done = object()
+    while True:
+        item = await run_handler(next, it, done)
+        if item is done:
+            return
+        yield item

@@ -74,8 +74,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 from dicomul.aio._nservice import CommitmentService, NServices, perform
-from dicomul.aio._offload import BackgroundWriter
-from dicomul.aio._retrieve import retrieve
+from dicomul.aio._offload import BackgroundWriter, commit_and_call
+from dicomul.aio._retrieve import handler_items, retrieve
 from dicomul.aio.protocol import SessionProtocol
 from dicomul.dimse.messages import CommandField, CStoreRQ
 from dicomul.dimse.n_messages import N_MESSAGE_CLASSES
@@ -664,14 +664,19 @@ class _Peer:
             self.respond(ev, 0x0122)
             return
         writer = getattr(ev.dataset, "writer", None)
-        if isinstance(writer, BackgroundWriter):  # written and committed off the loop
-            await writer.flushed()
+        handler = self.server.on_store
+        if isinstance(writer, BackgroundWriter):  # written and committed off the loop,
+            await writer.flushed()  # with a plain on_store called in the same hand-off
+            plain = handler is not None and not inspect.iscoroutinefunction(handler)
             status, meta, data = await self._loop.run_in_executor(
-                self.server._pool, receiver.commit, rq, ctx[1], ev.dataset
-            )
+                self.server._pool, commit_and_call, receiver, rq, ctx[1], ev.dataset,
+                handler if plain else None, self.info,
+            )  # fmt: skip
+            if plain:
+                self.respond(ev, status)
+                return
         else:
             status, meta, data = receiver.commit(rq, ctx[1], ev.dataset)
-        handler = self.server.on_store
         if handler is not None and data is not None:
             try:
                 result = await self.server.run_handler(handler, meta, data, self.info)
@@ -681,24 +686,9 @@ class _Peer:
                 status = 0xC000
         self.respond(ev, status)
 
-    async def _items(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """A handler's results as an async iterator, whatever it returns."""
-        if inspect.isasyncgenfunction(fn):
-            async for item in fn(*args):
-                yield item
-            return
-        result = await self.server.run_handler(fn, *args)
-        if hasattr(result, "__aiter__"):
-            async for item in result:
-                yield item
-            return
-        it = iter(result or ())
-        done = object()
-        while True:  # a generator may block (a database): advance it in the pool
-            item = await self.server.run_handler(next, it, done)
-            if item is done:
-                return
-            yield item
+    def _items(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A handler's results as an async iterator (see handler_items)."""
+        return handler_items(self.server.run_handler, fn, *args)
 
     def _identifier(self, ev: RequestReceived, ts: str) -> Any:
         """The request's identifier (a pydicom Dataset), or None once a response saying

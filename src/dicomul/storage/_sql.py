@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["Database", "SQLiteDatabase", "PostgresDatabase", "open_database"]
+__all__ = ["Database", "SQLiteDatabase", "PostgresDatabase", "open_database", "GroupWriter"]
 
 
 class Database:
@@ -20,6 +20,9 @@ class Database:
 
     #: The aggregate of the distinct Modality values of a group, comma-separated.
     modalities = "GROUP_CONCAT(DISTINCT Modality)"
+    #: The type of the text columns: compared byte by byte whatever the server's locale
+    #: (ranges, and prefix wildcards scanning an index, depend on it).
+    text = "TEXT"
     where = ""
 
     def __init__(self) -> None:
@@ -107,6 +110,7 @@ class PostgresDatabase(Database):
     connection string), shared by every process that indexes into it."""
 
     modalities = "string_agg(DISTINCT Modality, ',')"
+    text = 'TEXT COLLATE "C"'
 
     def __init__(self, dsn: str) -> None:
         super().__init__()
@@ -168,3 +172,54 @@ def open_database(where: str) -> Database:
     if where.startswith(("postgresql://", "postgres://")) or "host=" in where:
         return PostgresDatabase(where)
     return SQLiteDatabase(where)
+
+
+class GroupWriter:
+    """One-row writes from many threads (a server's handler pool), committed together:
+    the first writer to find nobody committing commits every row queued by then in one
+    transaction, the others wait for it and return when theirs is in (a write returns
+    only once committed). Under load a commit carries many rows, so the per-row cost of
+    a transaction, and of each thread's wait for the interpreter lock after it, is paid
+    once per batch. A batch that fails is retried row by row: only a bad row's writer
+    gets the error."""
+
+    def __init__(self, db: Database, sql: str) -> None:
+        self.db, self.sql = db, sql
+        self._cond = threading.Condition()
+        self._queue: list[tuple[int, Sequence[Any]]] = []
+        self._next = 0  # ticket of the next row queued
+        self._done = 0  # every ticket below is committed (or failed)
+        self._failed: dict[int, BaseException] = {}
+        self._busy = False
+
+    def write(self, row: Sequence[Any]) -> None:
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            self._queue.append((ticket, row))
+            while self._busy and self._done <= ticket:
+                self._cond.wait()
+            if self._done > ticket:
+                error = self._failed.pop(ticket, None)
+                if error is not None:
+                    raise error
+                return
+            self._busy = True
+            batch, self._queue = self._queue, []
+        failed: dict[int, BaseException] = {}
+        try:
+            self.db.write(self.sql, [r for _t, r in batch])
+        except Exception:  # noqa: BLE001 - retried one by one: only bad rows fail
+            for t, r in batch:
+                try:
+                    self.db.write(self.sql, [r])
+                except Exception as exc:  # noqa: BLE001 - given to that row's writer
+                    failed[t] = exc
+        with self._cond:
+            self._busy = False
+            self._done = batch[-1][0] + 1
+            self._failed.update(failed)
+            self._cond.notify_all()
+        error = self._failed.pop(ticket, None)
+        if error is not None:
+            raise error

@@ -34,7 +34,7 @@ from dicomul.storage._dataset_head import (
     part10_head,
     syntax_encoding,
 )
-from dicomul.storage._sql import Database, open_database
+from dicomul.storage._sql import Database, GroupWriter, open_database
 from dicomul.storage.matching import as_text, key_kind, normal_time
 
 __all__ = ["ArchiveIndex", "Field", "FIELDS", "LEVELS", "Indexed", "INDEX_NAME"]
@@ -134,9 +134,11 @@ def condition(field: Field, value: Any, db: Database) -> tuple[str, list[Any]] |
         if low:
             parts.append(f"{col} >= ?")
             params.append(low)
-        if high:  # a coarser upper bound includes all of it ("1200" holds "120059")
-            parts.append(f"substr({col}, 1, {len(high)}) <= ?")
-            params.append(high)
+        if high:  # a coarser upper bound includes all of it ("1200" holds "120059"):
+            # values are digits, "." and ":", all below "~", so this is value[:n] <= high
+            # and still a range the column's index can scan
+            parts.append(f"{col} <= ?")
+            params.append(high + "~")
         return " AND ".join(parts), params
     if kind == "wildcard":
         folded = vr == "PN"  # on the folded column, whatever the case (Unicode too)
@@ -153,11 +155,13 @@ def condition(field: Field, value: Any, db: Database) -> tuple[str, list[Any]] |
 _TAG_SET = frozenset(_TAGS)
 
 
-def _fast_values(path: str | os.PathLike[str]) -> dict[int, str] | None:
-    """The indexed elements' texts of a Part 10 file (and its transfer syntax under key
-    0), walked from its first bytes; None when pydicom must read it (see row_of)."""
+def _fast_values(path: str | os.PathLike[str]) -> dict[int, Any] | None:
+    """The indexed elements' texts of a Part 10 file (its transfer syntax under key 0,
+    its size under key 1), walked from its first bytes; None when pydicom must read it
+    (see row_of). Few system calls: in a server's pool each may wait for the GIL."""
     with open(path, "rb") as f:
         head = f.read(HEAD_BYTES)
+        size = len(head) if len(head) < HEAD_BYTES else os.fstat(f.fileno()).st_size
     found = part10_head(head)
     if found is None:
         return None
@@ -168,8 +172,8 @@ def _fast_values(path: str | os.PathLike[str]) -> dict[int, str] | None:
     raw = element_values(head[start:], *encoding, _TAG_SET, len(head) < HEAD_BYTES)
     if raw is None or 0x00080018 not in raw or not all(v.isascii() for v in raw.values()):
         return None  # (no SOP Instance UID: a file pydicom may read another way)
-    texts = {tag: element_text(v) for tag, v in raw.items()}
-    texts[0] = ts
+    texts: dict[int, Any] = {tag: element_text(v) for tag, v in raw.items()}
+    texts[0], texts[1] = ts, size
     return texts
 
 
@@ -189,17 +193,21 @@ class ArchiveIndex:
             self._db.close()
             raise ValueError(f"{self._db.where} is an index of another layout (version "
                              f"{version}): remove it and run `dicomul index`")  # fmt: skip
-        cols = ", ".join(f"{c} TEXT NOT NULL DEFAULT ''"
+        cols = ", ".join(f"{c} {self._db.text} NOT NULL DEFAULT ''"
                          for c in _COLUMNS[:-3] if c != "SOPInstanceUID")  # fmt: skip
         self._db.query(
-            f"CREATE TABLE IF NOT EXISTS instances (SOPInstanceUID TEXT PRIMARY KEY, {cols},"
-            " path TEXT NOT NULL, transfer_syntax TEXT NOT NULL DEFAULT '', size BIGINT)"
+            f"CREATE TABLE IF NOT EXISTS instances (SOPInstanceUID {self._db.text} PRIMARY KEY,"
+            f" {cols}, path TEXT NOT NULL, transfer_syntax TEXT NOT NULL DEFAULT '', size BIGINT)"
         )
         for col in ("PatientID", "PatientName_fold", "StudyInstanceUID", "StudyDate",
                     "AccessionNumber", "SeriesInstanceUID"):  # fmt: skip
             self._db.query(f"CREATE INDEX IF NOT EXISTS i_{col} ON instances ({col})")
         if version is None:
             self._db.set_schema_version(SCHEMA_VERSION)
+        #: add()'s group commit: concurrent adds share a transaction.
+        self._writer = GroupWriter(
+            self._db, self._db.upsert("instances", _COLUMNS, "SOPInstanceUID")
+        )
 
     @property
     def where(self) -> str:
@@ -220,7 +228,6 @@ class ArchiveIndex:
         64 KiB walked for the indexed elements when they are plain ASCII before any
         element of undefined length, else pydicom reads it."""
         texts = _fast_values(path) if ds is None else None
-        meta_ts = ""
         if texts is None:
             if ds is None:
                 import pydicom
@@ -231,9 +238,8 @@ class ArchiveIndex:
                 elem = ds.get(field.tag)
                 texts[field.tag] = _text(elem.value if elem is not None else None).strip()
             meta = getattr(ds, "file_meta", None)
-            meta_ts = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
-        else:
-            meta_ts = texts.pop(0, "")
+            texts[0] = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta else ""
+            texts[1] = os.path.getsize(path)
         values: list[Any] = []
         for field in FIELDS.values():
             text = texts.get(field.tag, "")
@@ -241,13 +247,16 @@ class ArchiveIndex:
         if not values[_COLUMNS.index("SOPInstanceUID")]:
             raise ValueError(f"{path}: no SOP Instance UID")
         values += [values[_COLUMNS.index(kw)].casefold() for kw in _FOLDED]
-        values += [str(Path(path).resolve()), meta_ts, os.path.getsize(path)]
+        # (abspath, not resolve(): no system calls; the receiver's names are real paths)
+        values += [os.path.abspath(path), texts[0], texts[1]]
         return values
 
     def add(self, path: str | os.PathLike[str], ds: Any = None) -> str:
         """Index one file (replacing what the index had for its instance); its SOP
         Instance UID. Raises ValueError / pydicom errors for a file that is not DICOM."""
-        return self.add_rows([self.row_of(path, ds)])[0]
+        row = self.row_of(path, ds)
+        self._writer.write(row)
+        return str(row[_COLUMNS.index("SOPInstanceUID")])
 
     def add_rows(self, rows: list[list[Any]]) -> list[str]:
         """Index rows made by :meth:`row_of`, in one transaction."""
