@@ -39,7 +39,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -189,36 +191,44 @@ def time_move(port: int, aec: str, study: str) -> tuple[float, int]:
         return time.perf_counter() - t0, int(final.completed_suboperations or 0)
 
 
+@contextmanager
+def fresh_scp(archive: bool, tmp: Path, workers: int) -> Iterator[tuple[int, int, Path]]:
+    """A fresh ``dicomul qrscp`` (archive) or ``storescp`` with ``workers`` processes:
+    ``(port, pid, storage directory)``; stopped and its files removed afterwards."""
+    port = free_port()
+    cmd = "qrscp" if archive else "storescp"
+    out = tmp / f"{cmd}-{port}"
+    argv = [
+        sys.executable,
+        "-m",
+        "dicomul",
+        cmd,
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--workers",
+        str(workers),
+        "--storage" if archive else "-od",
+        str(out),
+    ]
+    proc = start(argv, port, tmp / f"{cmd}-{port}.log")
+    try:
+        yield port, proc.pid, out
+    finally:
+        stop(proc)
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def ingest(
     files: list[Path], archive: bool, tmp: Path, workers: int = 1, clients: int = 4
 ) -> tuple[float, float]:
     """(objects/s, server CPU seconds per 1,000 objects) of C-STOREs from ``clients``
     DCMTK storescu processes at once into a fresh qrscp (archive) or storescp with
     ``workers`` processes (CPU: the main process's, so only with one worker)."""
-    port = free_port()
-    out = tmp / ("ingest-qr" if archive else "ingest-sc")
-    cmd = "qrscp" if archive else "storescp"
-    where = ["--storage" if archive else "-od", str(out)]
-    proc = start(
-        [
-            sys.executable,
-            "-m",
-            "dicomul",
-            cmd,
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--workers",
-            str(workers),
-            *where,
-        ],
-        port,
-        tmp / f"{cmd}-ingest.log",
-    )
     storescu = dcmtk("storescu")
     assert storescu, "DCMTK storescu is needed for the ingest measurement"
-    try:
-        c0 = cpu(proc.pid)
+    with fresh_scp(archive, tmp, workers) as (port, pid, out):
+        c0 = cpu(pid)
         t0 = time.perf_counter()
         runs = [
             subprocess.Popen(
@@ -231,14 +241,11 @@ def ingest(
         ]
         failed = sum(r.wait(timeout=600) != 0 for r in runs)
         dt = time.perf_counter() - t0
-        used = cpu(proc.pid) - c0
+        used = cpu(pid) - c0
         assert not failed, f"{failed} storescu runs failed"
         stored = sum(1 for p in out.iterdir() if p.suffix == ".dcm")
         assert stored == len(files), f"{stored} of {len(files)} stored"
         return len(files) / dt, used / len(files) * 1000
-    finally:
-        stop(proc)
-        shutil.rmtree(out, ignore_errors=True)
 
 
 def ingest_loadgen(archive: bool, tmp: Path, workers: int) -> tuple[float, int]:
@@ -246,27 +253,7 @@ def ingest_loadgen(archive: bool, tmp: Path, workers: int) -> tuple[float, int]:
     asyncio load generator of bench_aio.py into a fresh qrscp or storescp."""
     import json
 
-    port = free_port()
-    out = tmp / ("lg-qr" if archive else "lg-sc")
-    cmd = "qrscp" if archive else "storescp"
-    where = ["--storage" if archive else "-od", str(out)]
-    proc = start(
-        [
-            sys.executable,
-            "-m",
-            "dicomul",
-            cmd,
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--workers",
-            str(workers),
-            *where,
-        ],
-        port,
-        tmp / f"{cmd}-lg.log",
-    )
-    try:
+    with fresh_scp(archive, tmp, workers) as (port, _pid, _out):
         r = subprocess.run(
             [
                 sys.executable,
@@ -288,9 +275,6 @@ def ingest_loadgen(archive: bool, tmp: Path, workers: int) -> tuple[float, int]:
         )
         got = json.loads(r.stdout.strip().splitlines()[-1])
         return float(got["per_s"]), int(got["failures"])
-    finally:
-        stop(proc)
-        shutil.rmtree(out, ignore_errors=True)
 
 
 def pynetdicom_db(files: list[Path], location: Path) -> None:
