@@ -235,3 +235,36 @@ def test_the_fast_header_walk_reads_what_pydicom_reads(tmp_path: Path) -> None:
         fast += _fast_values(f) is not None
         assert got[:-2] == slow[:-2], f
     assert compared > 80 and fast > compared // 2
+
+
+def test_workers_opening_one_new_index_at_once(tmp_path: Path) -> None:
+    """qrscp --workers N opens the index N times at once: the schema is checked and made
+    by one at a time (none sees a half-made one), and an index of another layout is
+    refused with a clear message."""
+    import sqlite3
+    import threading
+
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+    opened: list[ArchiveIndex] = []
+
+    def open_it() -> None:
+        barrier.wait(10)
+        try:
+            opened.append(ArchiveIndex(tmp_path / "shared"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors and len(opened) == 6
+    for index in opened:
+        index.close()
+    db = sqlite3.connect(tmp_path / "shared" / "index.sqlite")
+    db.execute("PRAGMA user_version=99")
+    db.close()
+    with pytest.raises(ValueError, match="another layout"):
+        ArchiveIndex(tmp_path / "shared")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 __all__ = ["Database", "SQLiteDatabase", "PostgresDatabase", "open_database", "GroupWriter"]
@@ -50,6 +51,13 @@ class Database:
     def schema_version(self) -> int | None:
         """The layout version stored, or None for an empty database."""
         raise NotImplementedError
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One process at a time (several qrscp workers start together): the schema is
+        checked and made inside."""
+        raise NotImplementedError
+        yield
 
     def set_schema_version(self, version: int) -> None:
         raise NotImplementedError
@@ -92,6 +100,16 @@ class SQLiteDatabase(Database):
             f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
             f"VALUES ({', '.join('?' * len(columns))})"
         )
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        self.query("BEGIN IMMEDIATE")  # the write lock, waiting up to the 30 s timeout
+        try:
+            yield
+        except BaseException:
+            self.query("ROLLBACK")
+            raise
+        self.query("COMMIT")
 
     def schema_version(self) -> int | None:
         tables = self.query("SELECT COUNT(*) FROM sqlite_master")[0][0]
@@ -149,6 +167,12 @@ class PostgresDatabase(Database):
             f"ON CONFLICT ({key}) DO UPDATE SET {rest}"
         )
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._db.transaction():
+            self.query("SELECT pg_advisory_xact_lock(7433)")  # (released at commit)
+            yield
+
     def schema_version(self) -> int | None:
         self.query("CREATE TABLE IF NOT EXISTS dicomul_schema (version INTEGER NOT NULL)")
         rows = self.query("SELECT version FROM dicomul_schema")
@@ -158,8 +182,8 @@ class PostgresDatabase(Database):
         return 0 if exists else None
 
     def set_schema_version(self, version: int) -> None:
-        self.write("DELETE FROM dicomul_schema", [()])
-        self.write("INSERT INTO dicomul_schema (version) VALUES (?)", [(int(version),)])
+        self.query("DELETE FROM dicomul_schema")
+        self.query("INSERT INTO dicomul_schema (version) VALUES (?)", (int(version),))
 
     def close(self) -> None:
         with self.lock:

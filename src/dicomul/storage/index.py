@@ -188,9 +188,21 @@ class ArchiveIndex:
         if database is None:
             self.file.parent.mkdir(parents=True, exist_ok=True)
         self._db = open_database(database or str(self.file))
+        try:
+            with self._db.exclusive():
+                self._make_schema()
+        except BaseException:
+            self._db.close()
+            raise
+        #: add()'s group commit: concurrent adds share a transaction.
+        self._writer = GroupWriter(
+            self._db, self._db.upsert("instances", _COLUMNS, "SOPInstanceUID")
+        )
+
+    def _make_schema(self) -> None:
+        """Check the layout of an existing index; make the tables of a new one."""
         version = self._db.schema_version()
         if version is not None and version != SCHEMA_VERSION:
-            self._db.close()
             raise ValueError(f"{self._db.where} is an index of another layout (version "
                              f"{version}): remove it and run `dicomul index`")  # fmt: skip
         cols = ", ".join(f"{c} {self._db.text} NOT NULL DEFAULT ''"
@@ -204,10 +216,6 @@ class ArchiveIndex:
             self._db.query(f"CREATE INDEX IF NOT EXISTS i_{col} ON instances ({col})")
         if version is None:
             self._db.set_schema_version(SCHEMA_VERSION)
-        #: add()'s group commit: concurrent adds share a transaction.
-        self._writer = GroupWriter(
-            self._db, self._db.upsert("instances", _COLUMNS, "SOPInstanceUID")
-        )
 
     @property
     def where(self) -> str:
