@@ -442,3 +442,88 @@ def test_encoded_requests_decode_as_pydicom_reads_them() -> None:
     back = pydicom.dcmread(BytesIO(raw), force=True)
     assert back.TransactionUID == "1.2.9"
     assert back.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == "1.2.3"
+
+
+def test_a_report_nobody_can_receive_is_logged_and_the_server_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The requestor releases before its report is ready and is not in
+    move_destinations (or its port refuses): the SCP logs that it cannot report and
+    keeps serving."""
+    import socket
+    import threading
+
+    store, ref = _store_ct(tmp_path)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    released = threading.Event()
+
+    def locate(uid: str) -> Path | None:
+        released.wait(T)  # (in the pool: the report is made after the release)
+        return store / safe_filename(uid)
+
+    async def scenario() -> None:
+        scp = aio.Server(
+            "ARCHIVE",
+            storage_commitment=locate,
+            acse_timeout=T,
+            move_destinations={"GONE": ("127.0.0.1", dead)},
+        )
+        port = await scp.start()
+        try:
+            for calling in ("NOBODY", "GONE"):
+                async with await aio.connect(
+                    "127.0.0.1",
+                    port,
+                    calling_ae=calling,
+                    called_ae="ARCHIVE",
+                    dimse_timeout=T,
+                    contexts=[(STORAGE_COMMITMENT_PUSH, UNCOMPRESSED)],
+                ) as a:
+                    _txn, call = C.commitment_request([ref])
+                    assert (await a.n_action(**call)).status == 0
+            released.set()
+            loop = asyncio.get_running_loop()
+            end = loop.time() + T
+            while "report to 'GONE'" not in caplog.text and loop.time() < end:
+                await asyncio.sleep(0.02)
+            async with await aio.connect(
+                "127.0.0.1",
+                port,
+                called_ae="ARCHIVE",
+                contexts=[(STORAGE_COMMITMENT_PUSH, UNCOMPRESSED)],
+                dimse_timeout=T,
+            ) as a:  # still serving
+                assert (await a.commit([ref], timeout=T)).all_committed
+        finally:
+            released.set()
+            await scp.close()
+
+    with caplog.at_level("INFO", logger="dicomul"):
+        run(scenario())
+    assert "'NOBODY' is not in move_destinations" in caplog.text
+    assert "cannot send the commitment report to 'GONE'" in caplog.text
+
+
+def test_the_destinations_file(tmp_path: Path) -> None:
+    from dicomul.cli.qrscp import read_destinations
+
+    good = tmp_path / "good.txt"
+    good.write_text("# AE host port\nVIEWER 10.0.0.1 104\n\nOFFSITE backup 2762 tls  # x\n")
+    dests = read_destinations(str(good))
+    assert dests["VIEWER"] == ("10.0.0.1", 104)
+    assert dests["OFFSITE"][:2] == ("backup", 2762) and dests["OFFSITE"][2] is not None
+    for line, why in (
+        ("A b", "expected"),
+        ("A b 0", "not a TCP port"),
+        ("A b 99999", "not a TCP port"),
+        ("AVERYLONGAETITLE17 b 1", "AE title"),
+        ("A b 1 ssl", "expected"),
+    ):
+        bad = tmp_path / "bad.txt"
+        bad.write_text(f"# header\n{line}\n")
+        with pytest.raises(ValueError, match=f"bad.txt:2: .*{why}"):
+            read_destinations(str(bad))
+    with pytest.raises(ValueError, match="nowhere.txt"):
+        read_destinations(str(tmp_path / "nowhere.txt"))
