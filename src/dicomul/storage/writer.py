@@ -13,6 +13,7 @@ file); on file systems without hard links it falls back to an existence check an
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -38,6 +39,13 @@ _MAX_NAME = 200
 _WINDOWS_RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)]
 )
+
+
+@functools.lru_cache(maxsize=64)
+def _real_directory(directory: str) -> str:
+    """``os.path.realpath`` of a storage directory, once per directory (a server makes
+    a writer per received object, and realpath costs a system call per component)."""
+    return os.path.realpath(directory)
 
 
 def safe_filename(sop_instance_uid: str, prefix: str = "") -> str:
@@ -140,7 +148,7 @@ class Part10Writer:
             filename in ("", ".", "..") or any(c in filename for c in "/\\\x00")
         ):
             raise ValueError(f"filename must be a plain file name, not {filename!r}")
-        self.directory = os.path.realpath(directory)
+        self.directory = _real_directory(os.fspath(directory))
         self.meta = meta
         self.fsync = fsync
         self.filename = filename or safe_filename(meta.sop_instance_uid)
