@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dicomul.dimse.n_messages import NEventReportRQ
+from dicomul.dimse.policy import UNCOMPRESSED
 from dicomul.dimse.session import RequestReceived
 from dicomul.dimse.sop import MPPS, STORAGE_COMMITMENT_INSTANCE, STORAGE_COMMITMENT_PUSH
 from dicomul.dimse.status import (
@@ -60,8 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["perform", "PeerHandle", "CommitmentService", "NServices"]
 
 log = logging.getLogger("dicomul")
-
-_UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
 
 
 class NServices:
@@ -236,7 +235,7 @@ class CommitmentService:
                 ssl_context=dest[2] if len(dest) > 2 else None,
                 calling_ae=server.ae_title,
                 called_ae=calling,
-                contexts=[(STORAGE_COMMITMENT_PUSH, _UNCOMPRESSED)],
+                contexts=[(STORAGE_COMMITMENT_PUSH, UNCOMPRESSED)],
                 roles={STORAGE_COMMITMENT_PUSH: (False, True)},
                 dimse_timeout=server.dimse_timeout,
             )

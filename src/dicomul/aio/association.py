@@ -30,13 +30,7 @@ from dicomul.dimse.request import build_request, describe_reject
 from dicomul.dimse.session import AssociationInfo, Operation, ResponseReceived
 from dicomul.dimse.sop import VERIFICATION, model_uid
 from dicomul.errors import AssociationAborted, AssociationRejected, DicomULError
-from dicomul.storage.commitment import (
-    CommitmentResult,
-    check_action_result,
-    commitment_request,
-    parse_report,
-    report_for,
-)
+from dicomul.storage.commitment import CommitmentResult, check_action_result, commitment_request
 from dicomul.storage.contexts import prepare_store, prepare_to_send, verification_contexts
 from dicomul.storage.n_calls import NCalls
 from dicomul.storage.normalized import NResult, n_result
@@ -136,15 +130,6 @@ class Association(NCalls, RequestorViews):
         #: The future each operation's waiting coroutine awaits (see _next).
         self._wakers: dict[Operation, asyncio.Future[None]] = {}
         self._report_waker: asyncio.Future[None] | None = None
-
-    @property
-    def on_event_report(self) -> Any:
-        """``on_event_report(NRequest) -> status | (status, dataset) | NReply``, or None."""
-        return self._core.on_event_report
-
-    @on_event_report.setter
-    def on_event_report(self, handler: Any) -> None:
-        self._core.on_event_report = handler
 
     # ---- set-up and tear-down ---------------------------------------------------------
 
@@ -349,13 +334,12 @@ class Association(NCalls, RequestorViews):
         Raises CommitmentRefused when the SCP refuses the request."""
         txn, call = commitment_request(objects, transaction_uid)
         check_action_result(await self.n_action(**call))
-        match = report_for(txn)
         end = self._loop.time() + timeout
         core = self._core
         while True:
-            got = core.event_report(match)
-            if got is not None:
-                return parse_report(got.dataset, got.type_id)
+            result = core.commitment_result(txn)
+            if result is not None:
+                return result
             remaining = end - self._loop.time()
             if core.ended is not None or remaining <= 0:
                 return None

@@ -94,7 +94,7 @@ from dicomul.dimse.status import (
     UNABLE_TO_PROCESS,
     UNRECOGNIZED_OPERATION,
 )
-from dicomul.storage.contexts import context_error, prepare_store, prepare_to_send, sop_class_of
+from dicomul.storage.contexts import context_for, prepare_store, prepare_to_send, sop_class_of
 from dicomul.storage.mpps import MPPSStore
 from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset, encode_dataset
 from dicomul.storage.receiver import StoreReceiver
@@ -615,10 +615,7 @@ class _Peer:
 
     def context_for(self, sop_class_uid: str) -> int:
         """An accepted context's ID for a SOP class; ContextNotAccepted if none."""
-        for pc_id, (abstract, _ts) in self.contexts.items():
-            if abstract == sop_class_uid:
-                return pc_id
-        raise context_error(sop_class_uid, "a request to the requestor")
+        return context_for(self.contexts, sop_class_uid, "a request to the requestor")
 
     def _on_request(self, ev: RequestReceived) -> None:
         cf = ev.message.command_field

@@ -329,7 +329,7 @@ def cmd_storescp(args: argparse.Namespace) -> int:
         args.idle_timeout = args.td if args.td is not None else 300.0
     status = storescp.run(args, _ssl_context(args, server=True))
     if status == 0:
-        print(f"{'qrscp' if getattr(args, 'archive', False) else 'storescp'} stopped", flush=True)
+        print(f"{storescp.command_name(args)} stopped", flush=True)
     return status
 
 

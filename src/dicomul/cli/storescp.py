@@ -93,7 +93,7 @@ async def serve(
     if ready is not None:
         ready.put(os.getpid())
     if announce:
-        print(f"{_name(args)} {args.aet} listening on {args.bind}:{port}{_where(args)}",
+        print(f"{command_name(args)} {args.aet} listening on {args.bind}:{port}{_where(args)}",
               flush=True)  # fmt: skip
     await stop.wait()
     log.info("shutting down")
@@ -170,14 +170,15 @@ def run(args: argparse.Namespace, ssl_context: Any) -> int:
             continue
     reservation.close()
     if up == workers:
-        print(f"{_name(args)} {args.aet} listening on {args.bind}:{port}{_where(args)} "
+        print(f"{command_name(args)} {args.aet} listening on {args.bind}:{port}{_where(args)} "
               f"({workers} workers)", flush=True)  # fmt: skip
     for p in procs:
         p.join()
     return 0 if stopping or all(p.exitcode == 0 for p in procs) else 1
 
 
-def _name(args: argparse.Namespace) -> str:
+def command_name(args: argparse.Namespace) -> str:
+    """``qrscp`` or ``storescp``: which of the two this process runs."""
     return "qrscp" if getattr(args, "archive", False) else "storescp"
 
 
@@ -186,5 +187,5 @@ def _where(args: argparse.Namespace) -> str:
 
 
 def _cannot_listen(args: argparse.Namespace, exc: OSError) -> None:
-    print(f"dicomul: error: {_name(args)} cannot listen on {args.bind}:{args.port}: "
+    print(f"dicomul: error: {command_name(args)} cannot listen on {args.bind}:{args.port}: "
           f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip

@@ -13,10 +13,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-__all__ = [
-    "HEAD_BYTES", "LONG_VRS", "element_text", "inflate_head", "sop_uids", "element_values",
-    "part10_head",
-]  # fmt: skip
+__all__ = ["HEAD_BYTES", "LONG_VRS", "element_text", "inflate_head", "sop_uids", "element_values"]
 
 #: Bytes of a data set read to find its SOP UIDs (group 0008 comes first).
 HEAD_BYTES = 64 * 1024
@@ -94,36 +91,3 @@ def element_values(
             found[tag] = head[start : start + length]
         pos = start + length
     return found if complete and pos == n else None
-
-
-_META_TS = 0x00020010
-_EXPLICIT_LE, _IMPLICIT_LE, _EXPLICIT_BE = (
-    "1.2.840.10008.1.2.1",
-    "1.2.840.10008.1.2",
-    "1.2.840.10008.1.2.2",
-)
-
-
-def part10_head(head: bytes) -> tuple[str, int] | None:
-    """``(transfer syntax, offset of the data set)`` of a Part 10 file whose first bytes
-    are ``head``, or None when it is not one this walk reads (no preamble and DICM, a
-    meta group without its group length)."""
-    if head[128:132] != b"DICM" or head[132:136] != b"\x02\x00\x00\x00":
-        return None
-    (group_length,) = struct.unpack_from("<I", head, 140)
-    start = 144 + group_length
-    meta = element_values(head[144:start], False, True, frozenset({_META_TS}), True)
-    if meta is None or _META_TS not in meta:
-        return None
-    return element_text(meta[_META_TS]), start
-
-
-def syntax_encoding(ts: str) -> tuple[bool, bool] | None:
-    """(implicit, little) of an uncompressed or encapsulated syntax (None: deflated)."""
-    if ts == _IMPLICIT_LE:
-        return True, True
-    if ts == _EXPLICIT_BE:
-        return False, False
-    if ts == "1.2.840.10008.1.2.1.99":
-        return None
-    return False, True

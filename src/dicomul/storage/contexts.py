@@ -37,6 +37,7 @@ __all__ = [
     "sop_and_syntax",
     "sop_class_of",
     "context_error",
+    "context_for",
     "prepare_store",
 ]
 
@@ -190,6 +191,14 @@ def context_error(sop_class: str, what: str) -> ContextNotAccepted:
         f"no accepted presentation context for {name_of(sop_class)} ({sop_class}): "
         f"propose it when connecting, or the peer does not support {what}"
     )
+
+
+def context_for(accepted: Mapping[int, tuple[str | None, str]], sop_class: str, what: str) -> int:
+    """The ID of an accepted context for ``sop_class``; :func:`context_error` if none."""
+    for pc_id, (abstract, _ts) in accepted.items():
+        if abstract == sop_class:
+            return pc_id
+    raise context_error(sop_class, what)
 
 
 def prepare_store(

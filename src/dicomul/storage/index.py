@@ -27,15 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from dicomul._record import record
-from dicomul.storage._dataset_head import (
-    HEAD_BYTES,
-    element_text,
-    element_values,
-    part10_head,
-    syntax_encoding,
-)
+from dicomul.storage._dataset_head import element_text, element_values
 from dicomul.storage._sql import Database, GroupWriter, open_database
 from dicomul.storage.matching import as_text, key_kind, normal_time
+from dicomul.storage.part10 import StorageError, read_part10
 
 __all__ = ["ArchiveIndex", "Field", "FIELDS", "LEVELS", "Indexed", "INDEX_NAME"]
 
@@ -112,15 +107,12 @@ class Indexed:
     sop_instance_uid: str
 
 
-_text = as_text
-
-
 def condition(field: Field, value: Any, db: Database) -> tuple[str, list[Any]] | None:
     """The SQL condition (and its parameters) of one C-FIND key on an indexed column,
     or None for universal matching (PS3.4 C.2.2.2)."""
     col, vr = field.keyword, field.vr
     kind = key_kind(vr, value)
-    text = _text(value)
+    text = as_text(value)
     if kind == "universal":
         return None
     if kind == "list":
@@ -157,23 +149,19 @@ _TAG_SET = frozenset(_TAGS)
 
 def _fast_values(path: str | os.PathLike[str]) -> dict[int, Any] | None:
     """The indexed elements' texts of a Part 10 file (its transfer syntax under key 0,
-    its size under key 1), walked from its first bytes; None when pydicom must read it
-    (see row_of). Few system calls: in a server's pool each may wait for the GIL."""
-    with open(path, "rb") as f:
-        head = f.read(HEAD_BYTES)
-        size = len(head) if len(head) < HEAD_BYTES else os.fstat(f.fileno()).st_size
-    found = part10_head(head)
-    if found is None:
+    its size under key 1), walked from the first bytes of its data set
+    (:meth:`Part10File.dataset_head`); None when pydicom must read it (see row_of)."""
+    try:
+        p10 = read_part10(path)
+    except StorageError:
         return None
-    ts, start = found
-    encoding = syntax_encoding(ts)
-    if encoding is None:
-        return None
-    raw = element_values(head[start:], *encoding, _TAG_SET, len(head) < HEAD_BYTES)
+    head, complete = p10.dataset_head()
+    raw = element_values(head, *p10.encoding, _TAG_SET, complete)
     if raw is None or 0x00080018 not in raw or not all(v.isascii() for v in raw.values()):
         return None  # (no SOP Instance UID: a file pydicom may read another way)
     texts: dict[int, Any] = {tag: element_text(v) for tag, v in raw.items()}
-    texts[0], texts[1] = ts, size
+    texts[0] = p10.meta.transfer_syntax
+    texts[1] = p10.dataset_offset + p10.dataset_length
     return texts
 
 
@@ -244,7 +232,7 @@ class ArchiveIndex:
             texts = {}
             for field in FIELDS.values():
                 elem = ds.get(field.tag)
-                texts[field.tag] = _text(elem.value if elem is not None else None).strip()
+                texts[field.tag] = as_text(elem.value if elem is not None else None).strip()
             meta = getattr(ds, "file_meta", None)
             texts[0] = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta else ""
             texts[1] = os.path.getsize(path)
@@ -312,7 +300,7 @@ class ArchiveIndex:
         params: list[Any] = []
         for elem in identifier:
             if elem.keyword == "ModalitiesInStudy" and elem.value:  # studies with any of them
-                wanted = [m for m in _text(elem.value).split("\\") if m]
+                wanted = [m for m in as_text(elem.value).split("\\") if m]
                 parts.append(
                     "StudyInstanceUID IN (SELECT StudyInstanceUID FROM instances"
                     f" WHERE Modality IN ({','.join('?' * len(wanted))}))"

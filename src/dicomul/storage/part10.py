@@ -252,18 +252,26 @@ class Part10File:
             self._uids = (cls or meta.sop_class_uid, inst or meta.sop_instance_uid)
         return self._uids
 
-    def _scan_uids(self) -> tuple[str | None, str | None]:
-        ts = self.meta.transfer_syntax
-        deflated = ts == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
+    @property
+    def encoding(self) -> tuple[bool, bool]:
+        """(implicit VR, little endian) of the data set (encapsulated: Explicit VR LE)."""
+        return _encoding_of(self.meta.transfer_syntax)
+
+    def dataset_head(self) -> tuple[bytes, bool]:
+        """The first :data:`HEAD_BYTES` of the data set (inflated when it is deflated),
+        and whether they are the whole of it: what a walk of its element headers reads."""
         with open(self.path, "rb") as f:
             f.seek(self.dataset_offset)
             head = f.read(min(HEAD_BYTES, self.dataset_length))
         complete = len(head) == self.dataset_length
-        if deflated:
+        if self.meta.transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
             head = inflate_head(head)
             complete = complete and len(head) < HEAD_BYTES
-        implicit, little = _encoding_of(ts)
-        found = sop_uids(head, implicit, little, complete)
+        return head, complete
+
+    def _scan_uids(self) -> tuple[str | None, str | None]:
+        head, complete = self.dataset_head()
+        found = sop_uids(head, *self.encoding, complete)
         if found is not None:
             return found
         import pydicom  # an undefined-length element before (0008,0018): rare

@@ -29,7 +29,8 @@ from dicomul.dimse.status import (
     UNRECOGNIZED_OPERATION,
 )
 from dicomul.errors import AssociationAborted, AssociationRejected, DicomULError
-from dicomul.storage.contexts import context_error
+from dicomul.storage.commitment import CommitmentResult, parse_report, report_for
+from dicomul.storage.contexts import context_for
 from dicomul.storage.normalized import (
     NReply,
     NRequest,
@@ -111,10 +112,7 @@ class Requestor:
     def context(self, sop: str, what: str) -> int:
         """The ID of an accepted context for ``sop``; ContextNotAccepted if none."""
         self.check_open()
-        for pc_id, (abstract, _ts) in self.contexts.items():
-            if abstract == sop:
-                return pc_id
-        raise context_error(sop, what)
+        return context_for(self.contexts, sop, what)
 
     def invoke(
         self, pc_id: int, cls: type[DIMSEMessage], dataset: Any = None, **fields: Any
@@ -143,6 +141,12 @@ class Requestor:
                 self.event_reports.remove(req)
                 return req
         return None
+
+    def commitment_result(self, transaction_uid: str) -> CommitmentResult | None:
+        """The Storage Commitment report of ``transaction_uid`` among the kept
+        N-EVENT-REPORTs (taken), or None."""
+        got = self.event_report(report_for(transaction_uid))
+        return parse_report(got.dataset, got.type_id) if got is not None else None
 
     def receive_into(
         self, store_handler: StoreHandler | None, output_dir: str | os.PathLike[str] | None
@@ -314,6 +318,16 @@ class RequestorViews:
     def received(self) -> list[tuple[bytes, FileMeta]]:
         """Data sets a C-GET received without ``output_dir`` or handler: (bytes, FileMeta)."""
         return self._core.received
+
+    @property
+    def on_event_report(self) -> Callable[[NRequest], Any] | None:
+        """``on_event_report(NRequest) -> status | (status, dataset) | NReply``: answers
+        the peer's N-EVENT-REPORTs (see :attr:`Requestor.on_event_report`), or None."""
+        return self._core.on_event_report
+
+    @on_event_report.setter
+    def on_event_report(self, handler: Callable[[NRequest], Any] | None) -> None:
+        self._core.on_event_report = handler
 
     @property
     def request(self) -> Any:

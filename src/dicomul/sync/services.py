@@ -44,13 +44,7 @@ from dicomul.dimse.session import AssociationInfo, Operation, ResponseReceived
 from dicomul.dimse.sop import VERIFICATION, model_uid
 from dicomul.dimse.status import is_pending
 from dicomul.errors import AssociationAborted, AssociationRejected, ContextNotAccepted, DicomULError
-from dicomul.storage.commitment import (
-    CommitmentResult,
-    check_action_result,
-    commitment_request,
-    parse_report,
-    report_for,
-)
+from dicomul.storage.commitment import CommitmentResult, check_action_result, commitment_request
 from dicomul.storage.contexts import (
     contexts_for_files,
     contexts_for_objects,
@@ -61,7 +55,7 @@ from dicomul.storage.contexts import (
     verification_contexts,
 )
 from dicomul.storage.n_calls import NCalls
-from dicomul.storage.normalized import NRequest, NResult, n_result
+from dicomul.storage.normalized import NResult, n_result
 from dicomul.storage.part10 import StorageError, decode_dataset, encode_dataset
 from dicomul.storage.requestor import Requestor, RequestorViews, StoreHandler
 from dicomul.storage.sources import send_form
@@ -412,15 +406,6 @@ class Association(NCalls, RequestorViews):
         self.session.cancel(op)
         self._flush()
 
-    @property
-    def on_event_report(self) -> Any:
-        """``on_event_report(NRequest) -> status | (status, dataset) | NReply``, or None."""
-        return self._core.on_event_report
-
-    @on_event_report.setter
-    def on_event_report(self, handler: Any) -> None:
-        self._core.on_event_report = handler
-
     def _n(self, operation: str, sop_class_uid: str, sop_instance_uid: str | None,
            **kw: Any) -> NResult:  # fmt: skip
         op, ts = self._core.invoke_n(operation, sop_class_uid, sop_instance_uid, **kw)
@@ -437,13 +422,13 @@ class Association(NCalls, RequestorViews):
         Raises CommitmentRefused when the SCP refuses the request."""
         txn, call = commitment_request(objects, transaction_uid)
         check_action_result(self.n_action(**call))
-        core, match = self._core, report_for(txn)
-        found: list[NRequest] = []
+        core = self._core
+        found: list[CommitmentResult] = []
 
         def done() -> bool:
-            got = core.event_report(match)
-            if got is not None:
-                found.append(got)
+            result = core.commitment_result(txn)
+            if result is not None:
+                found.append(result)
             return bool(found) or core.ended is not None
 
         if not done():
@@ -451,7 +436,7 @@ class Association(NCalls, RequestorViews):
                 self._run_until(done, time.monotonic() + timeout)
             except TimeoutError:
                 return None
-        return parse_report(found[0].dataset, found[0].type_id) if found else None
+        return found[0] if found else None
 
     # ---- plumbing -------------------------------------------------------------------
 
