@@ -251,7 +251,7 @@ def test_workers_opening_one_new_index_at_once(tmp_path: Path) -> None:
     def open_it() -> None:
         barrier.wait(10)
         try:
-            opened.append(ArchiveIndex(tmp_path / "shared"))
+            opened.append(ArchiveIndex(tmp_path / "one-index"))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -263,8 +263,8 @@ def test_workers_opening_one_new_index_at_once(tmp_path: Path) -> None:
     assert not errors and len(opened) == 6
     for index in opened:
         index.close()
-    db = sqlite3.connect(tmp_path / "shared" / "index.sqlite")
+    db = sqlite3.connect(tmp_path / "one-index" / "index.sqlite")
     db.execute("PRAGMA user_version=99")
     db.close()
     with pytest.raises(ValueError, match="another layout"):
-        ArchiveIndex(tmp_path / "shared")
+        ArchiveIndex(tmp_path / "one-index")

@@ -63,7 +63,7 @@ def test_postgresql_counts_as_sqlite_does(both: Any) -> None:
 
 def test_two_qrscp_share_one_postgresql_index(pg_url: str, tmp_path: Path) -> None:
     files = write_archive(tmp_path / "files")[:4]
-    storage = tmp_path / "shared"
+    storage = tmp_path / "common-storage"
     a, port_a = start_qrscp(storage, None, "--index", pg_url)
     b, port_b = start_qrscp(storage, None, "--index", pg_url)
     from interop import capture_dcmtk as cap

@@ -239,6 +239,18 @@ def test_mpps_transitions() -> None:
 # ---- dicomul to dicomul -------------------------------------------------------------------
 
 
+async def _connect(port: int, called_ae: str, sop_class: str, **kw: Any) -> aio.Association:
+    """An association to the server on ``port`` with one context for ``sop_class``."""
+    return await aio.connect(
+        "127.0.0.1",
+        port,
+        called_ae=called_ae,
+        dimse_timeout=T,
+        contexts=[(sop_class, UNCOMPRESSED)],
+        **kw,
+    )
+
+
 def run(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 30))
 
@@ -256,13 +268,7 @@ def test_handler_failures_and_undecodable_data_sets_are_processing_failures() ->
         srv = aio.Server("SCP", n_services={PRINTER: Failing()}, acse_timeout=T)
         port = await srv.start()
         try:
-            async with await aio.connect(
-                "127.0.0.1",
-                port,
-                called_ae="SCP",
-                dimse_timeout=T,
-                contexts=[(PRINTER, UNCOMPRESSED)],
-            ) as a:
+            async with await _connect(port, "SCP", PRINTER) as a:
                 assert (await a.n_get(PRINTER, "1.2.3")).status == 0x0110
                 got = await a.n_action(PRINTER, "1.2.3", 5)
                 assert got.status == 0x0001 and got.dataset.PatientID == "5"
@@ -357,13 +363,8 @@ def test_the_report_comes_on_a_new_association_once_the_first_is_gone(tmp_path: 
         )
         port = await scp.start()
         try:
-            async with await aio.connect(
-                "127.0.0.1",
-                port,
-                calling_ae="MODALITY",
-                called_ae="ARCHIVE",
-                dimse_timeout=T,
-                contexts=[(STORAGE_COMMITMENT_PUSH, UNCOMPRESSED)],
+            async with await _connect(
+                port, "ARCHIVE", STORAGE_COMMITMENT_PUSH, calling_ae="MODALITY"
             ) as a:
                 txn, call = C.commitment_request([ref], "1.2.3.42")
                 assert (await a.n_action(**call)).status == 0
@@ -413,13 +414,7 @@ def test_a_requestor_answers_event_reports_with_its_hook_or_refuses_them() -> No
         srv = aio.Server("SCP", n_services={PRINTER: Reporter()}, acse_timeout=T)
         port = await srv.start()
         try:
-            async with await aio.connect(
-                "127.0.0.1",
-                port,
-                called_ae="SCP",
-                dimse_timeout=T,
-                contexts=[(PRINTER, UNCOMPRESSED)],
-            ) as a:
+            async with await _connect(port, "SCP", PRINTER) as a:
                 assert (await a.n_action(PRINTER, "1.2.3", 1)).status == 0
                 seen: list[NRequest] = []
                 a.on_event_report = lambda req: (seen.append(req), (0x0001, _ds(PatientID="r")))[1]
@@ -473,13 +468,8 @@ def test_a_report_nobody_can_receive_is_logged_and_the_server_goes_on(
         port = await scp.start()
         try:
             for calling in ("NOBODY", "GONE"):
-                async with await aio.connect(
-                    "127.0.0.1",
-                    port,
-                    calling_ae=calling,
-                    called_ae="ARCHIVE",
-                    dimse_timeout=T,
-                    contexts=[(STORAGE_COMMITMENT_PUSH, UNCOMPRESSED)],
+                async with await _connect(
+                    port, "ARCHIVE", STORAGE_COMMITMENT_PUSH, calling_ae=calling
                 ) as a:
                     _txn, call = C.commitment_request([ref])
                     assert (await a.n_action(**call)).status == 0
@@ -488,12 +478,8 @@ def test_a_report_nobody_can_receive_is_logged_and_the_server_goes_on(
             end = loop.time() + T
             while "report to 'GONE'" not in caplog.text and loop.time() < end:
                 await asyncio.sleep(0.02)
-            async with await aio.connect(
-                "127.0.0.1",
-                port,
-                called_ae="ARCHIVE",
-                contexts=[(STORAGE_COMMITMENT_PUSH, UNCOMPRESSED)],
-                dimse_timeout=T,
+            async with await _connect(
+                port, "ARCHIVE", STORAGE_COMMITMENT_PUSH
             ) as a:  # still serving
                 assert (await a.commit([ref], timeout=T)).all_committed
         finally:
