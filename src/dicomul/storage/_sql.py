@@ -75,8 +75,24 @@ class SQLiteDatabase(Database):
         self._db = sqlite3.connect(
             path, check_same_thread=False, isolation_level=None, timeout=30.0
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._wal()
         self._db.execute("PRAGMA synchronous=NORMAL")
+
+    def _wal(self) -> None:
+        """Switch the file to WAL (it stays so). The switch needs the file alone and,
+        unlike a transaction, does not wait for a connection that is writing (another
+        worker making the schema): "database is locked" at once. So wait for that writer
+        the way a transaction does (BEGIN IMMEDIATE waits up to the timeout), then again."""
+        for _attempt in range(100):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("ROLLBACK")
+        self._db.execute("PRAGMA journal_mode=WAL")  # (the last try: its error, if any)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.lock:
