@@ -1,7 +1,9 @@
 """Received files (Part10Writer.commit, dicomul.storage._received_files): the mode follows the
 umask, a free final name is found in amortised constant time, and no file is ever
 overwritten (races between writers, a stale cache, planted symlinks, no hard links).
-Calls are counted, never timed; nothing sleeps.
+Every test runs both ways a file gets its name: the one-call no-replace rename
+(storage._fsops) and the link + unlink fallback. Calls are counted, never timed; nothing
+sleeps.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from dicomul.storage import _received_files
+from dicomul.storage import _fsops, _received_files
+from dicomul.storage import writer as writer_module
 from dicomul.storage.part10 import FileMeta, read_part10
 from dicomul.storage.writer import Part10Writer, safe_filename
 from dicomul.ul.constants import EXPLICIT_VR_LITTLE_ENDIAN as ELE
@@ -42,6 +45,16 @@ def _store(directory: Path, n: int, meta: FileMeta = META) -> Path:
         return w.commit()
 
 
+@pytest.fixture(autouse=True, params=["rename-noreplace", "link-unlink"])
+def naming(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How committed files get their name: natively, or as where the system has no
+    no-replace rename (the fallback every platform has)."""
+    monkeypatch.setattr(writer_module, "_no_rename_noreplace", set())
+    if request.param == "link-unlink":
+        monkeypatch.setattr(writer_module, "rename_noreplace", lambda src, dst: False)
+    return str(request.param)
+
+
 @pytest.fixture
 def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     """As in a new process: no umask read yet, no suffix known."""
@@ -50,7 +63,7 @@ def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class _Counter:
-    """Counts os.path.lexists and os.link calls (monkeypatched wrappers)."""
+    """Counts os.path.lexists, os.link and no-replace rename calls (monkeypatched)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls = 0
@@ -64,8 +77,17 @@ class _Counter:
             self.calls += 1
             link(src, dst, **kw)  # type: ignore[arg-type]
 
+        rename = writer_module.rename_noreplace
+
+        def counted_rename(src: str, dst: str) -> bool:
+            self.calls += 1
+            done = rename(src, dst)
+            self.calls -= not done  # (refused: nothing tried; the link that follows counts)
+            return done
+
         monkeypatch.setattr(os.path, "lexists", counted_lexists)
         monkeypatch.setattr(os, "link", counted_link)
+        monkeypatch.setattr(writer_module, "rename_noreplace", counted_rename)
 
 
 # ---- the mode ---------------------------------------------------------------------------
@@ -213,15 +235,23 @@ def test_two_writers_commit_the_same_name_at_once(
     # both threads reach os.link for name.dcm together (a barrier in the wrapper)
     barrier = threading.Barrier(2, timeout=30)
     first_call = threading.local()
-    link = os.link
+    link, rename = os.link, writer_module.rename_noreplace
 
-    def racing_link(src: str, dst: str, **kw: object) -> None:
+    def meet() -> None:
         if not getattr(first_call, "done", False):
             first_call.done = True
             barrier.wait()
+
+    def racing_link(src: str, dst: str, **kw: object) -> None:
+        meet()
         link(src, dst, **kw)  # type: ignore[arg-type]
 
+    def racing_rename(src: str, dst: str) -> bool:
+        meet()
+        return rename(src, dst)
+
     monkeypatch.setattr(os, "link", racing_link)
+    monkeypatch.setattr(writer_module, "rename_noreplace", racing_rename)
     writers = [Part10Writer(tmp_path, META) for _ in range(2)]
     results: dict[int, Path] = {}
     for n, w in enumerate(writers):
@@ -255,3 +285,42 @@ def test_many_threads_storing_one_uid_keep_every_file(tmp_path: Path, fresh_cach
     assert len({p for _, p in results}) == 200 == len(os.listdir(tmp_path))
     for n, p in results:
         assert read_part10(p).read_dataset_bytes() == _element(n)
+
+
+# ---- the one-call rename itself -----------------------------------------------------------
+
+
+def test_rename_noreplace_renames_and_never_replaces(tmp_path: Path) -> None:
+    src, dst, other = tmp_path / "a.part", tmp_path / "a.dcm", tmp_path / "b.dcm"
+    src.write_bytes(b"new")
+    other.write_bytes(b"precious")
+    native = _fsops.rename_noreplace(src, dst)
+    if not native:  # this platform or file system has no such call: nothing was done
+        assert src.read_bytes() == b"new" and not dst.exists()
+        return
+    assert not src.exists() and dst.read_bytes() == b"new"
+    with pytest.raises(FileExistsError):
+        _fsops.rename_noreplace(dst, other)
+    assert dst.read_bytes() == b"new" and other.read_bytes() == b"precious"
+    with pytest.raises(FileNotFoundError):
+        _fsops.rename_noreplace(tmp_path / "missing", tmp_path / "c.dcm")
+
+
+def test_a_file_system_without_it_is_asked_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, naming: str
+) -> None:
+    """Where the no-replace rename is refused (an old kernel, a file system without the
+    flag), the file system is remembered and later commits go straight to link + unlink."""
+    if naming != "rename-noreplace":
+        pytest.skip("about the native rename's refusal")
+    asked: list[str] = []
+
+    def refused(src: str, dst: str) -> bool:
+        asked.append(dst)
+        return False
+
+    monkeypatch.setattr(writer_module, "rename_noreplace", refused)
+    paths = [_store(tmp_path, n) for n in range(3)]
+    assert len(asked) == 1
+    assert [read_part10(p).read_dataset_bytes() for p in paths] == [_element(n) for n in range(3)]
+    assert not list(tmp_path.glob(".dicomul-*"))

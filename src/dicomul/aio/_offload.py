@@ -1,7 +1,11 @@
-"""Writes of received data sets off the event loop: a file's writes run in the server's
-thread pool, one after the other, while the loop goes on receiving. When more than a few
-MiB wait for the disk, reading from that peer pauses until they are written, so a slow
-disk costs memory only up to that bound and stalls only the association that fills it."""
+"""Writes of received data sets off the event loop. A file is made, written and committed
+in the server's thread pool: a small data set (up to START bytes) waits in memory until
+its message is complete, and the file is then made, written, committed (and handed to a
+plain on_store) in one hand-off to the pool; a larger one starts being written as soon as
+START bytes are in, its writes one after the other while the loop goes on receiving. When
+more than BACKLOG bytes wait for the disk, reading from that peer pauses until they are
+written, so a slow disk costs memory only up to that bound and stalls only the
+association that fills it."""
 
 from __future__ import annotations
 
@@ -15,29 +19,35 @@ from typing import Any
 
 from dicomul.dimse.status import SUCCESS
 
-__all__ = ["BackgroundWriter", "BACKLOG", "commit_and_call"]
+__all__ = ["BackgroundWriter", "BACKLOG", "START", "commit_and_call"]
 
 log = logging.getLogger("dicomul")
 
 #: Bytes waiting for the disk before reading from the peer pauses.
 BACKLOG = 8 * 1024 * 1024
+#: Bytes of a data set kept in memory before its file is made and written to: each
+#: hand-off to a thread costs interpreter-lock switches, so a small object is one.
+START = 1024 * 1024
 
 
 class BackgroundWriter:
-    """Wraps a writer (a Part10Writer): ``write`` copies the bytes (the framer reuses its
-    buffer) and returns at once; ``await flushed()`` waits until everything is written;
-    ``commit()`` (after that, in a worker thread) raises the first write error, if any,
-    else commits; ``abort()`` drops what waits and aborts the file."""
+    """A writable whose file is made by ``make()`` (a Part10Writer) in a worker thread.
+    ``write`` copies the bytes (the framer reuses its buffer) and returns at once;
+    ``await flushed()`` waits until no write is running; ``commit()`` (after that, in a
+    worker thread) makes the file if not made yet, writes what waits, raises the first
+    error (making the file, or a write), else commits; ``abort()`` drops what waits and
+    aborts the file."""
 
     def __init__(
         self,
-        inner: Any,
+        make: Callable[[], Any],
         pool: Executor,
         loop: asyncio.AbstractEventLoop,
         pause: Callable[[], None],
         resume: Callable[[], None],
     ) -> None:
-        self.inner = inner
+        self._make = make
+        self.inner: Any = None  # the file's writer, once made (in a worker thread)
         self._pool = pool
         self._loop = loop
         self._pause, self._resume = pause, resume
@@ -57,8 +67,9 @@ class BackgroundWriter:
                 return len(chunk)
             self._queue.append(chunk)
             self._pending += len(chunk)
-            start = not self._running
-            self._running = True
+            start = not self._running and self._pending >= START
+            if start:
+                self._running = True
             pause = self._pending > BACKLOG and not self._paused
             if pause:
                 self._paused = True
@@ -67,6 +78,16 @@ class BackgroundWriter:
         if pause:
             self._pause()
         return len(chunk)
+
+    def _write_inner(self, chunk: bytes) -> None:  # in a worker thread
+        if self._error is not None:
+            return
+        try:
+            if self.inner is None:
+                self.inner = self._make()
+            self.inner.write(chunk)
+        except Exception as exc:  # noqa: BLE001 - reported at commit
+            self._error = exc
 
     def _drain(self) -> None:  # in a worker thread
         while True:
@@ -77,11 +98,7 @@ class BackgroundWriter:
                     aborted = self._aborted
                     break
                 chunk = self._queue.popleft()
-            if self._error is None:
-                try:
-                    self.inner.write(chunk)
-                except Exception as exc:  # noqa: BLE001 - reported at commit
-                    self._error = exc
+            self._write_inner(chunk)
             with self._lock:
                 self._pending -= len(chunk)
                 resume = self._paused and self._pending < BACKLOG // 2
@@ -102,7 +119,7 @@ class BackgroundWriter:
                 fut.set_result(None)
 
     async def flushed(self) -> None:
-        """Wait until every byte written so far is on its way to the disk (written)."""
+        """Wait until no write is running (what waits in memory is commit()'s)."""
         with self._lock:
             if not self._running:
                 return
@@ -110,7 +127,17 @@ class BackgroundWriter:
             self._waiters.append(fut)
         await fut
 
-    def commit(self) -> Any:
+    def commit(self) -> Any:  # in a worker thread, after flushed()
+        with self._lock:
+            chunks, self._queue = list(self._queue), deque()
+            self._pending = 0
+        if self.inner is None and self._error is None:
+            try:
+                self.inner = self._make()
+            except Exception as exc:  # noqa: BLE001
+                self._error = exc
+        for chunk in chunks:
+            self._write_inner(chunk)
         if self._error is not None:
             raise self._error
         return self.inner.commit()
@@ -119,6 +146,8 @@ class BackgroundWriter:
         with self._lock:
             self._aborted = True
             running = self._running
+            if not running:
+                self._queue.clear()
             if self._paused:
                 self._paused = False
                 self._loop.call_soon_threadsafe(self._resume)
@@ -126,6 +155,8 @@ class BackgroundWriter:
             self._abort_inner()
 
     def _abort_inner(self) -> None:
+        if self.inner is None:
+            return
         try:
             self.inner.abort()
         except Exception:  # noqa: BLE001 - best effort clean-up

@@ -99,7 +99,6 @@ from dicomul.storage.mpps import MPPSStore
 from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset, encode_dataset
 from dicomul.storage.receiver import StoreReceiver
 from dicomul.storage.sources import refers_to_a_file, send_form
-from dicomul.storage.writer import Part10Writer
 from dicomul.ul.connection import Connection, Role
 from dicomul.ul.events import (
     AbortIndication,
@@ -549,6 +548,8 @@ class _Peer:
                 source_ae=self.calling,
             )
             self.receiver.wants_bytes = server.on_store is not None
+            if server._pool is not None:
+                self.receiver.open_writer = self._background_writer
         except OSError as exc:  # the storage directory cannot be made: say so, reject
             log.error("rejecting %r: storage is not available: %s", self.calling, exc)
             self.session.connection.send(_LOCAL_FAILURE)
@@ -570,15 +571,15 @@ class _Peer:
         ctx = self.contexts.get(pc_id)
         if self.receiver is None or ctx is None:
             return None
-        guard = self.receiver.sink_for(message, ctx[1])
-        pool = self.server._pool
-        if guard is not None and isinstance(guard.writer, Part10Writer) and pool is not None:
-            guard.writer = BackgroundWriter(  # the disk off the loop (see aio._offload)
-                guard.writer, pool, self._loop,
-                lambda: self.protocol.hold_reading("disk"),
-                lambda: self.protocol.release_reading("disk"),
-            )  # fmt: skip
-        return guard
+        return self.receiver.sink_for(message, ctx[1])
+
+    def _background_writer(self, make: Any) -> BackgroundWriter:
+        """The receiver's writable: the file made and written off the loop (aio._offload)."""
+        return BackgroundWriter(
+            make, self.server._pool, self._loop,  # type: ignore[arg-type]
+            lambda: self.protocol.hold_reading("disk"),
+            lambda: self.protocol.release_reading("disk"),
+        )  # fmt: skip
 
     def _spawn(self, key: int, coro: Any) -> None:
         task = self._loop.create_task(coro)

@@ -81,6 +81,8 @@ _PREAMBLE_LEN = 128
 _MAGIC = b"DICM"
 _TAG_VR = struct.Struct("<HH2s")
 _READ_CHUNK = 1 << 20
+#: What read_part10 reads at once: preamble, a usual group 0002, and HEAD_BYTES of data.
+_PREFETCH = _PREAMBLE_LEN + 4 + 4096 + HEAD_BYTES
 
 
 def _as_path(path: str | os.PathLike[str]) -> Path:
@@ -214,7 +216,7 @@ class Part10File:
     ``dataset_length``: the rest of the file). ``forced`` is True when the file had no
     preamble/"DICM" and was read with ``force=True``."""
 
-    __slots__ = ("path", "meta", "dataset_offset", "dataset_length", "forced", "_uids")
+    __slots__ = ("path", "meta", "dataset_offset", "dataset_length", "forced", "_uids", "_head")
 
     def __init__(
         self,
@@ -230,6 +232,8 @@ class Part10File:
         self.dataset_length = dataset_length
         self.forced = forced
         self._uids: tuple[str, str] | None = None
+        #: The data set's first bytes, when read_part10 read them with the header.
+        self._head: bytes | None = None
 
     def dataset_uids(self) -> tuple[str, str]:
         """(SOP Class UID, SOP Instance UID) of the data set itself, (0008,0016) and
@@ -260,9 +264,13 @@ class Part10File:
     def dataset_head(self) -> tuple[bytes, bool]:
         """The first :data:`HEAD_BYTES` of the data set (inflated when it is deflated),
         and whether they are the whole of it: what a walk of its element headers reads."""
-        with open(self.path, "rb") as f:
-            f.seek(self.dataset_offset)
-            head = f.read(min(HEAD_BYTES, self.dataset_length))
+        want = min(HEAD_BYTES, self.dataset_length)
+        if self._head is not None and len(self._head) >= want:
+            head = self._head[:want]
+        else:
+            with open(self.path, "rb") as f:
+                f.seek(self.dataset_offset)
+                head = f.read(want)
         complete = len(head) == self.dataset_length
         if self.meta.transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
             head = inflate_head(head)
@@ -360,9 +368,12 @@ def read_part10(path: str | os.PathLike[str], *, force: bool = False) -> Part10F
     else pydicom reads the data set (``stop_before_pixels``) for the SOP UIDs and the
     encoding it detects (normally Implicit VR LE). OSError propagates.
     """
-    size = os.path.getsize(path)
     with open(path, "rb") as f:
-        head = f.read(_PREAMBLE_LEN + 4)
+        size = os.fstat(f.fileno()).st_size
+        # One read for the header and the data set's head (what an index walks): a
+        # small file is parsed from memory, with no more system calls.
+        first = f.read(_PREFETCH)
+        head = first[: _PREAMBLE_LEN + 4]
         if len(head) == _PREAMBLE_LEN + 4 and head[_PREAMBLE_LEN:] == _MAGIC:
             start, forced = _PREAMBLE_LEN + 4, False
         elif not force:
@@ -374,7 +385,14 @@ def read_part10(path: str | os.PathLike[str], *, force: bool = False) -> Part10F
             start, forced = 0, True
         else:
             return _read_forced(path, size)
-        elems, end = _parse_group2(f, start, size, path)
+        try:
+            elems, end = _parse_group2(io.BytesIO(first), start, min(size, len(first)), path)
+        except StorageError:
+            if len(first) == size:
+                raise
+            end = len(first)  # (a value past what was read: from the file, below)
+        if len(first) < size and end + 12 > len(first):  # group 0002 runs on: from the file
+            elems, end = _parse_group2(f, start, size, path)
     if not elems.get(0x0010):
         raise StorageError(f"{path}: File Meta Information lacks (0002,0010) transfer syntax")
     opt = {k: element_text(elems[e]) if e in elems else None for k, e in _OPTIONAL_META.items()}
@@ -385,6 +403,8 @@ def read_part10(path: str | os.PathLike[str], *, force: bool = False) -> Part10F
         **opt,
     )
     p10 = Part10File(path, meta, end, size - end, forced)
+    if len(first) > end:
+        p10._head = first[end:]
     if not meta.sop_class_uid or not meta.sop_instance_uid:
         # (0002,0002)/(0002,0003) missing: the data set's own UIDs stand in (what the
         # C-STORE carries anyway); a file with neither is refused.

@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dicomul.dimse.messages import CStoreRQ, decode_message
@@ -108,6 +109,10 @@ class StoreReceiver:
         #: commit() hands in-memory data sets back even without ``deliver`` (the caller
         #: delivers them itself).
         self.wants_bytes = False
+        #: Given a zero-argument maker of the Part10Writer, the writable to use instead
+        #: (e.g. one that makes and writes the file in a worker thread); None: the file
+        #: is made when the data set's command set arrives.
+        self.open_writer: Callable[[Callable[[], Part10Writer]], Any] | None = None
         # Data sets being received or not yet committed (several when requests are
         # pipelined); a lock, as commit() may run in a worker thread.
         self._pending: set[_Guard] = set()
@@ -144,11 +149,15 @@ class StoreReceiver:
         if store_uid_error(msg.affected_sop_class_uid, msg.affected_sop_instance_uid):
             return _Guard(DiscardWriter(), meta)  # refused by complete(): nothing is written
         try:
-            writer: Any = (
-                DiscardWriter()
-                if self.ignore
-                else Part10Writer(self.directory, meta, fsync=self.fsync)  # type: ignore[arg-type]
-            )
+            writer: Any
+            if self.ignore:
+                writer = DiscardWriter()
+            elif self.open_writer is not None:  # the file is made later, elsewhere
+                writer = self.open_writer(
+                    partial(Part10Writer, self.directory, meta, fsync=self.fsync)
+                )
+            else:
+                writer = Part10Writer(self.directory, meta, fsync=self.fsync)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - e.g. the directory went away
             log.warning("cannot store %s: %s", msg.affected_sop_instance_uid, exc)
             writer = DiscardWriter()

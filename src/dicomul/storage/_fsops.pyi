@@ -1,0 +1,3 @@
+import os
+
+def rename_noreplace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> bool: ...

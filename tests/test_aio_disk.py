@@ -1,0 +1,133 @@
+"""Where the asyncio server's disk work happens (aio._offload): a received object's file is
+made, written and committed in the server's thread pool, never on the event loop; a small
+data set waits in memory and costs one hand-off to the pool, a large one starts being
+written before its last byte arrives; a file that cannot be made fails that C-STORE with
+0xA700 (out of resources) and the association goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+from dicomul import aio
+from dicomul.aio import _offload
+from dicomul.storage import writer as writer_module
+from dicomul.storage.contexts import contexts_for_files, verification_contexts
+
+T = 10.0
+DATA = Path(pydicom.__file__).parent / "data" / "test_files"
+CT = str(DATA / "CT_small.dcm")  # 39 KiB of data set
+CT_UID = "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"
+
+
+def run(scenario: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(scenario(), 30.0))
+
+
+async def store_one(directory: Path) -> tuple[int, int]:
+    """Store CT_small through a fresh server; (status, echo status after it)."""
+    srv = aio.Server("SCP", store_dir=directory, accept_all_storage=True, acse_timeout=T)
+    port = await srv.start("127.0.0.1", 0)
+    try:
+        contexts = verification_contexts() + contexts_for_files([CT])
+        a = await aio.connect("127.0.0.1", port, called_ae="SCP", dimse_timeout=T,
+                              contexts=contexts)  # fmt: skip
+        status = await a.store(CT)
+        echo = await a.echo() if a.is_established else -1
+        await a.release()
+        return status, echo
+    finally:
+        await srv.close()
+
+
+class _Made:
+    """Records the threads that make Part10Writers and call their write()."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.make_threads: list[str] = []
+        self.write_threads: list[str] = []
+        real_init, real_write = (
+            writer_module.Part10Writer.__init__,
+            writer_module.Part10Writer.write,
+        )
+
+        def init(w: Any, *args: Any, **kw: Any) -> None:
+            self.make_threads.append(threading.current_thread().name)
+            real_init(w, *args, **kw)
+
+        def write(w: Any, data: Any) -> int:
+            self.write_threads.append(threading.current_thread().name)
+            return real_write(w, data)
+
+        monkeypatch.setattr(writer_module.Part10Writer, "__init__", init)
+        monkeypatch.setattr(writer_module.Part10Writer, "write", write)
+
+
+def test_a_small_object_is_made_and_written_off_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = _Made(monkeypatch)
+    assert run(lambda: store_one(tmp_path)) == (0, 0)
+    loop_thread = threading.current_thread().name  # (asyncio.run's loop runs here)
+    assert made.make_threads and loop_thread not in made.make_threads
+    assert made.write_threads and loop_thread not in made.write_threads
+    stored = tmp_path / f"{CT_UID}.dcm"
+    assert pydicom.dcmread(stored).PixelData == pydicom.dcmread(CT).PixelData
+    assert not list(tmp_path.glob(".dicomul-*"))
+
+
+def test_a_large_object_is_written_while_it_arrives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With START below the data set's size, the first writes run before the message is
+    complete: the file exists (as a temporary file) while the rest is still coming."""
+    monkeypatch.setattr(_offload, "START", 1024)
+    gate = threading.Event()
+    seen_partial: list[bool] = []
+    real_write = writer_module.Part10Writer.write
+
+    def write(w: Any, data: Any) -> int:
+        if not gate.is_set():  # the first write: hold it until the test has looked
+            seen_partial.append(bool(list(tmp_path.glob(".dicomul-*.part"))))
+            assert gate.wait(T)
+        return real_write(w, data)
+
+    monkeypatch.setattr(writer_module.Part10Writer, "write", write)
+
+    async def scenario() -> tuple[int, bool]:
+        srv = aio.Server("SCP", store_dir=tmp_path, accept_all_storage=True, acse_timeout=T)
+        port = await srv.start("127.0.0.1", 0)
+        a = await aio.connect("127.0.0.1", port, called_ae="SCP", dimse_timeout=T, max_pdu=4096,
+                              contexts=contexts_for_files([CT]))  # fmt: skip
+        store = asyncio.ensure_future(a.store(CT))
+        for _ in range(200):  # bounded: until the first write is under way
+            if seen_partial:
+                break
+            await asyncio.sleep(0.01)
+        early = store.done()
+        gate.set()
+        status = await store
+        await a.release()
+        await srv.close()
+        return status, early
+
+    status, early = run(scenario)
+    assert (status, early, seen_partial) == (0, False, [True])
+    stored = tmp_path / f"{CT_UID}.dcm"
+    assert pydicom.dcmread(stored).PixelData == pydicom.dcmread(CT).PixelData
+
+
+def test_a_file_that_cannot_be_made_fails_only_that_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(directory: str) -> Any:
+        raise OSError(28, "No space left on device", directory)
+
+    monkeypatch.setattr(writer_module, "_create_temp", refuse)
+    assert run(lambda: store_one(tmp_path)) == (0xA700, 0)
+    assert list(tmp_path.iterdir()) == []
