@@ -72,6 +72,18 @@ def test_supported_contexts() -> None:
         s.add(MR, IVLE)
 
 
+def test_extended_appends_like_add_and_leaves_both_alone() -> None:
+    offered = SupportedContexts().add(CT, [JPEG, IVLE])
+    base = SupportedContexts().verification([IVLE]).add(CT, [EVLE, IVLE]).add(MR, [IVLE])
+    merged = offered.extended(base)
+    by_add = SupportedContexts().add(CT, [JPEG, IVLE])
+    for uid in base:
+        by_add.add(uid, base[uid])
+    assert dict(merged) == dict(by_add) and list(merged) == list(by_add) == [CT, VERIF, MR]
+    assert merged[CT] == (JPEG, IVLE, EVLE)
+    assert dict(offered) == {CT: (JPEG, IVLE)} and base[CT] == (EVLE, IVLE)  # unchanged
+
+
 # ---- presentation context results ---------------------------------------------------
 
 

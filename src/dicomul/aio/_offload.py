@@ -27,7 +27,7 @@ log = logging.getLogger("dicomul")
 BACKLOG = 8 * 1024 * 1024
 #: Bytes of a data set kept in memory before its file is made and written to: each
 #: hand-off to a thread costs interpreter-lock switches, so a small object is one.
-START = 1024 * 1024
+START = 256 * 1024
 
 
 class BackgroundWriter:

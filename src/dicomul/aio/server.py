@@ -628,7 +628,8 @@ class _Peer:
             else:
                 self._spawn(mid, self._echo(ev))
         elif cf == CommandField.C_STORE_RQ:
-            self._spawn(mid, self._store(ev))
+            if not self._stored_now(ev):
+                self._spawn(mid, self._store(ev))
         elif cf == CommandField.C_FIND_RQ and server.on_find is not None:
             self._spawn(mid, self._find(ev))
         elif cf == CommandField.C_GET_RQ and server.on_get is not None:
@@ -653,6 +654,20 @@ class _Peer:
             log.exception("on_echo failed")
             status = UNABLE_TO_PROCESS
         self.respond(ev, SUCCESS if status is None else int(status))
+
+    def _stored_now(self, ev: RequestReceived) -> bool:
+        """Answer a C-STORE on the spot when nothing would wait (no on_store, no file
+        written off the loop: --ignore, a refused request): no task per object."""
+        if self.server.on_store is not None or isinstance(
+            getattr(ev.dataset, "writer", None), BackgroundWriter
+        ):
+            return False
+        ctx = self.contexts.get(ev.context_id)
+        if self.receiver is None or ctx is None:
+            self.respond(ev, 0x0122)
+        else:
+            self.respond(ev, self.receiver.commit(ev.message, ctx[1], ev.dataset)[0])  # type: ignore[arg-type]
+        return True
 
     async def _store(self, ev: RequestReceived) -> None:
         rq: CStoreRQ = ev.message  # type: ignore[assignment]

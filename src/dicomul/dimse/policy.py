@@ -109,9 +109,7 @@ def supported_for(cfg: ServerConfig, rq: Associate) -> SupportedContexts:
                 continue
     if not offered:
         return base
-    for uid, syntaxes in base.items():  # appended after the offered ones
-        offered.add(uid, syntaxes)
-    return offered
+    return offered.extended(base)  # the base appended after the offered ones
 
 
 def decide(cfg: ServerConfig, rq: Associate) -> Associate | AssociateRejectResponse:

@@ -37,12 +37,16 @@ class _Guard:
     I/O thread (that would end the connection without a C-STORE-RSP), so the first error
     is kept and later writes are dropped."""
 
-    __slots__ = ("writer", "meta", "error")
+    __slots__ = ("writer", "meta", "error", "refused")
 
-    def __init__(self, writer: Any, meta: FileMeta) -> None:
+    def __init__(
+        self, writer: Any, meta: FileMeta, refused: tuple[int, str] | None = None
+    ) -> None:
         self.writer = writer
         self.meta = meta
         self.error: BaseException | None = None
+        #: store_uid_error() of the request, found when the command set arrived.
+        self.refused = refused
 
     def write(self, data: Any) -> int:
         if self.error is None:
@@ -146,8 +150,9 @@ class StoreReceiver:
         if not isinstance(msg, CStoreRQ) or (not self.ignore and self.directory is None):
             return None
         meta = self.meta(msg, ts)
-        if store_uid_error(msg.affected_sop_class_uid, msg.affected_sop_instance_uid):
-            return _Guard(DiscardWriter(), meta)  # refused by complete(): nothing is written
+        refused = store_uid_error(msg.affected_sop_class_uid, msg.affected_sop_instance_uid)
+        if refused is not None:  # refused by commit(): nothing is written
+            return _Guard(DiscardWriter(), meta, refused)
         try:
             writer: Any
             if self.ignore:
@@ -185,7 +190,9 @@ class StoreReceiver:
         if isinstance(dataset, _Guard):
             with self._lock:
                 self._pending.discard(dataset)
-        refused = store_uid_error(rq.affected_sop_class_uid, rq.affected_sop_instance_uid)
+            refused = dataset.refused  # (the same request's UIDs, checked once)
+        else:
+            refused = store_uid_error(rq.affected_sop_class_uid, rq.affected_sop_instance_uid)
         if refused is not None:
             if isinstance(dataset, _Guard):
                 _abort(dataset.writer)

@@ -109,6 +109,20 @@ class SupportedContexts(Mapping[str, tuple[str, ...]]):
         self._map[uid] = tuple(known)
         return self
 
+    def extended(self, other: SupportedContexts) -> SupportedContexts:
+        """A new set: these contexts, then ``other``'s appended (as ``add`` would append
+        them), without checking ``other``'s UIDs again (they were checked when added)."""
+        out = SupportedContexts()
+        merged = dict(self._map)
+        for uid, syntaxes in other._map.items():
+            known = merged.get(uid)
+            if known is None:
+                merged[uid] = syntaxes
+            else:
+                merged[uid] = known + tuple(ts for ts in syntaxes if ts not in known)
+        out._map = merged
+        return out
+
     def verification(
         self,
         transfer_syntaxes: Iterable[str] = (EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN),
