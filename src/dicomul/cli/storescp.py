@@ -95,10 +95,31 @@ async def serve(
     if announce:
         print(f"{command_name(args)} {args.aet} listening on {args.bind}:{port}{_where(args)}",
               flush=True)  # fmt: skip
+    if ready is not None:  # a worker: stop too if the parent is gone (even by SIGKILL)
+        _watch_parent(loop, os.getppid(), stop)
     await stop.wait()
     log.info("shutting down")
     await server.close(timeout=1.0)
     return 0
+
+
+#: Seconds between a worker's looks at its parent process.
+PARENT_CHECK = 1.0
+
+
+def _watch_parent(loop: asyncio.AbstractEventLoop, parent: int, stop: asyncio.Event) -> None:
+    """Set ``stop`` once this process's parent is no longer ``parent`` (it died and the
+    process was re-parented): a worker must not go on serving the port alone. A look
+    every PARENT_CHECK seconds, one system call, on every platform."""
+
+    def look() -> None:
+        if os.getppid() != parent:
+            log.warning("the parent process %d is gone: stopping", parent)
+            stop.set()
+        elif not stop.is_set():
+            loop.call_later(PARENT_CHECK, look)
+
+    loop.call_later(PARENT_CHECK, look)
 
 
 def _worker(args: argparse.Namespace, port: int, ready: Any) -> None:

@@ -39,9 +39,7 @@ class _Guard:
 
     __slots__ = ("writer", "meta", "error", "refused")
 
-    def __init__(
-        self, writer: Any, meta: FileMeta, refused: tuple[int, str] | None = None
-    ) -> None:
+    def __init__(self, writer: Any, meta: FileMeta, refused: tuple[int, str] | None = None) -> None:
         self.writer = writer
         self.meta = meta
         self.error: BaseException | None = None
