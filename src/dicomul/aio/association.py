@@ -368,11 +368,15 @@ class Association(NCalls, RequestorViews):
         if got is not None:
             return got
         waker = self._wakers[op] = self._loop.create_future()
+        # A timer that fails the waker, not asyncio.wait_for (which costs a second future,
+        # a callback and a partial per response: this runs once per C-STORE).
+        timer = (
+            None
+            if self.dimse_timeout is None
+            else self._loop.call_later(self.dimse_timeout, _expire, waker)
+        )
         try:
-            if self.dimse_timeout is None:
-                await waker
-            else:
-                await asyncio.wait_for(waker, self.dimse_timeout)
+            await waker
         except asyncio.TimeoutError:
             core.forget(op)
             self.abort()
@@ -381,6 +385,8 @@ class Association(NCalls, RequestorViews):
                 "the association was aborted"
             ) from None
         finally:
+            if timer is not None:
+                timer.cancel()
             if self._wakers.get(op) is waker:
                 del self._wakers[op]
         got = core.take(op)
@@ -449,3 +455,8 @@ class Association(NCalls, RequestorViews):
 def _settle(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(asyncio.TimeoutError())
