@@ -79,12 +79,19 @@ class BackgroundWriter:
             self._pause()
         return len(chunk)
 
+    def _made(self) -> bool:  # in a worker thread
+        """Make the file if not made yet; False once anything failed (kept for commit)."""
+        if self.inner is None and self._error is None:
+            try:
+                self.inner = self._make()
+            except Exception as exc:  # noqa: BLE001 - reported at commit
+                self._error = exc
+        return self._error is None
+
     def _write_inner(self, chunk: bytes) -> None:  # in a worker thread
-        if self._error is not None:
+        if not self._made():
             return
         try:
-            if self.inner is None:
-                self.inner = self._make()
             self.inner.write(chunk)
         except Exception as exc:  # noqa: BLE001 - reported at commit
             self._error = exc
@@ -131,11 +138,7 @@ class BackgroundWriter:
         with self._lock:
             chunks, self._queue = list(self._queue), deque()
             self._pending = 0
-        if self.inner is None and self._error is None:
-            try:
-                self.inner = self._make()
-            except Exception as exc:  # noqa: BLE001
-                self._error = exc
+        self._made()
         for chunk in chunks:
             self._write_inner(chunk)
         if self._error is not None:

@@ -658,24 +658,22 @@ class _Peer:
     def _stored_now(self, ev: RequestReceived) -> bool:
         """Answer a C-STORE on the spot when nothing would wait (no on_store, no file
         written off the loop: --ignore, a refused request): no task per object."""
+        ctx = self.contexts.get(ev.context_id)
+        if self.receiver is None or ctx is None:
+            self.respond(ev, 0x0122)
+            return True
         if self.server.on_store is not None or isinstance(
             getattr(ev.dataset, "writer", None), BackgroundWriter
         ):
             return False
-        ctx = self.contexts.get(ev.context_id)
-        if self.receiver is None or ctx is None:
-            self.respond(ev, 0x0122)
-        else:
-            self.respond(ev, self.receiver.commit(ev.message, ctx[1], ev.dataset)[0])  # type: ignore[arg-type]
+        self.respond(ev, self.receiver.commit(ev.message, ctx[1], ev.dataset)[0])  # type: ignore[arg-type]
         return True
 
     async def _store(self, ev: RequestReceived) -> None:
         rq: CStoreRQ = ev.message  # type: ignore[assignment]
-        ctx = self.contexts.get(ev.context_id)
+        ctx = self.contexts[ev.context_id]  # (_stored_now answered one without them)
         receiver = self.receiver
-        if receiver is None or ctx is None:
-            self.respond(ev, 0x0122)
-            return
+        assert receiver is not None
         writer = getattr(ev.dataset, "writer", None)
         handler = self.server.on_store
         if isinstance(writer, BackgroundWriter):  # written and committed off the loop,
