@@ -14,7 +14,7 @@ MODULES = {
     "ul._core": ["csrc/ul_pdu.c"],
     "ul._fsm": ["csrc/ul_fsm.c"],
     "dimse._cmdset": ["csrc/ul_cmd.c"],
-    "storage._fsops": ["csrc/fs_rename.c"],
+    "storage._fsops": ["csrc/fs_rename.c", "csrc/fs_store.c"],
 }
 cflags = ["-std=c11"] if os.name != "nt" else []
 ldflags: list[str] = []

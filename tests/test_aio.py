@@ -739,13 +739,18 @@ def test_a_slow_disk_stalls_no_other_association(tmp_path: Path, monkeypatch: An
     from dicomul.storage import writer as writer_module
 
     gate = threading.Event()
-    real_write = writer_module.Part10Writer.write
+    real_write, real_store = writer_module.Part10Writer.write, writer_module.store_file
 
     def stuck_write(self: Any, data: Any) -> Any:
         assert gate.wait(T), "the gate was never opened"
         return real_write(self, data)
 
+    def stuck_store(*args: Any) -> Any:  # (a small data set: one compiled call)
+        assert gate.wait(T), "the gate was never opened"
+        return real_store(*args)
+
     monkeypatch.setattr(writer_module.Part10Writer, "write", stuck_write)
+    monkeypatch.setattr(writer_module, "store_file", stuck_store)
 
     async def scenario() -> tuple[int, bool, int]:
         srv, port = await serve(store_dir=tmp_path, accept_all_storage=True)

@@ -46,11 +46,20 @@ async def store_one(directory: Path) -> tuple[int, int]:
 
 
 class _Made:
-    """Records the threads that make Part10Writers and call their write()."""
+    """Records the threads that make Part10Writers and call their write(), and those that
+    store whole files with the compiled call (writer.store_file)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.make_threads: list[str] = []
         self.write_threads: list[str] = []
+        self.whole_threads: list[str] = []
+        real_store = writer_module.store_file
+
+        def store_file(*args: Any) -> int:
+            self.whole_threads.append(threading.current_thread().name)
+            return real_store(*args)
+
+        monkeypatch.setattr(writer_module, "store_file", store_file)
         real_init, real_write = (
             writer_module.Part10Writer.__init__,
             writer_module.Part10Writer.write,
@@ -71,11 +80,12 @@ class _Made:
 def test_a_small_object_is_made_and_written_off_the_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """In one compiled call (write_file), in a pool thread: no Part10Writer at all."""
     made = _Made(monkeypatch)
     assert run(lambda: store_one(tmp_path)) == (0, 0)
     loop_thread = threading.current_thread().name  # (asyncio.run's loop runs here)
-    assert made.make_threads and loop_thread not in made.make_threads
-    assert made.write_threads and loop_thread not in made.write_threads
+    assert len(made.whole_threads) == 1 and loop_thread not in made.whole_threads
+    assert made.make_threads == made.write_threads == []
     stored = tmp_path / f"{CT_UID}.dcm"
     assert pydicom.dcmread(stored).PixelData == pydicom.dcmread(CT).PixelData
     assert not list(tmp_path.glob(".dicomul-*"))
@@ -122,12 +132,17 @@ def test_a_large_object_is_written_while_it_arrives(
     assert pydicom.dcmread(stored).PixelData == pydicom.dcmread(CT).PixelData
 
 
+@pytest.mark.parametrize("start", [_offload.START, 1024], ids=["whole", "streamed"])
 def test_a_file_that_cannot_be_made_fails_only_that_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start: int
 ) -> None:
-    def refuse(directory: str) -> Any:
+    """Whether the data set is stored whole (one compiled call) or streamed."""
+
+    def refuse(directory: str, *args: Any) -> Any:
         raise OSError(28, "No space left on device", directory)
 
+    monkeypatch.setattr(_offload, "START", start)
     monkeypatch.setattr(writer_module, "_create_temp", refuse)
+    monkeypatch.setattr(writer_module, "store_file", refuse)
     assert run(lambda: store_one(tmp_path)) == (0xA700, 0)
     assert list(tmp_path.iterdir()) == []

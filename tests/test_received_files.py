@@ -15,13 +15,14 @@ import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dicomul.storage import _fsops, _received_files
 from dicomul.storage import writer as writer_module
 from dicomul.storage.part10 import FileMeta, read_part10
-from dicomul.storage.writer import Part10Writer, safe_filename
+from dicomul.storage.writer import Part10Writer, safe_filename, write_file
 from dicomul.ul.constants import EXPLICIT_VR_LITTLE_ENDIAN as ELE
 
 pytestmark = pytest.mark.timeout(60)
@@ -40,9 +41,28 @@ def _element(n: int) -> bytes:
 
 
 def _store(directory: Path, n: int, meta: FileMeta = META) -> Path:
+    """Commit a file the way the ``how`` fixture chose."""
+    return _HOW["store"](directory, n, meta)
+
+
+def _streamed(directory: Path, n: int, meta: FileMeta) -> Path:
     with Part10Writer(directory, meta) as w:
         w.write(_element(n))
         return w.commit()
+
+
+def _whole(directory: Path, n: int, meta: FileMeta) -> Path:
+    return write_file(directory, meta, [_element(n)])
+
+
+_HOW = {"store": _streamed}
+
+
+@pytest.fixture(autouse=True, params=["streamed", "whole"])
+def how(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Part10Writer (written as it arrives) or write_file (all in memory, one call)."""
+    monkeypatch.setitem(_HOW, "store", _streamed if request.param == "streamed" else _whole)
+    return str(request.param)
 
 
 @pytest.fixture(autouse=True, params=["rename-noreplace", "link-unlink"])
@@ -52,6 +72,12 @@ def naming(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     monkeypatch.setattr(writer_module, "_no_rename_noreplace", set())
     if request.param == "link-unlink":
         monkeypatch.setattr(writer_module, "rename_noreplace", lambda src, dst: False)
+        real = writer_module.store_file
+
+        def store_file(tmp: str, dst: Any, *args: Any) -> int:  # its rename refused, too
+            return real(tmp, None, *args)  # (written, NOT_RENAMED; or TMP_EXISTS)
+
+        monkeypatch.setattr(writer_module, "store_file", store_file)
     return str(request.param)
 
 
@@ -323,4 +349,68 @@ def test_a_file_system_without_it_is_asked_once(
     paths = [_store(tmp_path, n) for n in range(3)]
     assert len(asked) == 1
     assert [read_part10(p).read_dataset_bytes() for p in paths] == [_element(n) for n in range(3)]
+    assert not list(tmp_path.glob(".dicomul-*"))
+
+
+# ---- a whole file in one call ---------------------------------------------------------------
+
+
+def test_write_file_is_what_part10writer_writes(tmp_path: Path, fresh_cache: None) -> None:
+    """Same bytes, name and mode; the data set may come in several chunks."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    data = _element(1) + _element(22)
+    with Part10Writer(a, META) as w:
+        w.write(data)
+        streamed = w.commit()
+    whole = write_file(b, META, [_element(1), memoryview(_element(22)), bytearray()])
+    assert whole.name == streamed.name == f"{STEM}.dcm"
+    assert whole.read_bytes() == streamed.read_bytes()
+    assert stat.S_IMODE(whole.stat().st_mode) == stat.S_IMODE(streamed.stat().st_mode)
+    assert read_part10(whole).read_dataset_bytes() == data
+    assert not list(b.glob(".dicomul-*"))
+
+
+def test_write_file_with_fsync_and_a_name(tmp_path: Path) -> None:
+    p = write_file(tmp_path, META, [_element(3)], fsync=True, filename="x.dcm")
+    q = write_file(tmp_path, META, [_element(4)], fsync=True, filename="x.dcm")
+    assert (p.name, q.name) == ("x.dcm", "x-1.dcm")
+    assert read_part10(q).read_dataset_bytes() == _element(4)
+    with pytest.raises(ValueError):
+        write_file(tmp_path, META, [b""], filename="../x.dcm")
+
+
+def test_write_file_skips_a_taken_temporary_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = tmp_path / ".dicomul-taken.part"
+    taken.write_bytes(b"someone else's")
+    names = iter([str(taken), str(tmp_path / ".dicomul-free.part")])
+    monkeypatch.setattr(writer_module, "_temp_path", lambda directory: next(names))
+    p = write_file(tmp_path, META, [_element(5)])
+    assert read_part10(p).read_dataset_bytes() == _element(5)
+    assert taken.read_bytes() == b"someone else's"
+    assert sorted(x.name for x in tmp_path.iterdir()) == [taken.name, p.name]
+
+
+def test_write_file_fails_cleanly(tmp_path: Path) -> None:
+    """A directory that is gone: OSError, nothing left behind; a directory that is a
+    file: the same."""
+    with pytest.raises(OSError):
+        write_file(tmp_path / "gone", META, [_element(6)])
+    (tmp_path / "f").write_bytes(b"")
+    with pytest.raises(OSError):
+        write_file(tmp_path / "f", META, [_element(6)])
+    assert [x.name for x in tmp_path.iterdir()] == ["f"]
+
+
+def test_write_file_where_there_is_no_such_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(Windows) store_file is UNSUPPORTED: Part10Writer does it, with the same result."""
+    monkeypatch.setattr(writer_module, "store_file", lambda *a: _fsops.UNSUPPORTED)
+    p = write_file(tmp_path, META, [_element(7), _element(8)])
+    assert p.name == f"{STEM}.dcm"
+    assert read_part10(p).read_dataset_bytes() == _element(7) + _element(8)
     assert not list(tmp_path.glob(".dicomul-*"))

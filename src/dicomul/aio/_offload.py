@@ -1,11 +1,12 @@
 """Writes of received data sets off the event loop. A file is made, written and committed
 in the server's thread pool: a small data set (up to START bytes) waits in memory until
-its message is complete, and the file is then made, written, committed (and handed to a
-plain on_store) in one hand-off to the pool; a larger one starts being written as soon as
-START bytes are in, its writes one after the other while the loop goes on receiving. When
-more than BACKLOG bytes wait for the disk, reading from that peer pauses until they are
-written, so a slow disk costs memory only up to that bound and stalls only the
-association that fills it."""
+its message is complete, and the file is then made, written and committed by one
+compiled call (storage.writer.write_file: the interpreter lock released once, not once
+per system call), and handed to a plain on_store, in one hand-off to the pool; a larger
+one starts being written as soon as START bytes are in, its writes one after the other
+while the loop goes on receiving. When more than BACKLOG bytes wait for the disk, reading
+from that peer pauses until they are written, so a slow disk costs memory only up to
+that bound and stalls only the association that fills it."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dicomul.dimse.status import SUCCESS
+
+if TYPE_CHECKING:
+    from dicomul.storage.writer import PendingFile
 
 __all__ = ["BackgroundWriter", "BACKLOG", "START", "commit_and_call"]
 
@@ -31,7 +35,7 @@ START = 256 * 1024
 
 
 class BackgroundWriter:
-    """A writable whose file is made by ``make()`` (a Part10Writer) in a worker thread.
+    """A writable whose file (a storage.writer.PendingFile) is made in a worker thread.
     ``write`` copies the bytes (the framer reuses its buffer) and returns at once;
     ``await flushed()`` waits until no write is running; ``commit()`` (after that, in a
     worker thread) makes the file if not made yet, writes what waits, raises the first
@@ -40,14 +44,14 @@ class BackgroundWriter:
 
     def __init__(
         self,
-        make: Callable[[], Any],
+        file: PendingFile,
         pool: Executor,
         loop: asyncio.AbstractEventLoop,
         pause: Callable[[], None],
         resume: Callable[[], None],
     ) -> None:
-        self._make = make
-        self.inner: Any = None  # the file's writer, once made (in a worker thread)
+        self._file = file
+        self.inner: Any = None  # the file's Part10Writer, once opened (in a worker thread)
         self._pool = pool
         self._loop = loop
         self._pause, self._resume = pause, resume
@@ -83,7 +87,7 @@ class BackgroundWriter:
         """Make the file if not made yet; False once anything failed (kept for commit)."""
         if self.inner is None and self._error is None:
             try:
-                self.inner = self._make()
+                self.inner = self._file.open()
             except Exception as exc:  # noqa: BLE001 - reported at commit
                 self._error = exc
         return self._error is None
@@ -138,6 +142,8 @@ class BackgroundWriter:
         with self._lock:
             chunks, self._queue = list(self._queue), deque()
             self._pending = 0
+        if self.inner is None and self._error is None:  # all in memory: one call
+            return self._file.write_whole(chunks)
         self._made()
         for chunk in chunks:
             self._write_inner(chunk)

@@ -573,10 +573,10 @@ class _Peer:
             return None
         return self.receiver.sink_for(message, ctx[1])
 
-    def _background_writer(self, make: Any) -> BackgroundWriter:
+    def _background_writer(self, file: Any) -> BackgroundWriter:
         """The receiver's writable: the file made and written off the loop (aio._offload)."""
         return BackgroundWriter(
-            make, self.server._pool, self._loop,  # type: ignore[arg-type]
+            file, self.server._pool, self._loop,  # type: ignore[arg-type]
             lambda: self.protocol.hold_reading("disk"),
             lambda: self.protocol.release_reading("disk"),
         )  # fmt: skip

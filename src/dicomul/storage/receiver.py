@@ -8,7 +8,6 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dicomul.dimse.messages import CStoreRQ, decode_message
@@ -21,7 +20,7 @@ from dicomul.dimse.status import (
 from dicomul.dimse.uids import store_uid_error
 from dicomul.errors import DicomULError
 from dicomul.storage.part10 import FileMeta, StorageError, decode_dataset
-from dicomul.storage.writer import DiscardWriter, Part10Writer
+from dicomul.storage.writer import DiscardWriter, Part10Writer, PendingFile
 from dicomul.ul.constants import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
 if TYPE_CHECKING:
@@ -111,10 +110,10 @@ class StoreReceiver:
         #: commit() hands in-memory data sets back even without ``deliver`` (the caller
         #: delivers them itself).
         self.wants_bytes = False
-        #: Given a zero-argument maker of the Part10Writer, the writable to use instead
+        #: Given the PendingFile (where and how to store), the writable to use instead
         #: (e.g. one that makes and writes the file in a worker thread); None: the file
         #: is made when the data set's command set arrives.
-        self.open_writer: Callable[[Callable[[], Part10Writer]], Any] | None = None
+        self.open_writer: Callable[[PendingFile], Any] | None = None
         # Data sets being received or not yet committed (several when requests are
         # pipelined); a lock, as commit() may run in a worker thread.
         self._pending: set[_Guard] = set()
@@ -156,9 +155,7 @@ class StoreReceiver:
             if self.ignore:
                 writer = DiscardWriter()
             elif self.open_writer is not None:  # the file is made later, elsewhere
-                writer = self.open_writer(
-                    partial(Part10Writer, self.directory, meta, fsync=self.fsync)
-                )
+                writer = self.open_writer(PendingFile(self.directory, meta, self.fsync))
             else:
                 writer = Part10Writer(self.directory, meta, fsync=self.fsync)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - e.g. the directory went away

@@ -21,8 +21,15 @@ import re
 import struct
 from typing import TYPE_CHECKING, Any
 
-from dicomul.storage._fsops import rename_noreplace
-from dicomul.storage._received_files import free_names, set_file_mode
+from dicomul.storage._fsops import (
+    DST_EXISTS,
+    STORED,
+    TMP_EXISTS,
+    UNSUPPORTED,
+    rename_noreplace,
+    store_file,
+)
+from dicomul.storage._received_files import file_mode, free_names, set_file_mode
 from dicomul.storage.part10 import _MAGIC, _PREAMBLE_LEN, FileMeta, StorageError, _as_path
 from dicomul.ul.constants import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
@@ -31,7 +38,14 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("dicomul")
 
-__all__ = ["encode_file_meta", "safe_filename", "Part10Writer", "DiscardWriter"]
+__all__ = [
+    "encode_file_meta",
+    "safe_filename",
+    "Part10Writer",
+    "DiscardWriter",
+    "PendingFile",
+    "write_file",
+]
 
 # ---- receiving: file names and writers -----------------------------------------------------
 
@@ -115,18 +129,24 @@ _temp_names = itertools.count()
 _temp_tag: tuple[int, str] = (-1, "")
 
 
-def _create_temp(directory: str) -> tuple[int, str]:
-    """Create ``.dicomul-<tag>-<n>.part`` in ``directory`` (O_EXCL, mode 0600: private
-    while partial): ``(fd, path)``. The tag is random per process, n counts up, and a name
-    found taken is skipped; what tempfile.mkstemp does, without its per-call cost."""
+def _temp_path(directory: str) -> str:
+    """The next ``.dicomul-<tag>-<n>.part`` name in ``directory``: the tag is random per
+    process (a forked child gets its own), n counts up."""
     global _temp_tag
     pid = os.getpid()
-    if _temp_tag[0] != pid:  # (a forked child gets its own tag)
+    if _temp_tag[0] != pid:
         _temp_tag = (pid, f"{pid}-{os.urandom(4).hex()}")
+    return os.path.join(directory, f".dicomul-{_temp_tag[1]}-{next(_temp_names)}.part")
+
+
+def _create_temp(directory: str) -> tuple[int, str]:
+    """Create a :func:`_temp_path` (O_EXCL, mode 0600: private while partial): ``(fd,
+    path)``; a name found taken is skipped. What tempfile.mkstemp does, without its
+    per-call cost."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
-        path = os.path.join(directory, f".dicomul-{_temp_tag[1]}-{next(_temp_names)}.part")
+        path = _temp_path(directory)
         try:
             return os.open(path, flags, 0o600), path
         except FileExistsError:
@@ -180,6 +200,32 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
+def _check_filename(filename: str | None) -> None:
+    if filename is not None and (
+        filename in ("", ".", "..") or any(c in filename for c in "/\\\x00")
+    ):
+        raise ValueError(f"filename must be a plain file name, not {filename!r}")
+
+
+def _final_path(directory: str, name: str) -> str:
+    if os.path.basename(name) != name or name in (".", ".."):
+        raise StorageError(f"file name {name!r} escapes {directory}")
+    return os.path.join(directory, name)
+
+
+def _give_name(tmp: str, directory: str, names: Any) -> str:
+    """Rename the complete file ``tmp`` to the first of ``names`` (free_names) that is
+    free, never replacing a file; the final path."""
+    for name in names:  # O(1) amortised
+        final = _final_path(directory, name)
+        try:
+            _rename_noreplace(tmp, final)
+        except FileExistsError:
+            continue
+        return final
+    raise AssertionError("free_names() never ends")  # pragma: no cover
+
+
 class Part10Writer:
     """Stream one received data set into a Part 10 file in ``directory``.
 
@@ -202,10 +248,7 @@ class Part10Writer:
         fsync: bool = False,
         filename: str | None = None,
     ) -> None:
-        if filename is not None and (
-            filename in ("", ".", "..") or any(c in filename for c in "/\\\x00")
-        ):
-            raise ValueError(f"filename must be a plain file name, not {filename!r}")
+        _check_filename(filename)
         self.directory = _real_directory(os.fspath(directory))
         self.meta = meta
         self.fsync = fsync
@@ -242,15 +285,7 @@ class Part10Writer:
                 os.fsync(self._f.fileno())
             self._f.close()
             self._f = None
-            for name in free_names(self.directory, self.filename):  # O(1) amortised
-                if os.path.basename(name) != name or name in (".", ".."):
-                    raise StorageError(f"file name {name!r} escapes {self.directory}")
-                final = os.path.join(self.directory, name)
-                try:
-                    _rename_noreplace(tmp, final)
-                except FileExistsError:
-                    continue
-                break
+            final = _give_name(tmp, self.directory, free_names(self.directory, self.filename))
         except BaseException:
             self.abort()
             raise
@@ -283,6 +318,80 @@ class Part10Writer:
 
     def __repr__(self) -> str:
         return f"Part10Writer({self.directory!r}, {self.filename!r}, {self.bytes_written} bytes)"
+
+
+def write_file(
+    directory: str | os.PathLike[str],
+    meta: FileMeta,
+    chunks: list[Any],
+    *,
+    fsync: bool = False,
+    filename: str | None = None,
+) -> Path:
+    """Store a data set whose bytes are all in memory (``chunks``, bytes-like) as a Part
+    10 file in ``directory``, exactly as :class:`Part10Writer` + write() + commit() would
+    (the same names, modes, fsyncs and no-replace rename), in one compiled call: the
+    interpreter lock is released once for the file, not once per system call, so threads
+    storing at once do not queue behind each step. Where that call is missing (Windows),
+    it is Part10Writer. Returns the final path."""
+    _check_filename(filename)
+    directory = _real_directory(os.fspath(directory))
+    spans = [encode_file_meta(meta), *chunks]
+    names = free_names(directory, filename or safe_filename(meta.sop_instance_uid))
+    final = _final_path(directory, next(names))
+    # Once some file system here refused the no-replace flag, the rename is left to
+    # _rename_noreplace, which knows which ones.
+    dst = None if _no_rename_noreplace else final
+    for _ in range(100):
+        tmp = _temp_path(directory)
+        rc = store_file(tmp, dst, directory, spans, file_mode(), fsync)
+        if rc != TMP_EXISTS:
+            break
+    else:
+        raise FileExistsError(f"no free temporary file name in {directory}")
+    if rc == STORED:
+        return _as_path(final)
+    if rc == UNSUPPORTED:
+        with Part10Writer(directory, meta, fsync=fsync, filename=filename) as w:
+            for chunk in chunks:
+                w.write(chunk)
+            return w.commit()
+    try:  # complete under tmp: the first name is taken, or the rename is ours to do
+        if rc != DST_EXISTS:
+            try:
+                _rename_noreplace(tmp, final)
+            except FileExistsError:
+                rc = DST_EXISTS
+        if rc == DST_EXISTS:
+            final = _give_name(tmp, directory, names)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    if fsync:
+        _fsync_dir(directory)
+    return _as_path(final)
+
+
+class PendingFile:
+    """A received data set's file, to be made later by whoever holds its bytes (the
+    asyncio server's writer, in its thread pool): :meth:`open` for a data set written
+    as it arrives, :meth:`write_whole` for one whose bytes are all in memory."""
+
+    __slots__ = ("directory", "meta", "fsync")
+
+    def __init__(self, directory: str | os.PathLike[str], meta: FileMeta, fsync: bool) -> None:
+        self.directory, self.meta, self.fsync = directory, meta, fsync
+
+    def open(self) -> Part10Writer:
+        """A Part10Writer for the file."""
+        return Part10Writer(self.directory, self.meta, fsync=self.fsync)
+
+    def write_whole(self, chunks: list[Any]) -> Path:
+        """The file made from ``chunks`` at once (:func:`write_file`); its path."""
+        return write_file(self.directory, self.meta, chunks, fsync=self.fsync)
 
 
 class DiscardWriter:
