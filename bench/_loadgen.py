@@ -2,6 +2,7 @@
 JSON line. The same generator drives dicomul's and DCMTK's servers.
 
     python bench/_loadgen.py echo PORT N [--blocking]
+    python bench/_loadgen.py floor PORT N [--blocking]   (bench/_floor.py: no DICOM work)
     python bench/_loadgen.py store PORT --concurrency C --size BYTES --seconds S [--window W]
     python bench/_loadgen.py associate PORT --count N --in-flight K
 """
@@ -137,7 +138,7 @@ async def associate(port: int, count: int, in_flight: int) -> dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["echo", "store", "associate"])
+    ap.add_argument("mode", choices=["echo", "floor", "store", "associate"])
     ap.add_argument("port", type=int)
     ap.add_argument("n", type=int, nargs="?", default=1000)
     ap.add_argument("--blocking", action="store_true")
@@ -160,6 +161,10 @@ def main() -> int:
             out = echo_blocking(args.port, args.n)
         else:
             out = asyncio.run(echo(args.port, args.n))
+    elif args.mode == "floor":
+        from _floor import floor
+
+        out = floor(args.port, args.n, "blocking" if args.blocking else "asyncio")
     elif args.mode == "store":
         out = asyncio.run(store(args.port, args.concurrency, args.size, args.seconds, args.window))
     else:

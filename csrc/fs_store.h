@@ -8,6 +8,10 @@
  * the whole file instead of once per system call, and other threads do not queue up
  * behind each step. On platforms without POSIX files (Windows) UL_STORE_UNSUPPORTED and
  * the caller writes the file its own way.
+ *
+ * (DESIGN.md keeps csrc/ free of I/O: that is the protocol core, ul_*.c, which stays so.
+ * fs_*.c are not part of it; only the storage layer's storage._fsops links them, to do
+ * in one call what would otherwise be a system call per Python statement.)
  */
 #ifndef DICOMUL_FS_STORE_H
 #define DICOMUL_FS_STORE_H

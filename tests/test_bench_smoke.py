@@ -72,4 +72,5 @@ def test_bench_aio_runs() -> None:
         pytest.skip("DCMTK (Debian dcmtk) not installed")
     text = _run("bench_aio.py", "--quick", timeout=580)
     assert "dicomul asyncio -> DCMTK storescp" in text and "window 8 vs 1" in text
+    assert "floor: Python blocking -> DCMTK" in text and "the floor, Python doing no" in text
     assert "targets:" in text
