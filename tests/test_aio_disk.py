@@ -146,3 +146,30 @@ def test_a_file_that_cannot_be_made_fails_only_that_store(
     monkeypatch.setattr(writer_module, "store_file", refuse)
     assert run(lambda: store_one(tmp_path)) == (0xA700, 0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_commit_after_the_association_ended_stores_nothing(tmp_path: Path) -> None:
+    """The connection is lost after a whole message arrived but before its commit ran in
+    the pool: the commit fails (no response can go anyway) and leaves no file, not a
+    file with its data set missing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dicomul.storage.part10 import FileMeta
+    from dicomul.storage.writer import PendingFile
+
+    meta = FileMeta("1.2.840.10008.1.2", "1.2.840.10008.5.1.4.1.1.7", "1.2.3.4")
+    loop = asyncio.new_event_loop()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            for size in (100, _offload.START + 1):  # all in memory / being streamed
+                w = _offload.BackgroundWriter(
+                    PendingFile(tmp_path, meta, False), pool, loop, lambda: None, lambda: None
+                )
+                w.write(b"\0" * size)
+                loop.run_until_complete(w.flushed())
+                w.abort()
+                with pytest.raises(ConnectionAbortedError):
+                    pool.submit(w.commit).result(T)
+    finally:
+        loop.close()
+    assert list(tmp_path.iterdir()) == []

@@ -142,6 +142,9 @@ class BackgroundWriter:
         with self._lock:
             chunks, self._queue = list(self._queue), deque()
             self._pending = 0
+            aborted = self._aborted
+        if aborted:  # (the association ended before its commit ran: what waited is gone)
+            raise ConnectionAbortedError("the association ended before the file was stored")
         if self.inner is None and self._error is None:  # all in memory: one call
             return self._file.write_whole(chunks)
         self._made()
