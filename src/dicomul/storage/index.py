@@ -31,6 +31,7 @@ from dicomul.storage._dataset_head import element_text, element_values
 from dicomul.storage._sql import Database, GroupWriter, open_database
 from dicomul.storage.matching import as_text, key_kind, normal_time
 from dicomul.storage.part10 import StorageError, read_part10
+from dicomul.storage.writer import recent_files
 
 __all__ = ["ArchiveIndex", "Field", "FIELDS", "LEVELS", "Indexed", "INDEX_NAME"]
 
@@ -39,6 +40,8 @@ log = logging.getLogger("dicomul")
 INDEX_NAME = "index.sqlite"
 #: The layout of the index file (PRAGMA user_version): another one is refused.
 SCHEMA_VERSION = 1
+#: How many just-written files the index may describe from memory (writer.recent_files).
+RECENT_FILES = 64
 LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
 
 
@@ -150,11 +153,15 @@ _TAG_SET = frozenset(_TAGS)
 def _fast_values(path: str | os.PathLike[str]) -> dict[int, Any] | None:
     """The indexed elements' texts of a Part 10 file (its transfer syntax under key 0,
     its size under key 1), walked from the first bytes of its data set
-    (:meth:`Part10File.dataset_head`); None when pydicom must read it (see row_of)."""
-    try:
-        p10 = read_part10(path)
-    except StorageError:
-        return None
+    (:meth:`Part10File.dataset_head`); None when pydicom must read it (see row_of). A
+    file this process has just stored is described from the bytes it wrote (not read
+    back: writer.recent_files)."""
+    p10 = recent_files.take(path)
+    if p10 is None:
+        try:
+            p10 = read_part10(path)
+        except StorageError:
+            return None
     head, complete = p10.dataset_head()
     raw = element_values(head, *p10.encoding, _TAG_SET, complete)
     if raw is None or 0x00080018 not in raw or not all(v.isascii() for v in raw.values()):
@@ -182,6 +189,8 @@ class ArchiveIndex:
         except BaseException:
             self._db.close()
             raise
+        # Files the receiver has just written are indexed from the bytes it had.
+        recent_files.keep(RECENT_FILES)
         #: add()'s group commit: concurrent adds share a transaction.
         self._writer = GroupWriter(
             self._db, self._db.upsert("instances", _COLUMNS, "SOPInstanceUID")

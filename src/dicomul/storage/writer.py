@@ -19,8 +19,12 @@ import logging
 import os
 import re
 import struct
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from dicomul._record import replace
+from dicomul.storage._dataset_head import HEAD_BYTES
 from dicomul.storage._fsops import (
     DST_EXISTS,
     STORED,
@@ -30,7 +34,14 @@ from dicomul.storage._fsops import (
     store_file,
 )
 from dicomul.storage._received_files import file_mode, free_names, set_file_mode
-from dicomul.storage.part10 import _MAGIC, _PREAMBLE_LEN, FileMeta, StorageError, _as_path
+from dicomul.storage.part10 import (
+    _MAGIC,
+    _PREAMBLE_LEN,
+    FileMeta,
+    Part10File,
+    StorageError,
+    _as_path,
+)
 from dicomul.ul.constants import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
 if TYPE_CHECKING:
@@ -350,6 +361,7 @@ def write_file(
     else:
         raise FileExistsError(f"no free temporary file name in {directory}")
     if rc == STORED:
+        recent_files.add(final, meta, spans)
         return _as_path(final)
     if rc == UNSUPPORTED:
         with Part10Writer(directory, meta, fsync=fsync, filename=filename) as w:
@@ -372,7 +384,65 @@ def write_file(
         raise
     if fsync:
         _fsync_dir(directory)
+    recent_files.add(final, meta, spans)
     return _as_path(final)
+
+
+class RecentFiles:
+    """What :func:`write_file` made lately, described from the bytes it had in memory: a
+    :class:`Part10File` per file (with the data set's first HEAD_BYTES), for a reader in
+    this process that wants the file right after it is made (the archive's index) and
+    need not read it back. Off until :meth:`keep` is called; at most that many files,
+    the oldest forgotten first; :meth:`take` gives each one once."""
+
+    def __init__(self) -> None:
+        self._limit = 0
+        self._files: OrderedDict[str, Part10File] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, limit: int) -> None:
+        """Remember up to ``limit`` files (0: none, and forget those remembered)."""
+        with self._lock:
+            self._limit = max(0, limit)
+            while len(self._files) > self._limit:
+                self._files.popitem(last=False)
+
+    def add(self, path: str, meta: FileMeta, spans: list[Any]) -> None:
+        """``path`` was just written as ``spans``: encode_file_meta(meta), then the data
+        set's chunks."""
+        if not self._limit:
+            return
+        header, chunks = spans[0], spans[1:]
+        length = sum(memoryview(c).nbytes for c in chunks)
+        head = bytearray()
+        for c in chunks:
+            if len(head) >= HEAD_BYTES:
+                break
+            head += memoryview(c)[: HEAD_BYTES - len(head)]
+        written = replace(  # (what reading the file's header back would give)
+            meta,
+            implementation_class_uid=meta.implementation_class_uid or IMPLEMENTATION_CLASS_UID,
+            implementation_version_name=(
+                meta.implementation_version_name or IMPLEMENTATION_VERSION_NAME
+            ),
+        )
+        f = Part10File(path, written, len(header), length)
+        f._head = bytes(head)
+        with self._lock:
+            self._files[os.path.abspath(path)] = f
+            while len(self._files) > self._limit:
+                self._files.popitem(last=False)
+
+    def take(self, path: str | os.PathLike[str]) -> Part10File | None:
+        """The Part10File of ``path`` if it was just written (and forget it), else None."""
+        if not self._limit:
+            return None
+        with self._lock:
+            return self._files.pop(os.path.abspath(path), None)
+
+
+#: The process's RecentFiles (see there).
+recent_files = RecentFiles()
 
 
 class PendingFile:
