@@ -21,7 +21,8 @@ import re
 import struct
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dicomul._record import replace
 from dicomul.storage._dataset_head import HEAD_BYTES
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 _log = logging.getLogger("dicomul")
+_T = TypeVar("_T")
 
 __all__ = [
     "encode_file_meta",
@@ -56,6 +58,8 @@ __all__ = [
     "DiscardWriter",
     "PendingFile",
     "write_file",
+    "RecentFiles",
+    "recent_files",
 ]
 
 # ---- receiving: file names and writers -----------------------------------------------------
@@ -150,19 +154,33 @@ def _temp_path(directory: str) -> str:
     return os.path.join(directory, f".dicomul-{_temp_tag[1]}-{next(_temp_names)}.part")
 
 
+def _in_temp(directory: str, create: Callable[[str], _T | None]) -> tuple[_T, str]:
+    """``create(path)`` with :func:`_temp_path` names until one was free (``create``
+    returns None for a name found taken): ``(its result, path)``."""
+    for _ in range(100):
+        path = _temp_path(directory)
+        got = create(path)
+        if got is not None:
+            return got, path
+    raise FileExistsError(f"no free temporary file name in {directory}")
+
+
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+_TEMP_FLAGS |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_new(path: str) -> int | None:
+    try:
+        return os.open(path, _TEMP_FLAGS, 0o600)
+    except FileExistsError:
+        return None
+
+
 def _create_temp(directory: str) -> tuple[int, str]:
     """Create a :func:`_temp_path` (O_EXCL, mode 0600: private while partial): ``(fd,
     path)``; a name found taken is skipped. What tempfile.mkstemp does, without its
     per-call cost."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    for _ in range(100):
-        path = _temp_path(directory)
-        try:
-            return os.open(path, flags, 0o600), path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary file name in {directory}")
+    return _in_temp(directory, _open_new)
 
 
 _no_rename_noreplace: set[int] = set()  # st_dev of file systems that refuse the flag
@@ -353,13 +371,12 @@ def write_file(
     # Once some file system here refused the no-replace flag, the rename is left to
     # _rename_noreplace, which knows which ones.
     dst = None if _no_rename_noreplace else final
-    for _ in range(100):
-        tmp = _temp_path(directory)
+
+    def store(tmp: str) -> int | None:
         rc = store_file(tmp, dst, directory, spans, file_mode(), fsync)
-        if rc != TMP_EXISTS:
-            break
-    else:
-        raise FileExistsError(f"no free temporary file name in {directory}")
+        return None if rc == TMP_EXISTS else rc
+
+    rc, tmp = _in_temp(directory, store)
     if rc == STORED:
         recent_files.add(final, meta, spans)
         return _as_path(final)
