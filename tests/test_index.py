@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from interop.archive_data import write_archive
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 
 from dicomul.storage.index import FIELDS, ArchiveIndex
@@ -33,10 +34,19 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[ArchiveIndex, lis
 
 
 def _q(level: str, **keys: Any) -> Dataset:
+    """A query; a key's value may be a dict: a sequence key with one item of those keys."""
     ds = Dataset()
     ds.QueryRetrieveLevel = level
     for kw, value in keys.items():
-        ds.add_new(FIELDS[kw].tag, FIELDS[kw].vr, value)
+        if isinstance(value, dict):
+            item = Dataset()
+            for k, v in value.items():
+                setattr(item, k, v)
+            ds.add_new(tag_for_keyword(kw), "SQ", [item])
+        elif kw in FIELDS:
+            ds.add_new(FIELDS[kw].tag, FIELDS[kw].vr, value)
+        else:
+            ds.add_new(tag_for_keyword(kw), dictionary_VR(tag_for_keyword(kw)), value)
     return ds
 
 
@@ -76,6 +86,19 @@ CASES = [
     ("IMAGE", {"InstanceNumber": "2", "PatientBirthDate": "19500101-19521231"}),
     ("PATIENT", {"PatientName": "*^*A*"}),
     ("PATIENT", {}),
+    # keys the index does not hold: matched on the files
+    ("STUDY", {"InstitutionName": "St*"}),
+    ("STUDY", {"InstitutionName": "Nord", "PatientID": "PID002"}),
+    ("STUDY", {"PatientAge": "041Y"}),
+    ("SERIES", {"InstitutionName": "JFK*", "Modality": "MR"}),
+    ("IMAGE", {"PatientAge": "04?Y", "InstanceNumber": "1"}),
+    ("STUDY", {"ProcedureCodeSequence": {"CodeValue": "CTHEAD"}}),
+    ("STUDY", {"ProcedureCodeSequence": {"CodeValue": "P1*", "CodeMeaning": ""}}),
+    ("STUDY", {"ProcedureCodeSequence": {"CodeValue": "P3?", "CodingSchemeDesignator": "OTHER"}}),
+    ("STUDY", {"ProcedureCodeSequence": {}, "InstitutionName": ""}),  # universal: all
+    ("IMAGE", {"AcquisitionDateTime": "20190101000000+0000-20190401000000+0000"}),
+    ("SERIES", {"AcquisitionDateTime": "-20200301120000-0100", "Modality": "CT"}),
+    ("IMAGE", {"AcquisitionDateTime": "2020-"}),
 ]
 
 
@@ -103,26 +126,63 @@ def test_uid_lists_and_counts(indexed: Any) -> None:
                       else [d.ModalitiesInStudy]) == sorted({x.Modality for x in mine})  # fmt: skip
 
 
-def test_unknown_keys_are_returned_empty_and_levels_checked(indexed: Any) -> None:
-    index, _ = indexed
-    q = _q("STUDY", PatientID="PID000")
-    q.InstitutionName = "anything"  # not indexed: universal, returned empty
-    found = list(index.find(q))
-    assert len(found) == 2 and all(d.InstitutionName in ("", None) for d in found)
+def test_keys_beyond_the_index_are_answered_from_the_files(indexed: Any) -> None:
+    index, datasets = indexed
+    q = _q("STUDY", PatientID="PID001", StudyDate="", InstitutionName="", PatientAge="",
+           ProcedureCodeSequence={"CodeValue": "", "CodeMeaning": "proc*"})  # fmt: skip
+    q.add_new(0x00091010, "LO", None)  # a private key: returned empty
+    found = sorted(index.find(q), key=lambda d: str(d.StudyDate))
+    mine = sorted((d for d in datasets if d.PatientID == "PID001"), key=lambda d: str(d.StudyDate))
+    assert len(found) == 2
+    for d, want in zip(found, mine[:: len(mine) // 2], strict=True):
+        assert d.InstitutionName == "St. Mary's" and d.PatientAge == "041Y"
+        codes = [(i.CodeValue, i.CodeMeaning) for i in d.ProcedureCodeSequence]
+        assert codes == [(i.CodeValue, i.CodeMeaning) for i in want.ProcedureCodeSequence
+                         if i.CodeMeaning.startswith("proc")]  # fmt: skip
+        assert d[0x00091010].value in ("", None)
+    q = _q("STUDY", PatientID="PID000", InstitutionName="nobody")
+    assert list(index.find(q)) == []
+    assert len(list(index.find(_q("STUDY", InstitutionName="St*"), limit=1))) == 1
     with pytest.raises(ValueError, match="Query/Retrieve Level"):
         list(index.find(_q("FRAME")))
+
+
+def test_retrieval_filters_on_keys_beyond_the_index(indexed: Any) -> None:
+    index, datasets = indexed
+    q = _q("STUDY", ProcedureCodeSequence={"CodeValue": "CTHEAD"}, PatientName="DOE*")
+    want = {str(d.SOPInstanceUID) for d in datasets if matches(q, d)}
+    assert want and {i.sop_instance_uid for i in index.instances(q)} == want
+
+
+def test_a_file_gone_behind_the_index_is_not_answered(tmp_path: Path) -> None:
+    paths = write_archive(tmp_path / "files")[:4]  # patient 0: study 0 (2 files), study 1
+    index = ArchiveIndex(tmp_path / "files")
+    for p in paths:
+        index.add(p)
+    for p in paths[:2]:
+        p.unlink()
+    q = _q("STUDY", InstitutionName="JFK*", StudyInstanceUID="")
+    found = list(index.find(q))
+    assert [str(d.StudyInstanceUID) for d in found] == [
+        str(pydicom.dcmread(paths[2]).StudyInstanceUID)
+    ]
 
 
 def _values(datasets: list[Any], kw: str) -> list[str]:
     return sorted({str(d.get(kw, "")) for d in datasets if str(d.get(kw, ""))})
 
 
+#: Keys the index does not hold (matched on the files) that the generated queries use.
+_BEYOND = ["InstitutionName", "PatientAge"]
+
+
 @st.composite
 def queries(draw: Any, datasets: list[Any]) -> Dataset:
     level = draw(st.sampled_from(["PATIENT", "STUDY", "SERIES", "IMAGE"]))
     keys: dict[str, str] = {}
-    for kw in draw(st.lists(st.sampled_from(sorted(FIELDS)), max_size=3, unique=True)):
-        vr = FIELDS[kw].vr
+    names = [*sorted(FIELDS), *_BEYOND]
+    for kw in draw(st.lists(st.sampled_from(names), max_size=3, unique=True)):
+        vr = FIELDS[kw].vr if kw in FIELDS else dictionary_VR(tag_for_keyword(kw))
         value = draw(st.sampled_from(_values(datasets, kw) or [""]))
         kind = draw(st.sampled_from(["single", "wild", "range", "list", "universal"]))
         if kind == "universal":
@@ -187,6 +247,25 @@ def test_ranges_include_their_bounds_to_their_precision() -> None:
     assert in_range("TM", "12:00:59", "-1200")
     assert in_range("DA", "20200101", "20200101-20200101")
     assert not in_range("DA", "20191231", "20200101-")
+
+
+def test_date_times_with_utc_offsets_are_compared_as_instants() -> None:
+    assert key_kind("DT", "20200101120000-0500") == "single"  # (a negative offset)
+    assert key_kind("DT", "20200101-20200102") == "range"
+    same = "20200101120000+0000-20200101120000+0000"
+    assert in_range("DT", "20200101070000-0500", same)  # 07:00 at -0500 is 12:00 UTC
+    assert in_range("DT", "20200101130000+0100", same)
+    assert not in_range("DT", "20200101120000+0100", same)
+    assert in_range("DT", "20200101070000-0500", "20200101-0500-20200101-0500")
+    assert not in_range("DT", "20200101070000-0500", "-20200101065959-0500")
+    # a side without an offset is read in the other's: wall-clock times compared
+    assert in_range("DT", "20200101120000+0100", "20200101115959-20200101120000")
+    assert not in_range("DT", "20200101120000+0100", "20200101110000-20200101110059")
+    # a bound's precision includes all of it, with offsets too
+    assert in_range("DT", "20200229235959.5+0000", "20200229+0000-20200229+0000")
+    assert not in_range("DT", "20200301000000+0000", "-202002+0000")
+    assert in_range("DT", "2020", "2019-2020") and not in_range("DT", "20200315", "-202002")
+    assert not in_range("DT", "not a date+0100", "2019-2020")
 
 
 def test_sequence_matching_needs_one_item_matching_every_key() -> None:

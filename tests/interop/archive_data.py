@@ -1,7 +1,9 @@
 """A small generated archive for the Q/R tests: 6 patients (names with and without
 upper case, a Latin-1 one, an apostrophe), 2 studies each on different dates and times,
 the second with a CT and an MR series, 2 images per series: 36 files with distinct UIDs,
-written as Part 10 files from CT_small's pixels.
+written as Part 10 files from CT_small's pixels. Beyond what the index holds, each study
+has an Institution Name, a Patient's Age and a Procedure Code Sequence (one item, or two
+for the second study), so that queries on other keys have something to match.
 """
 
 from __future__ import annotations
@@ -10,7 +12,15 @@ import os
 from pathlib import Path
 
 import pydicom
+from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
+
+
+def _code(value: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "LOCAL", meaning
+    return item
+
 
 NAMES = ["DOE^JOHN", "DOE^JANE", "SMITH^ANNA", "Smith^Bob", "MÜLLER^HANS", "O'NEIL^PAT"]
 
@@ -37,6 +47,13 @@ def write_archive(out: Path) -> list[Path]:
                     ds.StudyTime = f"{8 + p:02d}{s * 30:02d}00"
                     ds.AccessionNumber, ds.StudyID = f"ACC{p}{s}", f"S{s}"
                     ds.StudyDescription = f"desc {p} {s}"
+                    ds.InstitutionName = ["JFK IMAGING CENTER", "St. Mary's", "Nord"][p % 3]
+                    ds.PatientAge = f"0{40 + p}Y"
+                    # (local time and its UTC offset: -0300 .. +0200)
+                    ds.AcquisitionDateTime = f"{ds.StudyDate}{ds.StudyTime}{p - 3:+03d}00"
+                    ds.ProcedureCodeSequence = [_code(f"P{p}{s}", f"proc {p} {s}")]
+                    if s:
+                        ds.ProcedureCodeSequence.append(_code("CTHEAD", "CT head"))
                     ds.SeriesInstanceUID, ds.Modality, ds.SeriesNumber = series, modality, se + 1
                     ds.SOPInstanceUID = generate_uid()
                     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID

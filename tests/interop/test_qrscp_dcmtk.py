@@ -323,6 +323,32 @@ def test_the_counts_dcmqrscp_does_not_compute(archives: Any) -> None:
     assert len(mr) == 6  # every patient's second study has an MR series
 
 
+def test_keys_dcmqrscp_does_not_index_are_matched_on_the_files(archives: Any) -> None:
+    """findscu's sequence syntax and a wildcard on a key the index does not hold: the
+    studies that the matching rules (dicomul.storage.matching) pick from the files."""
+    from pydicom.dataset import Dataset
+
+    from dicomul.storage.matching import matches
+
+    files = [pydicom.dcmread(f, stop_before_pixels=True) for f in archives["files"]]
+    keys = [STUDY, "StudyInstanceUID", "InstitutionName=St*", "PatientAge",
+            "ProcedureCodeSequence[0].CodeValue=CTHEAD",
+            "ProcedureCodeSequence[0].CodeMeaning"]  # fmt: skip
+    ours = findscu(archives["qr"], "ARCHIVE", "-S", keys, archives["tmp"] / "beyond")
+    q = Dataset()
+    q.InstitutionName = "St*"
+    item = Dataset()
+    item.CodeValue = "CTHEAD"
+    q.ProcedureCodeSequence = [item]
+    want = {str(f.StudyInstanceUID) for f in files if matches(q, f)}
+    assert want and {str(d.StudyInstanceUID) for d in ours} == want
+    for d in ours:
+        assert d.InstitutionName == "St. Mary's" and d.PatientAge
+        assert [(i.CodeValue, i.CodeMeaning) for i in d.ProcedureCodeSequence] == [
+            ("CTHEAD", "CT head")
+        ]
+
+
 def _instances(directory: Path) -> set[str]:
     return {
         str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID)

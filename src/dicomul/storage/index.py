@@ -11,7 +11,10 @@ One denormalised row per instance (the attributes of its patient, study and seri
 it); a query at a level groups the rows by that level's unique key, so the counts
 (Number of Study Related Instances, ...) and Modalities in Study come from the same
 rows. Matching is translated to SQL with the rules of :mod:`dicomul.storage.matching`
-(tested against it). Thread-safe: one connection behind a lock, WAL journal.
+(tested against it). Keys the index does not hold (any other attribute, sequence keys
+with their items) are matched and answered from the files: one header read per
+candidate (per result row of a level), only for queries that have such keys.
+Thread-safe: one connection behind a lock, WAL journal.
 
 ``ArchiveIndex(directory, database="postgresql://...")`` keeps the index in PostgreSQL
 instead, so that several archive processes (behind a load balancer, over one shared
@@ -29,7 +32,7 @@ from typing import Any
 from dicomul._record import record
 from dicomul.storage._dataset_head import element_text, element_values
 from dicomul.storage._sql import Database, GroupWriter, open_database
-from dicomul.storage.matching import as_text, key_kind, normal_time
+from dicomul.storage.matching import as_text, key_kind, matches, normal_time, response_for
 from dicomul.storage.part10 import StorageError, read_part10
 from dicomul.storage.writer import recent_files
 
@@ -148,6 +151,37 @@ def condition(field: Field, value: Any, db: Database) -> tuple[str, list[Any]] |
 
 
 _TAG_SET = frozenset(_TAGS)
+#: The query's own controls, not matched: Specific Character Set, Query/Retrieve Level.
+_CONTROLS = frozenset({0x00080005, 0x00080052})
+
+
+def _beyond(identifier: Any) -> Any:
+    """The identifier's keys the index does not hold (not a column, not computed, not
+    a control, not private) as a Dataset, or None when it has none."""
+    from pydicom.dataset import Dataset
+
+    keys = [
+        e for e in identifier
+        if e.tag.group != 0x0002 and e.tag not in _CONTROLS and not e.tag.is_private
+        and e.keyword not in FIELDS and e.keyword not in _COMPUTED
+    ]  # fmt: skip
+    if not keys:
+        return None
+    out = Dataset()
+    for e in keys:
+        out.add(e)
+    return out
+
+
+def _header(path: str) -> Any:
+    """A file's data set without its pixels, or None (logged) when it cannot be read."""
+    import pydicom
+
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as exc:  # noqa: BLE001 - gone or unreadable: not served
+        log.warning("%s cannot be read to match a query: %s", path, exc)
+        return None
 
 
 def _fast_values(path: str | os.PathLike[str]) -> dict[int, Any] | None:
@@ -342,29 +376,47 @@ class ArchiveIndex:
                 out.append((kw, field.vr, f"MIN({kw})" if level != "IMAGE" else kw))
             elif kw in _COMPUTED and LEVELS.index(_COMPUTED[kw][2]) >= rank and level != "IMAGE":
                 out.append((kw, _COMPUTED[kw][0], _COMPUTED[kw][1] or self._db.modalities))
+        beyond = _beyond(identifier)  # matched and answered from each row's file
+        if beyond is not None:
+            out.append(("", "", "MIN(path)" if level != "IMAGE" else "path"))
         where, params = self._where(identifier)
         group = f" GROUP BY {_UNIQUE[level]}" if level != "IMAGE" else ""
         select = ", ".join(sql for _k, _v, sql in out) or "1"
         sql = f"SELECT {select} FROM instances{where}{group} ORDER BY {_UNIQUE[level]}"
-        if limit is not None:
+        if limit is not None and beyond is None:
             sql += f" LIMIT {int(limit)}"
         rows = self._db.query(sql, params)
         charset = identifier.get("SpecificCharacterSet")
+        given = 0
         for row in rows:
+            if limit is not None and given >= limit:
+                return
+            answer = None
+            if beyond is not None:
+                *row, path = row  # type: ignore[assignment]
+                header = _header(path)
+                if header is None or not matches(beyond, header):
+                    continue
+                answer = response_for(beyond, header)
             ds = Dataset()
             if charset is not None:
                 ds.SpecificCharacterSet = charset.value
-            for (kw, vr, _sql), value in zip(out, row, strict=True):
+            for (kw, vr, _sql), value in zip(out, row, strict=False):
                 text = "" if value is None else str(value)
                 ds.add_new(
                     FIELDS[kw].tag if kw in FIELDS else kw,
                     vr,
                     text.replace(",", "\\") if kw == "ModalitiesInStudy" else text,
                 )
-            for elem in identifier:  # keys the index does not hold: returned empty
-                if elem.tag not in ds and elem.tag.group != 0x0002:
+            for elem in identifier:  # keys the index does not hold: from the file, or empty
+                if elem.tag in ds or elem.tag.group == 0x0002:
+                    continue
+                if answer is not None and elem.tag in answer:
+                    ds.add(answer[elem.tag])
+                else:
                     ds.add_new(elem.tag, elem.VR, None)
             ds.QueryRetrieveLevel = level
+            given += 1
             yield ds
 
     def instances(self, identifier: Any) -> list[Indexed]:
@@ -372,6 +424,9 @@ class ArchiveIndex:
         where, params = self._where(identifier)
         sql = f"SELECT path, SOPClassUID, SOPInstanceUID FROM instances{where} ORDER BY path"
         rows = self._db.query(sql, params)
+        beyond = _beyond(identifier)
+        if beyond is not None and any(key_kind(e.VR, e.value) != "universal" for e in beyond):
+            rows = [r for r in rows if (h := _header(r[0])) is not None and matches(beyond, h)]
         return [Indexed(*row) for row in rows]
 
     def locate(self, sop_instance_uid: str) -> Path | None:

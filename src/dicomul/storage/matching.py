@@ -5,23 +5,36 @@ A query key's value selects the kind of matching:
 * empty (zero length): universal matching, everything matches (the key is returned);
 * a UID list (``UI`` with ``\\``): any of the UIDs;
 * ``*`` / ``?`` in a string that is not a date, time or UID: wildcard matching;
-* ``a-b``, ``-b``, ``a-`` in a DA, TM or DT: range matching (inclusive);
+* ``a-b``, ``-b``, ``a-`` in a DA, TM or DT: range matching (inclusive; a bound given to
+  a coarser precision includes all of it; DT values and bounds with a UTC offset
+  ``&ZZXX`` are compared as instants, a side without one read in the other's offset);
 * a sequence with one item: sequence matching, each key of the item against the items
   of the candidate's sequence (one item must match them all);
 * anything else: single value matching, exact; PN values (and their wildcards) match
   without regard to case, as C.2.2.2.1 allows, so "smith*" finds "SMITH^JOHN".
 
-:func:`matches` decides one candidate; :func:`key_kind` tells which kind a key is (the
-SQL index translates the same kinds, and is tested against this module).
+:func:`matches` decides one candidate, :func:`response_for` answers with it; :func:`key_kind`
+tells which kind a key is (the SQL index translates the same kinds, and is tested against
+this module).
 """
 
 from __future__ import annotations
 
+import calendar
 import re
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["matches", "key_kind", "wildcard_regex", "normal_time", "in_range", "as_text"]
+__all__ = [
+    "matches",
+    "key_kind",
+    "wildcard_regex",
+    "normal_time",
+    "in_range",
+    "as_text",
+    "response_for",
+]
 
 _RANGED = frozenset({"DA", "TM", "DT"})
 #: VRs without wildcard matching (C.2.2.2.4 lists the string VRs that have it).
@@ -48,8 +61,8 @@ def key_kind(vr: str, value: Any) -> str:
         return "universal"
     if vr == "UI" and "\\" in text:
         return "list"
-    if vr in _RANGED and "-" in text:
-        return "range"
+    if vr in _RANGED and "-" in text and not (vr == "DT" and _DT.fullmatch(text)):
+        return "range"  # (a DT with a negative UTC offset is a single value)
     if vr not in _NO_WILDCARDS and ("*" in text or "?" in text):
         return "wildcard"
     return "single"
@@ -67,9 +80,79 @@ def normal_time(value: str) -> str:
     return value.replace(":", "")
 
 
+#: A DT value (PS3.5 6.2): YYYY[MM[DD[HH[MM[SS[.F{1,6}]]]]]][&ZZXX].
+_DT = re.compile(
+    r"(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?)?)?)?"
+    r"([+-]\d{4})?"
+)
+
+
+def _dt_bounds(rng: str) -> tuple[str, str] | None:
+    """A DT range's bounds: the "-" between them is the one with a DT (or nothing) on
+    each side (the others belong to negative UTC offsets); None if there is none."""
+    for i, c in enumerate(rng):
+        if c != "-":
+            continue
+        low, high = rng[:i].strip(), rng[i + 1 :].strip()
+        if (not low or _DT.fullmatch(low)) and (not high or _DT.fullmatch(high)):
+            return low, high
+    return None
+
+
+def _instant(dt: str, end: bool, offset: str | None) -> datetime | None:
+    """The first (or with ``end`` the last) instant a DT denotes, in UTC, its missing
+    UTC offset taken as ``offset`` (or none); None if it is not a valid DT."""
+    m = _DT.fullmatch(dt)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second, frac, own = m.groups()
+    y = int(year)
+    mo = int(month or (12 if end else 1))
+    try:
+        last_day = calendar.monthrange(y, mo)[1] if 1 <= mo <= 12 else 0
+        at = datetime(
+            y, mo, int(day or (last_day if end else 1)), int(hour or (23 if end else 0)),
+            int(minute or (59 if end else 0)), int(second or (59 if end else 0)),
+            int((frac or "").ljust(6, "9" if end else "0")), tzinfo=timezone.utc,
+        )  # fmt: skip
+    except ValueError:
+        return None
+    zone = own or offset
+    if zone:
+        sign = -1 if zone[0] == "-" else 1
+        at -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+    return at
+
+
+def _has_offset(*dts: str) -> bool:
+    return any((m := _DT.fullmatch(d.strip())) is not None and m.group(8) for d in dts if d)
+
+
+def _dt_in_range(value: str, low: str, high: str) -> bool:
+    own = _DT.fullmatch(value)
+    if own is None:
+        return False
+    for bound, end in ((low, False), (high, True)):
+        if not bound:
+            continue
+        b = _DT.fullmatch(bound)
+        zone_v, zone_b = own.group(8), b.group(8) if b is not None else None
+        at = _instant(value, False, zone_b)
+        edge = _instant(bound, end, zone_v)
+        if at is None or edge is None or (at > edge if end else at < edge):
+            return False
+    return True
+
+
 def in_range(vr: str, value: str, rng: str) -> bool:
     """Whether ``value`` (a DA, TM or DT) is in the range ``a-b`` / ``-b`` / ``a-``."""
-    low, _, high = rng.partition("-")  # (a DT's UTC offset in a range is not supported)
+    if vr == "DT":
+        bounds = _dt_bounds(rng)
+        if bounds is None:
+            return False
+        if _has_offset(value, *bounds):  # compared as instants
+            return _dt_in_range(value.strip(), *bounds)
+    low, _, high = rng.partition("-")
     value, low, high = (
         normal_time(v) if vr != "DA" else v.replace(".", "") for v in (value, low, high)
     )
@@ -127,3 +210,28 @@ def matches(identifier: Any, candidate: Any) -> bool:
         if not _match_element(key, candidate.get(key.tag)):
             return False
     return True
+
+
+def response_for(identifier: Any, candidate: Any) -> Any:
+    """The C-FIND response for a matching ``candidate`` (a Dataset): each key of the query
+    with the candidate's value (empty when it has none); a sequence key gives the
+    candidate's sequence items that match its item, with that item's keys."""
+    from pydicom.dataset import Dataset
+
+    out = Dataset()
+    charset = candidate.get(0x00080005)
+    if charset is not None:
+        out.add(charset)
+    for key in identifier:
+        if key.tag.group == 0x0002 or key.tag == 0x00080005:
+            continue
+        have = candidate.get(key.tag)
+        if key.VR == "SQ":
+            items = list(have.value) if have is not None and have.value else []
+            if key.value:
+                sub = key.value[0]
+                items = [response_for(sub, it) for it in items if matches(sub, it)]
+            out.add_new(key.tag, "SQ", items)
+        else:
+            out.add_new(key.tag, key.VR, have.value if have is not None else None)
+    return out

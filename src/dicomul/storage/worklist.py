@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from dicomul.storage.matching import matches
+from dicomul.storage.matching import matches, response_for
 
 __all__ = ["Worklist", "response_for", "load_items"]
 
@@ -40,31 +40,6 @@ def load_items(directory: Path) -> list[Any]:
         except Exception as exc:  # noqa: BLE001 - a bad item must not hide the others
             log.warning("worklist item %s skipped: %s", path, exc)
     return items
-
-
-def response_for(identifier: Any, item: Any) -> Any:
-    """The C-FIND response for ``item``: each key of the query with the item's value
-    (empty when it has none); a sequence key gives the item's sequence items that match
-    its item, with that item's keys."""
-    from pydicom.dataset import Dataset
-
-    out = Dataset()
-    charset = item.get(0x00080005)
-    if charset is not None:
-        out.add(charset)
-    for key in identifier:
-        if key.tag.group == 0x0002 or key.tag == 0x00080005:
-            continue
-        have = item.get(key.tag)
-        if key.VR == "SQ":
-            items = list(have.value) if have is not None and have.value else []
-            if key.value:
-                sub = key.value[0]
-                items = [response_for(sub, it) for it in items if matches(sub, it)]
-            out.add_new(key.tag, "SQ", items)
-        else:
-            out.add_new(key.tag, key.VR, have.value if have is not None else None)
-    return out
 
 
 class Worklist:
