@@ -9,6 +9,7 @@ storescp subprocess is ready once it prints its "listening on" line.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import queue
 import re
@@ -194,10 +195,16 @@ def test_demo(tmp_path):
 # ---- storescp with echo and store ------------------------------------------------------
 
 
-def test_storescp_echo_and_store(tmp_path):
+@pytest.mark.parametrize("loop", ["auto", "asyncio", "uvloop"])
+def test_storescp_echo_and_store(tmp_path, loop):
+    if loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        pytest.skip("uvloop is not installed (not on Windows)")
     sources = sample_tree(tmp_path / "in")
     out = tmp_path / "out"
-    with storescp("--output-dir", out, cwd=tmp_path) as scp:
+    with storescp("--output-dir", out, "--loop", loop, cwd=tmp_path) as scp:
+        uv = importlib.util.find_spec("uvloop") is not None
+        runs_on = "uvloop" if uv and loop != "asyncio" else "asyncio"
+        assert scp.seen[-1].rstrip().endswith(f"{runs_on})"), scp.seen  # (N workers, loop)
         r = dicomul_cli("echo", "127.0.0.1", scp.port, "--repeat", 5, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         assert "C-ECHO x5" in r.stdout and "5 succeeded, 0 failed" in r.stdout

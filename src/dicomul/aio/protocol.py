@@ -24,11 +24,14 @@ __all__ = ["SessionProtocol", "DeadlineTimer", "WRITE_BATCH", "write_buffers"]
 
 log = logging.getLogger("dicomul")
 
-#: Linux's TCP_QUICKACK, set after a read that leaves a message incomplete (the kernel
-#: clears it again): a peer whose Nagle algorithm holds its next small segment until our
-#: ACK (pynetdicom sends a C-STORE's data set PDU after its command PDU so) must not wait
-#: for the 40 ms delayed ACK: 500 small C-STOREs from pynetdicom's storescu took 23 s,
-#: 1.9 s with it. Other systems have no such option (None): nothing is done there.
+#: Linux's TCP_QUICKACK, set after a read that leaves a message incomplete and took all
+#: the socket had (fewer bytes than asked for; the kernel clears it again): a peer whose
+#: Nagle algorithm holds its next small segment until our ACK (pynetdicom sends a
+#: C-STORE's data set PDU after its command PDU so) must not wait for the 40 ms delayed
+#: ACK: 500 small C-STOREs from pynetdicom's storescu took 23 s, 1.9 s with it. A read
+#: that fills its buffer leaves bytes in the socket: the peer is still sending, nothing
+#: to hurry (a large data set is most of its reads; a system call each cost ~10% of the
+#: server's CPU). Other systems have no such option (None): nothing is done there.
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 #: Bytes pulled from the Connection per write while the transport accepts more.
@@ -97,6 +100,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self._sock: Any = None
         self._quickack: int | None = None
+        self._asked = 0  # the size of the last get_buffer()
         self.peer_address: tuple[Any, ...] | None = None
         self._loop = asyncio.get_running_loop()
         self._timer = DeadlineTimer(self._loop, self._on_timer, self._loop.time)
@@ -135,12 +139,15 @@ class SessionProtocol(asyncio.BufferedProtocol):
         # Small until the association is up (an idle or hostile connection costs 4 KiB),
         # then enough for a few PDUs per read; large PDUs are read into their own buffer.
         size = RECV_ASSOCIATED if self.connection.is_established else RECV_IDLE
-        return self.connection.recv_buffer(size)
+        buf = self.connection.recv_buffer(size)
+        self._asked = len(buf)
+        return buf
 
     def buffer_updated(self, nbytes: int) -> None:
         self.last_input = now = self._loop.time()
         self.session.received(nbytes, now=now)
-        if self._quickack is not None and not self.session.has_events:
+        quick = self._quickack is not None and nbytes < self._asked
+        if quick and not self.session.has_events:
             try:  # the rest of a message is coming: ACK now (see _QUICKACK)
                 self._sock.setsockopt(socket.IPPROTO_TCP, self._quickack, 1)
             except OSError:

@@ -601,6 +601,12 @@ def _storescp_args(p: argparse.ArgumentParser) -> None:
         default=0,
         help="worker processes on one port (SO_REUSEPORT; default: one per CPU)",
     )
+    p.add_argument(
+        "--loop",
+        choices=["auto", "asyncio", "uvloop"],
+        default="auto",
+        help="event loop (auto: uvloop when installed, else asyncio's)",
+    )
 
 
 def _query_args(name: str) -> Callable[[argparse.ArgumentParser], None]:
