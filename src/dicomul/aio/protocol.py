@@ -24,15 +24,19 @@ __all__ = ["SessionProtocol", "DeadlineTimer", "WRITE_BATCH", "write_buffers"]
 
 log = logging.getLogger("dicomul")
 
-#: Linux's TCP_QUICKACK, set after a read that leaves a message incomplete and took all
-#: the socket had (fewer bytes than asked for; the kernel clears it again): a peer whose
-#: Nagle algorithm holds its next small segment until our ACK (pynetdicom sends a
-#: C-STORE's data set PDU after its command PDU so) must not wait for the 40 ms delayed
-#: ACK: 500 small C-STOREs from pynetdicom's storescu took 23 s, 1.9 s with it. A read
-#: that fills its buffer leaves bytes in the socket: the peer is still sending, nothing
-#: to hurry (a large data set is most of its reads; a system call each cost ~10% of the
-#: server's CPU). Other systems have no such option (None): nothing is done there.
+#: Linux's TCP_QUICKACK (the kernel clears it again), set after a read that leaves a
+#: message incomplete when the peer may be waiting for our ACK: a peer whose Nagle
+#: algorithm holds its next small segment until then (pynetdicom sends a C-STORE's data
+#: set PDU after its command PDU so) must not wait for the 40 ms delayed ACK: 500 small
+#: C-STOREs from pynetdicom's storescu took 23 s, 1.9 s with it. It may be waiting when
+#: the read took all the socket had (fewer bytes than asked for), or ended exactly at
+#: the end of a PDU (written with one send, the peer's next one may be held) having
+#: brought less than two full segments (TCP ACKs every second one at once: RFC 1122
+#: 4.2.3.2). Otherwise the peer is still sending: no system call (after every read of a
+#: large data set that was ~10% of the server's CPU). Other systems have no such option
+#: (None): nothing is done there.
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+_MAXSEG: int | None = getattr(socket, "TCP_MAXSEG", None)
 
 #: Bytes pulled from the Connection per write while the transport accepts more.
 WRITE_BATCH = 1 << 20
@@ -41,6 +45,18 @@ JOIN_BELOW = 64 * 1024
 #: Receive buffer of a connection not yet associated, and of an association.
 RECV_IDLE = 4096
 RECV_ASSOCIATED = 65536
+
+
+def quickack_wanted(
+    nbytes: int, asked: int, partial_pdu: int, two_segments: int, message_done: bool
+) -> bool:
+    """Whether a read of ``nbytes`` into a buffer of ``asked`` bytes may leave the peer
+    waiting for our ACK (see _QUICKACK): it left a message incomplete and either took
+    all the socket had, or ended at the end of a PDU (``partial_pdu`` 0) having brought
+    less than ``two_segments`` bytes."""
+    if message_done:
+        return False
+    return nbytes < asked or (nbytes < two_segments and not partial_pdu)
 
 
 class DeadlineTimer:
@@ -101,6 +117,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._sock: Any = None
         self._quickack: int | None = None
         self._asked = 0  # the size of the last get_buffer()
+        self._two_segments = 2 * 65535  # two full-sized TCP segments (set when known)
         self.peer_address: tuple[Any, ...] | None = None
         self._loop = asyncio.get_running_loop()
         self._timer = DeadlineTimer(self._loop, self._on_timer, self._loop.time)
@@ -127,6 +144,11 @@ class SessionProtocol(asyncio.BufferedProtocol):
                 pass
         tcp = sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6)
         self._quickack, self._sock = (_QUICKACK if tcp else None), sock
+        if self._quickack is not None and _MAXSEG is not None:
+            try:  # (a segment's size: RFC 1122's "full-sized segment")
+                self._two_segments = 2 * int(sock.getsockopt(socket.IPPROTO_TCP, _MAXSEG))
+            except (OSError, TypeError, ValueError):
+                pass
         self.peer_address = transport.get_extra_info("peername")
         if self.on_made is not None:  # (after a TLS handshake: a failed one never gets here)
             self.on_made()
@@ -146,8 +168,10 @@ class SessionProtocol(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         self.last_input = now = self._loop.time()
         self.session.received(nbytes, now=now)
-        quick = self._quickack is not None and nbytes < self._asked
-        if quick and not self.session.has_events:
+        if self._quickack is not None and quickack_wanted(
+            nbytes, self._asked, self.connection.partial_pdu, self._two_segments,
+            self.session.has_events,
+        ):  # fmt: skip
             try:  # the rest of a message is coming: ACK now (see _QUICKACK)
                 self._sock.setsockopt(socket.IPPROTO_TCP, self._quickack, 1)
             except OSError:

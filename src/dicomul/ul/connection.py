@@ -476,6 +476,11 @@ class Connection:
         return bool(self._events)
 
     @property
+    def partial_pdu(self) -> int:
+        """Bytes received of a PDU not yet complete (0: the stream is between PDUs)."""
+        return int(self._framer.buffered)
+
+    @property
     def pending_output(self) -> bool:
         """Whether anything is queued for data_to_send()."""
         return bool(self._out)
