@@ -131,6 +131,7 @@ def test_keys_beyond_the_index_are_answered_from_the_files(indexed: Any) -> None
     q = _q("STUDY", PatientID="PID001", StudyDate="", InstitutionName="", PatientAge="",
            ProcedureCodeSequence={"CodeValue": "", "CodeMeaning": "proc*"})  # fmt: skip
     q.add_new(0x00091010, "LO", None)  # a private key: returned empty
+    q.add_new(0x00080000, "UL", 1234)  # a group length (some toolkits send them): no key
     found = sorted(index.find(q), key=lambda d: str(d.StudyDate))
     mine = sorted((d for d in datasets if d.PatientID == "PID001"), key=lambda d: str(d.StudyDate))
     assert len(found) == 2

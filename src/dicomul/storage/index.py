@@ -157,12 +157,13 @@ _CONTROLS = frozenset({0x00080005, 0x00080052})
 
 def _beyond(identifier: Any) -> Any:
     """The identifier's keys the index does not hold (not a column, not computed, not
-    a control, not private) as a Dataset, or None when it has none."""
+    a control, not private, not a group length) as a Dataset, or None when it has none."""
     from pydicom.dataset import Dataset
 
     keys = [
         e for e in identifier
         if e.tag.group != 0x0002 and e.tag not in _CONTROLS and not e.tag.is_private
+        and e.tag.element != 0  # (a group length is not a key)
         and e.keyword not in FIELDS and e.keyword not in _COMPUTED
     ]  # fmt: skip
     if not keys:

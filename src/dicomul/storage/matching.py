@@ -205,8 +205,9 @@ _NOT_KEYS = frozenset({0x00080005, 0x00080052})  # Specific Character Set, Q/R L
 def matches(identifier: Any, candidate: Any) -> bool:
     """Whether ``candidate`` (a Dataset) matches every key of ``identifier``."""
     for key in identifier:
-        if key.tag in _NOT_KEYS or key.tag.is_private or key.tag.group == 0x0002:
-            continue
+        tag = key.tag
+        if tag in _NOT_KEYS or tag.is_private or tag.group == 0x0002 or tag.element == 0:
+            continue  # (group lengths are not keys: some toolkits send them)
         if not _match_element(key, candidate.get(key.tag)):
             return False
     return True
