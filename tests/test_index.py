@@ -348,3 +348,56 @@ def test_workers_opening_one_new_index_at_once(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(ValueError, match="another layout"):
         ArchiveIndex(tmp_path / "one-index")
+
+
+def test_beyond_the_index_review_cases(tmp_path: Path) -> None:
+    """Keys beyond the index: a row matches when any of its instances' files does; a
+    sequence key with an empty item (or only return keys) is universal and returns the
+    whole sequence; control keys are not matched; a row whose first file is gone is
+    still answered."""
+    paths = write_archive(tmp_path / "files")
+    for i, p in enumerate(paths):
+        ds = pydicom.dcmread(p)
+        ds.ImageComments = f"img{i}"
+        if ds.PatientID == "PID000":
+            del ds.ProcedureCodeSequence
+        ds.save_as(p)
+    index = ArchiveIndex(tmp_path / "files")
+    for p in paths:
+        index.add(p)
+    datasets = [pydicom.dcmread(p, stop_before_pixels=True) for p in paths]
+    for level in ("PATIENT", "STUDY", "SERIES", "IMAGE"):
+        q = _q(level, ImageComments="img3")  # the second file of its series
+        assert len(_found(index, q)) == len(_oracle(q, datasets)) == 1, level
+    q = _q("STUDY", PatientID="", ProcedureCodeSequence={})
+    found = list(index.find(q))
+    assert len(found) == 12
+    for d in found:
+        want = [x for x in datasets if x.PatientID == d.PatientID]
+        if d.PatientID == "PID000":
+            assert len(d.ProcedureCodeSequence) == 0
+        else:
+            assert len(d.ProcedureCodeSequence) in (1, 2) and d.ProcedureCodeSequence[0].CodeValue
+        assert want
+    q = _q("STUDY", ProcedureCodeSequence={"CodeValue": ""})  # findscu's return key
+    assert len(list(index.find(q))) == 12
+    q = _q("STUDY", StudyInstanceUID="")
+    q.TimezoneOffsetFromUTC = "+0100"
+    q.RetrieveAETitle = "ARCHIVE"
+    q.InstanceAvailability = "ONLINE"
+    assert len(list(index.find(q))) == 12 and len(index.instances(q)) == 36
+    first = min(str(p) for p in paths if p.name.startswith("1_0_"))
+    Path(first).unlink()  # a study's first file gone: answered from the next one
+    q = _q("STUDY", PatientID="PID001", InstitutionName="", StudyDate="")
+    found = list(index.find(q))
+    assert len(found) == 2 and all(d.InstitutionName == "St. Mary's" for d in found)
+
+
+def test_date_time_ranges_and_offsets_are_told_apart() -> None:
+    assert key_kind("DT", "2019-2020") == "range"  # (-2020 is no UTC offset)
+    assert key_kind("DT", "20200101120000-1959") == "range"
+    assert key_kind("DT", "20200101120000-0500 ") == "single"
+    assert in_range("DT", "2020", "2019-2020")
+    assert not in_range("DT", "99991231230000-0500", "-9999+0000")  # (no OverflowError)
+    assert not in_range("DT", "00010101000000+0100", "0001-")
+    assert in_range("DT", "20201231235960+0000", "2020+0000-2020+0000")  # a leap second

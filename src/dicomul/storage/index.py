@@ -32,7 +32,14 @@ from typing import Any
 from dicomul._record import record
 from dicomul.storage._dataset_head import element_text, element_values
 from dicomul.storage._sql import Database, GroupWriter, open_database
-from dicomul.storage.matching import as_text, key_kind, matches, normal_time, response_for
+from dicomul.storage.matching import (
+    CONTROL_KEYS,
+    as_text,
+    key_kind,
+    matches,
+    normal_time,
+    response_for,
+)
 from dicomul.storage.part10 import StorageError, read_part10
 from dicomul.storage.writer import recent_files
 
@@ -151,8 +158,6 @@ def condition(field: Field, value: Any, db: Database) -> tuple[str, list[Any]] |
 
 
 _TAG_SET = frozenset(_TAGS)
-#: The query's own controls, not matched: Specific Character Set, Query/Retrieve Level.
-_CONTROLS = frozenset({0x00080005, 0x00080052})
 
 
 def _beyond(identifier: Any) -> Any:
@@ -162,7 +167,7 @@ def _beyond(identifier: Any) -> Any:
 
     keys = [
         e for e in identifier
-        if e.tag.group != 0x0002 and e.tag not in _CONTROLS and not e.tag.is_private
+        if e.tag.group != 0x0002 and e.tag not in CONTROL_KEYS and not e.tag.is_private
         and e.tag.element != 0  # (a group length is not a key)
         and e.keyword not in FIELDS and e.keyword not in _COMPUTED
     ]  # fmt: skip
@@ -174,15 +179,35 @@ def _beyond(identifier: Any) -> Any:
     return out
 
 
-def _header(path: str) -> Any:
-    """A file's data set without its pixels, or None (logged) when it cannot be read."""
+def _header(path: str, tags: list[int]) -> Any:
+    """Those elements of a file (and its Specific Character Set), or None (logged)
+    when it cannot be read."""
     import pydicom
 
     try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
+        return pydicom.dcmread(path, stop_before_pixels=True, specific_tags=[*tags, 0x00080005])
     except Exception as exc:  # noqa: BLE001 - gone or unreadable: not served
         log.warning("%s cannot be read to match a query: %s", path, exc)
         return None
+
+
+def _selects(beyond: Any) -> bool:
+    """Whether any key beyond the index has a value (must be matched on the files)."""
+    return any(key_kind(e.VR, e.value) != "universal" for e in beyond)
+
+
+def _answer(beyond: Any, paths: Iterable[str], selects: bool) -> Any:
+    """The keys beyond the index answered from the first of ``paths`` (the files of one
+    result row) that can be read and matches them; None when none matches (and
+    ``selects``). With only return keys and no readable file, they come back empty."""
+    from pydicom.dataset import Dataset
+
+    tags = [int(e.tag) for e in beyond]
+    for path in paths:
+        header = _header(path, tags)
+        if header is not None and (not selects or matches(beyond, header)):
+            return response_for(beyond, header)
+    return None if selects else Dataset()
 
 
 def _fast_values(path: str | os.PathLike[str]) -> dict[int, Any] | None:
@@ -377,16 +402,24 @@ class ArchiveIndex:
                 out.append((kw, field.vr, f"MIN({kw})" if level != "IMAGE" else kw))
             elif kw in _COMPUTED and LEVELS.index(_COMPUTED[kw][2]) >= rank and level != "IMAGE":
                 out.append((kw, _COMPUTED[kw][0], _COMPUTED[kw][1] or self._db.modalities))
-        beyond = _beyond(identifier)  # matched and answered from each row's file
+        beyond = _beyond(identifier)  # matched and answered from the rows' files
+        selects = beyond is not None and _selects(beyond)
         if beyond is not None:
-            out.append(("", "", "MIN(path)" if level != "IMAGE" else "path"))
+            out.append(("", "", _UNIQUE[level]))  # (not answered: a row's files by it)
         where, params = self._where(identifier)
         group = f" GROUP BY {_UNIQUE[level]}" if level != "IMAGE" else ""
         select = ", ".join(sql for _k, _v, sql in out) or "1"
         sql = f"SELECT {select} FROM instances{where}{group} ORDER BY {_UNIQUE[level]}"
-        if limit is not None and beyond is None:
+        if limit is not None and not selects:
             sql += f" LIMIT {int(limit)}"
         rows = self._db.query(sql, params)
+        files: dict[str, list[str]] = {}
+        if beyond is not None:  # (a row matches when any of its instances' files does)
+            for key, path in self._db.query(
+                f"SELECT {_UNIQUE[level]}, path FROM instances{where} ORDER BY path", params
+            ):
+                files.setdefault(key, []).append(path)
+            out.pop()
         charset = identifier.get("SpecificCharacterSet")
         given = 0
         for row in rows:
@@ -394,15 +427,14 @@ class ArchiveIndex:
                 return
             answer = None
             if beyond is not None:
-                *row, path = row  # type: ignore[assignment]
-                header = _header(path)
-                if header is None or not matches(beyond, header):
+                *row, key = row  # type: ignore[assignment]
+                answer = _answer(beyond, files.get(key, ()), selects)
+                if answer is None:
                     continue
-                answer = response_for(beyond, header)
             ds = Dataset()
             if charset is not None:
                 ds.SpecificCharacterSet = charset.value
-            for (kw, vr, _sql), value in zip(out, row, strict=False):
+            for (kw, vr, _sql), value in zip(out, row, strict=True):
                 text = "" if value is None else str(value)
                 ds.add_new(
                     FIELDS[kw].tag if kw in FIELDS else kw,
@@ -426,8 +458,8 @@ class ArchiveIndex:
         sql = f"SELECT path, SOPClassUID, SOPInstanceUID FROM instances{where} ORDER BY path"
         rows = self._db.query(sql, params)
         beyond = _beyond(identifier)
-        if beyond is not None and any(key_kind(e.VR, e.value) != "universal" for e in beyond):
-            rows = [r for r in rows if (h := _header(r[0])) is not None and matches(beyond, h)]
+        if beyond is not None and _selects(beyond):
+            rows = [r for r in rows if _answer(beyond, [r[0]], True) is not None]
         return [Indexed(*row) for row in rows]
 
     def locate(self, sop_instance_uid: str) -> Path | None:

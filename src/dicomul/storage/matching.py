@@ -54,14 +54,14 @@ def as_text(value: Any) -> str:
 
 def key_kind(vr: str, value: Any) -> str:
     """ "universal", "list", "wildcard", "range", "sequence" or "single"."""
-    if vr == "SQ":
-        return "sequence" if value else "universal"
+    if vr == "SQ":  # an item with no key that selects anything: universal (C.2.2.2.6)
+        return "sequence" if value and _selects(value[0]) else "universal"
     text = as_text(value)
     if text == "":
         return "universal"
     if vr == "UI" and "\\" in text:
         return "list"
-    if vr in _RANGED and "-" in text and not (vr == "DT" and _DT.fullmatch(text)):
+    if vr in _RANGED and "-" in text and not (vr == "DT" and _DT.fullmatch(text.strip())):
         return "range"  # (a DT with a negative UTC offset is a single value)
     if vr not in _NO_WILDCARDS and ("*" in text or "?" in text):
         return "wildcard"
@@ -83,7 +83,7 @@ def normal_time(value: str) -> str:
 #: A DT value (PS3.5 6.2): YYYY[MM[DD[HH[MM[SS[.F{1,6}]]]]]][&ZZXX].
 _DT = re.compile(
     r"(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?)?)?)?"
-    r"([+-]\d{4})?"
+    r"([+-](?:0\d|1[0-4])[0-5]\d)?"
 )
 
 
@@ -112,15 +112,16 @@ def _instant(dt: str, end: bool, offset: str | None) -> datetime | None:
         last_day = calendar.monthrange(y, mo)[1] if 1 <= mo <= 12 else 0
         at = datetime(
             y, mo, int(day or (last_day if end else 1)), int(hour or (23 if end else 0)),
-            int(minute or (59 if end else 0)), int(second or (59 if end else 0)),
+            int(minute or (59 if end else 0)),
+            min(59, int(second or (59 if end else 0))),  # (a leap second: as :59)
             int((frac or "").ljust(6, "9" if end else "0")), tzinfo=timezone.utc,
         )  # fmt: skip
-    except ValueError:
+        zone = own or offset
+        if zone:
+            sign = -1 if zone[0] == "-" else 1
+            at -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+    except (ValueError, OverflowError):  # (not a date, or beyond year 1..9999 in UTC)
         return None
-    zone = own or offset
-    if zone:
-        sign = -1 if zone[0] == "-" else 1
-        at -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
     return at
 
 
@@ -142,6 +143,11 @@ def _dt_in_range(value: str, low: str, high: str) -> bool:
         if at is None or edge is None or (at > edge if end else at < edge):
             return False
     return True
+
+
+def _selects(item: Any) -> bool:
+    """Whether a sequence key's item has a key with a value (one that selects)."""
+    return any(key_kind(e.VR, e.value) != "universal" for e in item)
 
 
 def in_range(vr: str, value: str, rng: str) -> bool:
@@ -199,14 +205,21 @@ def _match_element(key: Any, cand: Any) -> bool:
     return any(v.rstrip(" ") == text.rstrip(" ") for v in values)
 
 
-_NOT_KEYS = frozenset({0x00080005, 0x00080052})  # Specific Character Set, Q/R Level
+#: Elements of a query that are not matched: Specific Character Set, Query/Retrieve Level
+#: and View, and what the SCP fills in itself (Retrieve AE Title, Instance Availability,
+#: Retrieve URL and Location UID); Timezone Offset From UTC qualifies the query's values
+#: (PS3.4 C.2.2.2.5: not taken into account here, but not matched either).
+CONTROL_KEYS = frozenset(
+    {0x00080005, 0x00080052, 0x00080053, 0x00080054, 0x00080056, 0x00080201, 0x00081190,
+     0x0040E011}
+)  # fmt: skip
 
 
 def matches(identifier: Any, candidate: Any) -> bool:
     """Whether ``candidate`` (a Dataset) matches every key of ``identifier``."""
     for key in identifier:
         tag = key.tag
-        if tag in _NOT_KEYS or tag.is_private or tag.group == 0x0002 or tag.element == 0:
+        if tag in CONTROL_KEYS or tag.is_private or tag.group == 0x0002 or tag.element == 0:
             continue  # (group lengths are not keys: some toolkits send them)
         if not _match_element(key, candidate.get(key.tag)):
             return False
@@ -229,7 +242,7 @@ def response_for(identifier: Any, candidate: Any) -> Any:
         have = candidate.get(key.tag)
         if key.VR == "SQ":
             items = list(have.value) if have is not None and have.value else []
-            if key.value:
+            if key.value and len(key.value[0]):  # (an empty item: the whole sequence)
                 sub = key.value[0]
                 items = [response_for(sub, it) for it in items if matches(sub, it)]
             out.add_new(key.tag, "SQ", items)
