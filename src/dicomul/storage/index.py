@@ -33,12 +33,13 @@ from dicomul._record import record
 from dicomul.storage._dataset_head import element_text, element_values
 from dicomul.storage._sql import Database, GroupWriter, open_database
 from dicomul.storage.matching import (
-    CONTROL_KEYS,
     as_text,
+    is_key,
     key_kind,
     matches,
     normal_time,
     response_for,
+    selects,
 )
 from dicomul.storage.part10 import StorageError, read_part10
 from dicomul.storage.writer import recent_files
@@ -167,9 +168,7 @@ def _beyond(identifier: Any) -> Any:
 
     keys = [
         e for e in identifier
-        if e.tag.group != 0x0002 and e.tag not in CONTROL_KEYS and not e.tag.is_private
-        and e.tag.element != 0  # (a group length is not a key)
-        and e.keyword not in FIELDS and e.keyword not in _COMPUTED
+        if is_key(e.tag) and e.keyword not in FIELDS and e.keyword not in _COMPUTED
     ]  # fmt: skip
     if not keys:
         return None
@@ -191,23 +190,18 @@ def _header(path: str, tags: list[int]) -> Any:
         return None
 
 
-def _selects(beyond: Any) -> bool:
-    """Whether any key beyond the index has a value (must be matched on the files)."""
-    return any(key_kind(e.VR, e.value) != "universal" for e in beyond)
-
-
-def _answer(beyond: Any, paths: Iterable[str], selects: bool) -> Any:
+def _answer(beyond: Any, paths: Iterable[str], filtering: bool) -> Any:
     """The keys beyond the index answered from the first of ``paths`` (the files of one
     result row) that can be read and matches them; None when none matches (and
-    ``selects``). With only return keys and no readable file, they come back empty."""
+    ``filtering``). With only return keys and no readable file, they come back empty."""
     from pydicom.dataset import Dataset
 
     tags = [int(e.tag) for e in beyond]
     for path in paths:
         header = _header(path, tags)
-        if header is not None and (not selects or matches(beyond, header)):
+        if header is not None and (not filtering or matches(beyond, header)):
             return response_for(beyond, header)
-    return None if selects else Dataset()
+    return None if filtering else Dataset()
 
 
 def _fast_values(path: str | os.PathLike[str]) -> dict[int, Any] | None:
@@ -403,14 +397,14 @@ class ArchiveIndex:
             elif kw in _COMPUTED and LEVELS.index(_COMPUTED[kw][2]) >= rank and level != "IMAGE":
                 out.append((kw, _COMPUTED[kw][0], _COMPUTED[kw][1] or self._db.modalities))
         beyond = _beyond(identifier)  # matched and answered from the rows' files
-        selects = beyond is not None and _selects(beyond)
-        if beyond is not None:
-            out.append(("", "", _UNIQUE[level]))  # (not answered: a row's files by it)
+        filtering = beyond is not None and selects(beyond)
+        # (with keys beyond the index, each row also gives its unique key: its files)
+        link = [_UNIQUE[level]] if beyond is not None else []
         where, params = self._where(identifier)
         group = f" GROUP BY {_UNIQUE[level]}" if level != "IMAGE" else ""
-        select = ", ".join(sql for _k, _v, sql in out) or "1"
+        select = ", ".join([*(sql for _k, _v, sql in out), *link]) or "1"
         sql = f"SELECT {select} FROM instances{where}{group} ORDER BY {_UNIQUE[level]}"
-        if limit is not None and not selects:
+        if limit is not None and not filtering:
             sql += f" LIMIT {int(limit)}"
         rows = self._db.query(sql, params)
         files: dict[str, list[str]] = {}
@@ -419,7 +413,6 @@ class ArchiveIndex:
                 f"SELECT {_UNIQUE[level]}, path FROM instances{where} ORDER BY path", params
             ):
                 files.setdefault(key, []).append(path)
-            out.pop()
         charset = identifier.get("SpecificCharacterSet")
         given = 0
         for row in rows:
@@ -428,7 +421,7 @@ class ArchiveIndex:
             answer = None
             if beyond is not None:
                 *row, key = row  # type: ignore[assignment]
-                answer = _answer(beyond, files.get(key, ()), selects)
+                answer = _answer(beyond, files.get(key, ()), filtering)
                 if answer is None:
                     continue
             ds = Dataset()
@@ -458,7 +451,7 @@ class ArchiveIndex:
         sql = f"SELECT path, SOPClassUID, SOPInstanceUID FROM instances{where} ORDER BY path"
         rows = self._db.query(sql, params)
         beyond = _beyond(identifier)
-        if beyond is not None and _selects(beyond):
+        if beyond is not None and selects(beyond):
             rows = [r for r in rows if _answer(beyond, [r[0]], True) is not None]
         return [Indexed(*row) for row in rows]
 

@@ -34,6 +34,9 @@ __all__ = [
     "in_range",
     "as_text",
     "response_for",
+    "selects",
+    "is_key",
+    "CONTROL_KEYS",
 ]
 
 _RANGED = frozenset({"DA", "TM", "DT"})
@@ -55,7 +58,7 @@ def as_text(value: Any) -> str:
 def key_kind(vr: str, value: Any) -> str:
     """ "universal", "list", "wildcard", "range", "sequence" or "single"."""
     if vr == "SQ":  # an item with no key that selects anything: universal (C.2.2.2.6)
-        return "sequence" if value and _selects(value[0]) else "universal"
+        return "sequence" if value and selects(value[0]) else "universal"
     text = as_text(value)
     if text == "":
         return "universal"
@@ -145,9 +148,17 @@ def _dt_in_range(value: str, low: str, high: str) -> bool:
     return True
 
 
-def _selects(item: Any) -> bool:
-    """Whether a sequence key's item has a key with a value (one that selects)."""
-    return any(key_kind(e.VR, e.value) != "universal" for e in item)
+def selects(identifier: Any) -> bool:
+    """Whether any key of ``identifier`` (a query, or a sequence key's item) has a value
+    that selects, i.e. is not universal."""
+    return any(key_kind(e.VR, e.value) != "universal" for e in identifier)
+
+
+def is_key(tag: Any) -> bool:
+    """Whether an element of a query (its pydicom Tag) is a key to match: not a control
+    (CONTROL_KEYS), not private, not File Meta, not a group length (some toolkits send
+    them)."""
+    return not (tag in CONTROL_KEYS or tag.is_private or tag.group == 0x0002 or tag.element == 0)
 
 
 def in_range(vr: str, value: str, rng: str) -> bool:
@@ -218,10 +229,7 @@ CONTROL_KEYS = frozenset(
 def matches(identifier: Any, candidate: Any) -> bool:
     """Whether ``candidate`` (a Dataset) matches every key of ``identifier``."""
     for key in identifier:
-        tag = key.tag
-        if tag in CONTROL_KEYS or tag.is_private or tag.group == 0x0002 or tag.element == 0:
-            continue  # (group lengths are not keys: some toolkits send them)
-        if not _match_element(key, candidate.get(key.tag)):
+        if is_key(key.tag) and not _match_element(key, candidate.get(key.tag)):
             return False
     return True
 
