@@ -109,6 +109,13 @@ def test_the_index_matches_as_the_rules_say(indexed: Any, level: str, keys: dict
     assert _found(index, query) == _oracle(query, datasets)
 
 
+def test_a_query_with_no_keys_is_answered(indexed: Any) -> None:
+    index, datasets = indexed  # (only the level: it raised ValueError in zip())
+    found = list(index.find(_q("STUDY")))
+    assert len(found) == len({str(d.StudyInstanceUID) for d in datasets})
+    assert all(d.QueryRetrieveLevel == "STUDY" for d in found)
+
+
 def test_uid_lists_and_counts(indexed: Any) -> None:
     index, datasets = indexed
     studies = sorted({str(d.StudyInstanceUID) for d in datasets})

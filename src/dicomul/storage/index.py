@@ -398,11 +398,10 @@ class ArchiveIndex:
                 out.append((kw, _COMPUTED[kw][0], _COMPUTED[kw][1] or self._db.modalities))
         beyond = _beyond(identifier)  # matched and answered from the rows' files
         filtering = beyond is not None and selects(beyond)
-        # (with keys beyond the index, each row also gives its unique key: its files)
-        link = [_UNIQUE[level]] if beyond is not None else []
         where, params = self._where(identifier)
         group = f" GROUP BY {_UNIQUE[level]}" if level != "IMAGE" else ""
-        select = ", ".join([*(sql for _k, _v, sql in out), *link]) or "1"
+        # (each row also gives its unique key, last: what its files are found by)
+        select = ", ".join([*(sql for _k, _v, sql in out), _UNIQUE[level]])
         sql = f"SELECT {select} FROM instances{where}{group} ORDER BY {_UNIQUE[level]}"
         if limit is not None and not filtering:
             sql += f" LIMIT {int(limit)}"
@@ -418,9 +417,9 @@ class ArchiveIndex:
         for row in rows:
             if limit is not None and given >= limit:
                 return
+            *row, key = row  # type: ignore[assignment]
             answer = None
             if beyond is not None:
-                *row, key = row  # type: ignore[assignment]
                 answer = _answer(beyond, files.get(key, ()), filtering)
                 if answer is None:
                     continue
