@@ -731,9 +731,10 @@ def test_cancel_during_get_reports_what_remains(tmp_path: Path) -> None:
 
 
 def test_a_slow_disk_stalls_no_other_association(tmp_path: Path, monkeypatch: Any) -> None:
-    """Writes of received data sets run off the loop: while the disk is stuck (here, every
-    write of one association's file waits on a gate), another association is served; once
-    the disk moves, the stored file is complete and only then is the C-STORE answered."""
+    """With write_on_loop=False, writes of received data sets run off the loop: while the
+    disk is stuck (here, every write of one association's file waits on a gate), another
+    association is served; once the disk moves, the stored file is complete and only then
+    is the C-STORE answered. (With the default, see the next test.)"""
     import threading
 
     from dicomul.storage import writer as writer_module
@@ -753,7 +754,7 @@ def test_a_slow_disk_stalls_no_other_association(tmp_path: Path, monkeypatch: An
     monkeypatch.setattr(writer_module, "store_file", stuck_store)
 
     async def scenario() -> tuple[int, bool, int]:
-        srv, port = await serve(store_dir=tmp_path, accept_all_storage=True)
+        srv, port = await serve(store_dir=tmp_path, accept_all_storage=True, write_on_loop=False)
         a = await connect(port, contexts=contexts_for_files([CT]))
         b = await connect(port)
         store = asyncio.ensure_future(a.store(CT))
@@ -771,6 +772,70 @@ def test_a_slow_disk_stalls_no_other_association(tmp_path: Path, monkeypatch: An
     assert (echo, early, status) == (0, False, 0)
     stored = tmp_path / f"{pydicom.dcmread(CT).SOPInstanceUID}.dcm"
     assert pydicom.dcmread(stored).PixelData == pydicom.dcmread(CT).PixelData
+
+
+def test_small_writes_go_on_the_loop_until_one_is_slow(tmp_path: Path, monkeypatch: Any) -> None:
+    """By default a small data set is written on the loop (no hand-off to a thread). One
+    write that takes longer than 10 ms (a slow disk) sends the next ones to the pool: while
+    such a write is stuck, another association is served, and the stored files are whole."""
+    from dicomul.storage import writer as writer_module
+
+    gate = threading.Event()
+    real_store = writer_module.store_file
+    threads: list[str] = []
+
+    def slow_then_stuck(*args: Any) -> Any:  # (a small data set: one compiled call)
+        threads.append(threading.current_thread().name)
+        if len(threads) == 2:
+            threading.Event().wait(0.05)  # slow: 50 ms
+        elif len(threads) == 3:
+            assert gate.wait(T), "the gate was never opened"
+        return real_store(*args)
+
+    monkeypatch.setattr(writer_module, "store_file", slow_then_stuck)
+
+    async def scenario() -> tuple[list[int], int, bool, int]:
+        srv, port = await serve(store_dir=tmp_path, accept_all_storage=True)
+        loop_thread = threading.current_thread().name
+        a = await connect(port, contexts=contexts_for_files([CT, MR]))
+        b = await connect(port)
+        quick = [await a.store(CT), await a.store(MR)]  # on the loop; the second is slow
+        store = asyncio.ensure_future(a.store(CT))  # now in the pool, and stuck there
+        await asyncio.sleep(0.1)
+        echo = await b.echo()  # the loop is free: served at once
+        answered_before_disk = store.done()
+        gate.set()
+        status = await store
+        await a.release()
+        await b.release()
+        await srv.close()
+        threads.insert(0, loop_thread)
+        return quick, echo, answered_before_disk, status
+
+    quick, echo, early, status = run(scenario)
+    assert (quick, echo, early, status) == ([0, 0], 0, False, 0)
+    loop_thread, first, second, third = threads
+    assert first == second == loop_thread and third.startswith("dicomul")
+    for path in (CT, MR):
+        stored = tmp_path / f"{pydicom.dcmread(path).SOPInstanceUID}.dcm"
+        assert pydicom.dcmread(stored).PixelData == pydicom.dcmread(path).PixelData
+
+
+def test_quick_writes_pause_after_a_slow_one() -> None:
+    """The rule itself (aio._offload.QuickWrites), on a clock of our own."""
+    from dicomul.aio._offload import QuickWrites
+
+    now = [100.0]
+    q = QuickWrites(slow=0.010, pause=30.0, clock=lambda: now[0])
+    assert q.now()
+    q.took(0.009)
+    assert q.now()  # quick enough
+    q.took(0.011)
+    assert not q.now()  # slow: the pool for 30 s
+    now[0] += 29.9
+    assert not q.now()
+    now[0] += 0.2
+    assert q.now()  # then the loop tries again
 
 
 def test_a_slow_upload_is_not_idle(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """Where the asyncio server's disk work happens (aio._offload): a received object's file is
-made, written and committed in the server's thread pool, never on the event loop; a small
-data set waits in memory and costs one hand-off to the pool, a large one starts being
-written before its last byte arrives; a file that cannot be made fails that C-STORE with
-0xA700 (out of resources) and the association goes on."""
+made, written and committed in the server's thread pool; a small data set waits in
+memory and is written in one compiled call, on the event loop while such writes are
+quick (else, with write_on_loop=False or fsync, in one hand-off to the pool); a large
+one starts being written before its last byte arrives; a file that cannot be made fails
+that C-STORE with 0xA700 (out of resources) and the association goes on."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ def run(scenario: Any) -> Any:
     return asyncio.run(asyncio.wait_for(scenario(), 30.0))
 
 
-async def store_one(directory: Path) -> tuple[int, int]:
+async def store_one(directory: Path, **kw: Any) -> tuple[int, int]:
     """Store CT_small through a fresh server; (status, echo status after it)."""
-    srv = aio.Server("SCP", store_dir=directory, accept_all_storage=True, acse_timeout=T)
+    srv = aio.Server("SCP", store_dir=directory, accept_all_storage=True, acse_timeout=T, **kw)
     port = await srv.start("127.0.0.1", 0)
     try:
         contexts = verification_contexts() + contexts_for_files([CT])
@@ -77,14 +78,21 @@ class _Made:
         monkeypatch.setattr(writer_module.Part10Writer, "write", write)
 
 
-def test_a_small_object_is_made_and_written_off_the_loop(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "options, on_loop",
+    [({}, True), ({"write_on_loop": False}, False), ({"fsync": True}, False)],
+    ids=["default", "write_on_loop=False", "fsync"],
+)
+def test_a_small_object_is_made_and_written_in_one_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any], on_loop: bool
 ) -> None:
-    """In one compiled call (write_file), in a pool thread: no Part10Writer at all."""
+    """In one compiled call (write_file), no Part10Writer at all: on the loop by default,
+    in a pool thread when asked to or when the file is to be synced."""
     made = _Made(monkeypatch)
-    assert run(lambda: store_one(tmp_path)) == (0, 0)
+    assert run(lambda: store_one(tmp_path, **options)) == (0, 0)
     loop_thread = threading.current_thread().name  # (asyncio.run's loop runs here)
-    assert len(made.whole_threads) == 1 and loop_thread not in made.whole_threads
+    assert len(made.whole_threads) == 1
+    assert (made.whole_threads[0] == loop_thread) is on_loop
     assert made.make_threads == made.write_threads == []
     stored = tmp_path / f"{CT_UID}.dcm"
     assert pydicom.dcmread(stored).PixelData == pydicom.dcmread(CT).PixelData

@@ -40,7 +40,11 @@ Handlers may be plain functions or coroutines (async generators for the Q/R ones
   ``info.request.common_extended`` for the accept policy.
 
 Plain handlers run in a bounded thread pool (``handler_threads``), so a slow one never
-stalls the loop; coroutines run on the loop. ``accept(info) -> bool`` (plain or async)
+stalls the loop; coroutines run on the loop. Received files are written in that pool,
+except a small data set (up to 256 KiB, with no plain on_store and no ``fsync``): that
+one is written on the loop while such writes take under 10 ms, and in the pool for 30 s
+after one that did not (``write_on_loop=False``: always in the pool, for storage on a
+network file system). ``accept(info) -> bool`` (plain or async)
 decides, after the allow-lists, whether to accept a requestor: it sees the peer address
 and both AE titles.
 
@@ -68,13 +72,14 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 from dicomul.aio._nservice import CommitmentService, NServices, perform
-from dicomul.aio._offload import BackgroundWriter, commit_and_call
+from dicomul.aio._offload import BackgroundWriter, QuickWrites, commit_and_call
 from dicomul.aio._retrieve import handler_items, retrieve
 from dicomul.aio.protocol import SessionProtocol
 from dicomul.dimse.messages import CommandField, CStoreRQ
@@ -175,6 +180,7 @@ class Server(NServices):
         store_dir: str | os.PathLike[str] | None = None,
         fsync: bool = False,
         ignore: bool = False,
+        write_on_loop: bool = True,
         on_echo: Callable[[], Any] | None = None,
         on_store: Callable[[FileMeta, Any, AssociationInfo], Any] | None = None,
         on_find: Callable[[Any, str], Any] | None = None,
@@ -212,6 +218,8 @@ class Server(NServices):
         self.store_dir = store_dir
         self.fsync = fsync
         self.ignore = ignore
+        self.write_on_loop = write_on_loop
+        self._quick = QuickWrites()
         self.on_echo = on_echo
         self.on_store = on_store
         self.on_find = on_find
@@ -357,6 +365,12 @@ class Server(NServices):
             self._per_ae[peer.calling] -= 1
             if self._per_ae[peer.calling] <= 0:
                 del self._per_ae[peer.calling]
+
+    def writes_here(self, writer: BackgroundWriter) -> bool:
+        """Commit this received data set on the loop: it waits whole in memory (up to
+        _offload.START bytes), no fsync was asked for, ``write_on_loop`` is on and no
+        recent write was slow (_offload.QuickWrites)."""
+        return self.write_on_loop and not self.fsync and writer.whole and self._quick.now()
 
     async def run_handler(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Call a handler: a coroutine function on the loop, a plain one in the pool."""
@@ -662,12 +676,26 @@ class _Peer:
         if self.receiver is None or ctx is None:
             self.respond(ev, 0x0122)
             return True
-        if self.server.on_store is not None or isinstance(
-            getattr(ev.dataset, "writer", None), BackgroundWriter
-        ):
+        if self.server.on_store is not None:
             return False
-        self.respond(ev, self.receiver.commit(ev.message, ctx[1], ev.dataset)[0])  # type: ignore[arg-type]
+        writer = getattr(ev.dataset, "writer", None)
+        if not isinstance(writer, BackgroundWriter):
+            status = self.receiver.commit(ev.message, ctx[1], ev.dataset)[0]  # type: ignore[arg-type]
+        elif self.server.writes_here(writer):
+            status = self._commit_here(ev.message, ctx[1], ev.dataset)[0]  # type: ignore[arg-type]
+        else:
+            return False
+        self.respond(ev, status)
         return True
+
+    def _commit_here(self, rq: CStoreRQ, ts: str, dataset: Any) -> tuple[int, Any, Any]:
+        """Commit a data set held whole in memory on the loop, timing the write."""
+        assert self.receiver is not None
+        t0 = time.perf_counter()
+        try:
+            return self.receiver.commit(rq, ts, dataset)
+        finally:
+            self.server._quick.took(time.perf_counter() - t0)
 
     async def _store(self, ev: RequestReceived) -> None:
         rq: CStoreRQ = ev.message  # type: ignore[assignment]
@@ -676,9 +704,11 @@ class _Peer:
         assert receiver is not None
         writer = getattr(ev.dataset, "writer", None)
         handler = self.server.on_store
-        if isinstance(writer, BackgroundWriter):  # written and committed off the loop,
+        plain = handler is not None and not inspect.iscoroutinefunction(handler)
+        if isinstance(writer, BackgroundWriter) and not plain and self.server.writes_here(writer):
+            status, meta, data = self._commit_here(rq, ctx[1], ev.dataset)
+        elif isinstance(writer, BackgroundWriter):  # written and committed off the loop,
             await writer.flushed()  # with a plain on_store called in the same hand-off
-            plain = handler is not None and not inspect.iscoroutinefunction(handler)
             status, meta, data = await self._loop.run_in_executor(
                 self.server._pool, commit_and_call, receiver, rq, ctx[1], ev.dataset,
                 handler if plain else None, self.info,

@@ -562,6 +562,12 @@ def _storescp_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-od", "--output-dir", help="directory for received files")
     p.add_argument("--ignore", action="store_true", help="receive and answer, store nothing")
     p.add_argument("--fsync", action="store_true", help="fsync each file before answering")
+    p.add_argument(
+        "--writes-in-pool",
+        action="store_true",
+        help="write every received file in the thread pool (small ones are written on the "
+        "event loop while that is quick; use this for a network file system)",
+    )
     p.add_argument("--bind", default="0.0.0.0", help="address to listen on")
     p.add_argument("--allow-calling", action="append", help="accept only these calling AEs")
     p.add_argument("--allow-called", action="append", help="accept only these called AEs")

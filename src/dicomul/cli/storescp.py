@@ -116,6 +116,7 @@ async def serve(
         max_per_calling_ae=args.max_per_ae,
         store_dir=None if args.ignore else args.output_dir,
         fsync=args.fsync,
+        write_on_loop=not args.writes_in_pool,
         ignore=args.ignore,
         ssl_context=ssl_context,
         acse_timeout=args.ta or 30.0,

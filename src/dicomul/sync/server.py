@@ -54,7 +54,7 @@ __all__ = ["Server", "Operation", "current_operation", "AssociationInfo"]
 _SHARED = frozenset(
     {
         "ae_title", "contexts", "accept_all_storage", "allowed_calling", "allowed_called",
-        "max_pdu", "max_associations", "store_dir", "fsync", "ignore", "on_echo",
+        "max_pdu", "max_associations", "store_dir", "fsync", "ignore", "write_on_loop", "on_echo",
         "on_store", "on_find", "on_get", "on_move", "move_destinations", "ssl_context",
         "acse_timeout", "dimse_timeout", "prefer", "port", "accept", "on_user_identity",
         "on_extended", "max_pending", "max_per_calling_ae", "async_operations",
