@@ -40,6 +40,11 @@ class Database:
         """Run a statement for each row, in one transaction."""
         raise NotImplementedError
 
+    def write_now(self, sql: str, rows: Sequence[Sequence[Any]]) -> bool:
+        """:meth:`write` if that needs no wait (no lock held, no network): True when
+        written, False when nothing was done and :meth:`write` must do it."""
+        return False
+
     def wildcard(self, column: str, pattern: str) -> tuple[str, str]:
         """A case-sensitive C-FIND wildcard match (``*``, ``?``): (SQL, parameter)."""
         raise NotImplementedError
@@ -67,7 +72,17 @@ class Database:
 
 
 class SQLiteDatabase(Database):
-    """An SQLite file in WAL mode (readers do not wait for the writer)."""
+    """An SQLite file in WAL mode (readers do not wait for the writer).
+
+    :meth:`write_now` has a connection of its own that never waits for the file's write
+    lock (another connection or process writing: False at once) and never checkpoints
+    (in WAL mode with synchronous=NORMAL a commit then writes to the page cache and
+    syncs nothing); every CHECKPOINT_EVERY of its commits a short-lived thread copies
+    the WAL back into the database and restarts it (a RESTART checkpoint, which syncs,
+    and keeps writers out meanwhile: a passive one never catches up with a writer that
+    goes on committing, and the WAL would grow without end)."""
+
+    CHECKPOINT_EVERY = 256
 
     def __init__(self, path: str) -> None:
         super().__init__()
@@ -77,6 +92,48 @@ class SQLiteDatabase(Database):
         )
         self._wal()
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._now: sqlite3.Connection | None = None  # write_now's, made on first use
+        self._now_lock = threading.Lock()
+        self._commits = 0  # write_now commits since the last checkpoint started
+        self._checkpointing = threading.Lock()
+
+    def write_now(self, sql: str, rows: Sequence[Sequence[Any]]) -> bool:
+        if not self._now_lock.acquire(blocking=False):
+            return False
+        try:
+            if self._now is None:
+                self._now = sqlite3.connect(
+                    self.where, check_same_thread=False, isolation_level=None, timeout=0
+                )
+                self._now.execute("PRAGMA synchronous=NORMAL")
+                self._now.execute("PRAGMA wal_autocheckpoint=0")
+            try:
+                self._now.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:  # locked by another writer: not now
+                return False
+            try:
+                self._now.executemany(sql, rows)
+                self._now.execute("COMMIT")
+            except BaseException:
+                self._now.execute("ROLLBACK")
+                raise
+            self._commits += 1
+            if self._commits >= self.CHECKPOINT_EVERY and self._checkpointing.acquire(False):
+                self._commits = 0
+                threading.Thread(target=self._checkpoint, name="dicomul-checkpoint",
+                                 daemon=True).start()  # fmt: skip
+            return True
+        finally:
+            self._now_lock.release()
+
+    def _checkpoint(self) -> None:  # in its own thread
+        try:
+            with self.lock:
+                self._db.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+        except sqlite3.Error:  # closed meanwhile, busy: the next one catches up
+            pass
+        finally:
+            self._checkpointing.release()
 
     def _wal(self) -> None:
         """Switch the file to WAL (it stays so). The switch needs the file alone and,
@@ -135,6 +192,10 @@ class SQLiteDatabase(Database):
         self.query(f"PRAGMA user_version={int(version)}")
 
     def close(self) -> None:
+        with self._now_lock:
+            if self._now is not None:
+                self._now.close()
+                self._now = None
         with self.lock:
             self._db.close()
 

@@ -14,6 +14,7 @@ index forgets it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Iterator
@@ -59,10 +60,13 @@ class Archive:
             "storage_commitment": self.index.locate,
         }
 
-    def on_store(self, meta: Any, data: Any, info: Any) -> int:
-        """Index the file just committed (``data``, its Path)."""
+    async def on_store(self, meta: Any, data: Any, info: Any) -> int:
+        """Index the file just committed (``data``, its Path), on the server's loop when
+        that needs no wait (ArchiveIndex.add_now: the row made from the bytes just
+        written, SQLite's write lock free), else in a thread."""
         try:
-            self.index.add(data)
+            if not self.index.add_now(data):
+                await asyncio.get_running_loop().run_in_executor(None, self.index.add, data)
         except Exception:  # noqa: BLE001 - stored but not indexed: say so, fail the store
             log.exception("cannot index %s", data)
             return PROCESSING_FAILURE

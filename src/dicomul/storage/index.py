@@ -246,9 +246,8 @@ class ArchiveIndex:
         # Files the receiver has just written are indexed from the bytes it had.
         recent_files.keep(RECENT_FILES)
         #: add()'s group commit: concurrent adds share a transaction.
-        self._writer = GroupWriter(
-            self._db, self._db.upsert("instances", _COLUMNS, "SOPInstanceUID")
-        )
+        self._upsert = self._db.upsert("instances", _COLUMNS, "SOPInstanceUID")
+        self._writer = GroupWriter(self._db, self._upsert)
 
     def _make_schema(self) -> None:
         """Check the layout of an existing index; make the tables of a new one."""
@@ -299,6 +298,11 @@ class ArchiveIndex:
             meta = getattr(ds, "file_meta", None)
             texts[0] = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta else ""
             texts[1] = os.path.getsize(path)
+        return self._row(path, texts)
+
+    @staticmethod
+    def _row(path: str | os.PathLike[str], texts: dict[int, Any]) -> list[Any]:
+        """The row of ``path`` from its elements' texts (see _fast_values)."""
         values: list[Any] = []
         for field in FIELDS.values():
             text = texts.get(field.tag, "")
@@ -317,10 +321,20 @@ class ArchiveIndex:
         self._writer.write(row)
         return str(row[_COLUMNS.index("SOPInstanceUID")])
 
+    def add_now(self, path: str | os.PathLike[str]) -> bool:
+        """Index a file this process has just stored (storage.writer.recent_files) if
+        that needs neither a read of the file nor a wait for the database: for an
+        event loop, which must not block. True when indexed; False when nothing was
+        written and :meth:`add` (which may block) must do it."""
+        if not recent_files.holds(path):
+            return False
+        texts = _fast_values(path)  # (from the bytes written; None: pydicom must read)
+        return texts is not None and self._db.write_now(self._upsert, [self._row(path, texts)])
+
     def add_rows(self, rows: list[list[Any]]) -> list[str]:
         """Index rows made by :meth:`row_of`, in one transaction."""
         if rows:
-            self._db.write(self._db.upsert("instances", _COLUMNS, "SOPInstanceUID"), rows)
+            self._db.write(self._upsert, rows)
         uid = _COLUMNS.index("SOPInstanceUID")
         return [r[uid] for r in rows]
 

@@ -424,6 +424,11 @@ class RecentFiles:
             while len(self._files) > self._limit:
                 self._files.popitem(last=False)
 
+    def holds(self, path: str | os.PathLike[str]) -> bool:
+        """Whether :meth:`take` would give ``path``'s file now."""
+        with self._lock:
+            return os.path.abspath(path) in self._files
+
     def add(self, path: str, meta: FileMeta, spans: list[Any]) -> None:
         """``path`` was just written as ``spans``: encode_file_meta(meta), then the data
         set's chunks."""

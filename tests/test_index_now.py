@@ -1,0 +1,168 @@
+"""ArchiveIndex.add_now, the index write an event loop may make: a file this process has
+just written is indexed from the bytes it wrote, in SQLite, without reading the file and
+without waiting for the write lock (another connection or process writing: nothing done,
+False, and add() does it later); its commits never checkpoint, a thread does that every
+CHECKPOINT_EVERY commits, so the WAL stays bounded. And the archive's on_store, which
+falls back to add() in a thread, stores and indexes while another writer holds the lock."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from interop.archive_data import write_archive
+
+from dicomul import aio
+from dicomul.storage import _sql
+from dicomul.storage.archive import Archive
+from dicomul.storage.contexts import contexts_for_files
+from dicomul.storage.index import ArchiveIndex
+from dicomul.storage.part10 import read_part10
+from dicomul.storage.writer import write_file
+
+pytestmark = pytest.mark.timeout(60)
+
+T = 10.0
+
+
+def _written(directory: Path, source: Path) -> Path:
+    """``source`` stored again the way the server stores a small data set (one call)."""
+    p10 = read_part10(source)
+    raw = source.read_bytes()[p10.dataset_offset :]
+    directory.mkdir(parents=True, exist_ok=True)
+    return Path(write_file(directory, p10.meta, [raw]))
+
+
+@pytest.fixture(scope="module")
+def every_source(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return write_archive(tmp_path_factory.mktemp("files"))
+
+
+@pytest.fixture(scope="module")
+def sources(every_source: list[Path]) -> list[Path]:
+    """The files whose indexed values are plain ASCII (the header walk's, not pydicom's)."""
+    return [f for f in every_source if str(pydicom.dcmread(f).PatientName).isascii()]
+
+
+def test_a_file_just_written_is_indexed_on_the_spot(tmp_path: Path, sources: list[Path]) -> None:
+    index = ArchiveIndex(tmp_path / "archive")
+    path = _written(tmp_path / "archive", sources[0])
+    assert index.add_now(path) is True
+    uid = str(pydicom.dcmread(sources[0]).SOPInstanceUID)
+    assert index.locate(uid) == path.resolve()
+    other = ArchiveIndex(tmp_path / "other")  # the same row as add() from the file on disk
+    other.add(path)
+    query = "SELECT * FROM instances"
+    assert index._db.query(query) == other._db.query(query)
+
+
+def test_a_file_not_just_written_is_not_read(tmp_path: Path, sources: list[Path]) -> None:
+    index = ArchiveIndex(tmp_path / "archive")
+    assert index.add_now(sources[0]) is False  # (it would have to be read: add() does that)
+    assert len(index) == 0
+
+
+def test_a_file_pydicom_must_read_is_left_to_add(tmp_path: Path, every_source: list[Path]) -> None:
+    index = ArchiveIndex(tmp_path / "archive")
+    source = next(f for f in every_source if not str(pydicom.dcmread(f).PatientName).isascii())
+    path = _written(tmp_path / "archive", source)
+    assert index.add_now(path) is False  # (MÜLLER^HANS: not plain ASCII)
+    assert len(index) == 0
+    index.add(path)
+    assert len(index) == 1
+
+
+def test_the_write_lock_held_elsewhere_is_not_waited_for(
+    tmp_path: Path, sources: list[Path]
+) -> None:
+    index = ArchiveIndex(tmp_path / "archive")
+    path = _written(tmp_path / "archive", sources[0])
+    other = sqlite3.connect(index.file, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer (a qrscp worker, dicomul index)
+    try:
+        assert index.add_now(path) is False
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert len(index) == 0
+    index.add(path)  # (reads the file: what add_now had is not kept)
+    assert len(index) == 1
+
+
+def _wal_frames(index: ArchiveIndex) -> int:
+    """Frames in the index's write-ahead log now (what a checkpoint would look at)."""
+    con = sqlite3.connect(index.file)
+    try:
+        return int(con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+    finally:
+        con.close()
+
+
+def _fill(directory: Path, sources: list[Path], commits: int) -> ArchiveIndex:
+    index = ArchiveIndex(directory)
+    for i in range(commits):
+        path = _written(directory, sources[i % len(sources)])
+        if not index.add_now(path):  # (a checkpoint is running: as the archive does)
+            index.add(path)
+    for _ in range(500):  # bounded: until the last checkpoint thread has finished
+        if not any(t.name == "dicomul-checkpoint" for t in threading.enumerate()):
+            break
+        time.sleep(0.01)
+    return index
+
+
+def test_the_write_ahead_log_stays_bounded(
+    tmp_path: Path, sources: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_sql.SQLiteDatabase, "CHECKPOINT_EVERY", 10**9)
+    unbounded = _wal_frames(_fill(tmp_path / "a", sources, 200))
+    monkeypatch.setattr(_sql.SQLiteDatabase, "CHECKPOINT_EVERY", 16)
+    bounded = _wal_frames(_fill(tmp_path / "b", sources, 200))
+    assert unbounded > 200  # (each commit writes a few pages)
+    assert bounded < unbounded / 4, (bounded, unbounded)
+    assert len(ArchiveIndex(tmp_path / "b")) == len(sources)  # (each one UID, stored again)
+
+
+def test_the_archive_stores_and_indexes_while_another_writer_holds_the_lock(
+    tmp_path: Path, sources: list[Path]
+) -> None:
+    archive = Archive(tmp_path / "archive")
+    files = sources[:3]
+    other = sqlite3.connect(archive.index.file, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: other.execute("ROLLBACK"))
+
+    async def scenario() -> list[int]:
+        srv = aio.Server("ARCHIVE", acse_timeout=T, **archive.server_options())
+        port = await srv.start()
+        try:
+            async with await aio.connect(
+                "127.0.0.1", port, called_ae="ARCHIVE", contexts=contexts_for_files(files),
+                dimse_timeout=T,
+            ) as a:  # fmt: skip
+                release.start()  # the first store waits in a thread until this
+                return [await a.store(f) for f in files]
+        finally:
+            await srv.close()
+
+    try:
+        statuses = asyncio.run(asyncio.wait_for(scenario(), 30.0))
+    finally:
+        release.join()
+        other.close()
+    assert statuses == [0, 0, 0]
+    uids = [str(pydicom.dcmread(f).SOPInstanceUID) for f in files]
+    assert all(archive.index.locate(u) is not None for u in uids)
+    assert len(archive.index) == 3
+
+
+def test_postgresql_never_writes_on_the_loop() -> None:
+    """(write_now's default: a database over the network is always written by add().)"""
+    db: Any = _sql.Database()
+    assert db.write_now("INSERT", [[1]]) is False
