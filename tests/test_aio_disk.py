@@ -1,5 +1,5 @@
-"""Where the asyncio server's disk work happens (aio._offload): a received object's file is
-made, written and committed in the server's thread pool; a small data set waits in
+"""Where the asyncio server's disk work happens (aio._offload): a large received object's
+file is made, written and committed in the server's thread pool; a small data set waits in
 memory and is written in one compiled call, on the event loop while such writes are
 quick (else, with write_on_loop=False or fsync, in one hand-off to the pool); a large
 one starts being written before its last byte arrives; a file that cannot be made fails

@@ -2,8 +2,9 @@
 just written is indexed from the bytes it wrote, in SQLite, without reading the file and
 without waiting for the write lock (another connection or process writing: nothing done,
 False, and add() does it later); its commits never checkpoint, a thread does that every
-CHECKPOINT_EVERY commits, so the WAL stays bounded. And the archive's on_store, which
-falls back to add() in a thread, stores and indexes while another writer holds the lock."""
+CHECKPOINT_EVERY commits, so the WAL stays bounded. And the archive's on_store_now (on
+the loop, after a file written there), which leaves the row to on_store in the pool when
+it cannot write at once: stores and indexes while another writer holds the lock."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from interop.archive_data import write_archive
 
 from dicomul import aio
 from dicomul.storage import _sql
+from dicomul.storage import index as index_module
 from dicomul.storage.archive import Archive
 from dicomul.storage.contexts import contexts_for_files
 from dicomul.storage.index import ArchiveIndex
@@ -79,7 +81,7 @@ def test_a_file_pydicom_must_read_is_left_to_add(tmp_path: Path, every_source: l
 
 
 def test_the_write_lock_held_elsewhere_is_not_waited_for(
-    tmp_path: Path, sources: list[Path]
+    tmp_path: Path, sources: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     index = ArchiveIndex(tmp_path / "archive")
     path = _written(tmp_path / "archive", sources[0])
@@ -91,8 +93,11 @@ def test_the_write_lock_held_elsewhere_is_not_waited_for(
         other.execute("ROLLBACK")
         other.close()
     assert len(index) == 0
-    index.add(path)  # (reads the file: what add_now had is not kept)
-    assert len(index) == 1
+    reads: list[Any] = []
+    real_read = index_module.read_part10
+    monkeypatch.setattr(index_module, "read_part10", lambda p: reads.append(p) or real_read(p))
+    index.add(path)  # (from the bytes add_now kept for it: the file is not read back)
+    assert len(index) == 1 and reads == []
 
 
 def _wal_frames(index: ArchiveIndex) -> int:
@@ -129,11 +134,27 @@ def test_the_write_ahead_log_stays_bounded(
     assert len(ArchiveIndex(tmp_path / "b")) == len(sources)  # (each one UID, stored again)
 
 
+def _spy_pool_adds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The threads in which ArchiveIndex.add (the archive's path through the pool) ran."""
+    threads: list[str] = []
+    real_add = ArchiveIndex.add
+
+    def add(self: ArchiveIndex, path: Any, ds: Any = None) -> str:
+        threads.append(threading.current_thread().name)
+        return real_add(self, path, ds)
+
+    monkeypatch.setattr(ArchiveIndex, "add", add)
+    return threads
+
+
 def test_the_archive_stores_and_indexes_while_another_writer_holds_the_lock(
-    tmp_path: Path, sources: list[Path]
+    tmp_path: Path, sources: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The first store finds the lock taken: its row goes to on_store in the pool, and
+    so do the next ones while it waits (rows in the order of their files)."""
     archive = Archive(tmp_path / "archive")
     files = sources[:3]
+    in_pool = _spy_pool_adds(monkeypatch)
     other = sqlite3.connect(archive.index.file, isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
     release = threading.Timer(0.3, lambda: other.execute("ROLLBACK"))
@@ -157,12 +178,47 @@ def test_the_archive_stores_and_indexes_while_another_writer_holds_the_lock(
         release.join()
         other.close()
     assert statuses == [0, 0, 0]
+    assert len(in_pool) >= 1 and all(t.startswith("dicomul") for t in in_pool)
     uids = [str(pydicom.dcmread(f).SOPInstanceUID) for f in files]
     assert all(archive.index.locate(u) is not None for u in uids)
     assert len(archive.index) == 3
 
 
-def test_postgresql_never_writes_on_the_loop() -> None:
-    """(write_now's default: a database over the network is always written by add().)"""
-    db: Any = _sql.Database()
-    assert db.write_now("INSERT", [[1]]) is False
+@pytest.mark.parametrize("options", [{}, {"write_on_loop": False}, {"fsync": True}],
+                         ids=["default", "write_on_loop=False", "fsync"])  # fmt: skip
+def test_index_rows_are_written_where_the_files_are(
+    tmp_path: Path, sources: list[Path], monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
+) -> None:
+    """On the loop with the files written there (the default); in the pool, with no
+    write on the loop at all, when the files are (write_on_loop=False, fsync)."""
+    archive = Archive(tmp_path / "archive")
+    files = sources[:3]
+    in_pool = _spy_pool_adds(monkeypatch)
+    now_threads: list[str] = []
+    real_now = _sql.SQLiteDatabase.write_now
+
+    def write_now(self: Any, sql: str, rows: Any) -> bool:
+        now_threads.append(threading.current_thread().name)
+        return real_now(self, sql, rows)
+
+    monkeypatch.setattr(_sql.SQLiteDatabase, "write_now", write_now)
+
+    async def scenario() -> tuple[list[int], str]:
+        srv = aio.Server("ARCHIVE", acse_timeout=T, **archive.server_options(), **options)
+        port = await srv.start()
+        try:
+            async with await aio.connect(
+                "127.0.0.1", port, called_ae="ARCHIVE", contexts=contexts_for_files(files),
+                dimse_timeout=T,
+            ) as a:  # fmt: skip
+                return [await a.store(f) for f in files], threading.current_thread().name
+        finally:
+            await srv.close()
+
+    statuses, loop_thread = asyncio.run(asyncio.wait_for(scenario(), 30.0))
+    assert statuses == [0, 0, 0] and len(archive.index) == 3
+    if options:
+        assert now_threads == [] and len(in_pool) == 3
+    else:  # (the first one at least: a slow write there sends the next ones to the pool)
+        assert now_threads and set(now_threads) == {loop_thread}
+        assert len(now_threads) + len(in_pool) >= 3

@@ -91,3 +91,32 @@ def test_two_qrscp_share_one_postgresql_index(pg_url: str, tmp_path: Path) -> No
         assert len(findscu(port_c, "ARCHIVE", "-S", keys, tmp_path / "c")) == 2
     finally:
         cap._stop(c)
+
+
+def test_postgresql_indexes_a_file_just_stored_in_a_thread_without_reading_it(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """add_now never writes over the network (an event loop would wait on it): False,
+    and add() then makes the row from the bytes written, not from the file read back."""
+    from dicomul.storage import index as index_module
+    from dicomul.storage.part10 import read_part10
+    from dicomul.storage.writer import write_file
+
+    source = write_archive(tmp_path / "files")[0]
+    (tmp_path / "store").mkdir()
+    index = ArchiveIndex(tmp_path / "store", pg_url)  # (it has the writer keep the bytes)
+    p10 = read_part10(source)
+    path = write_file(tmp_path / "store", p10.meta, [source.read_bytes()[p10.dataset_offset :]])
+    reads: list[Any] = []
+    real_read = index_module.read_part10
+    monkeypatch.setattr(index_module, "read_part10", lambda p: reads.append(p) or real_read(p))
+    uid = str(pydicom.dcmread(source).SOPInstanceUID)
+    try:
+        assert index.add_now(path) is False
+        assert index.locate(uid) is None
+        index.add(path)
+        assert index.locate(uid) == Path(path).resolve()
+        assert reads == []
+    finally:
+        index.remove([uid])
+        index.close()

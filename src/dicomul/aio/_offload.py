@@ -14,8 +14,10 @@ thread and back costs far more than writing a few KiB to the page cache (on a 2-
 250 µs of CPU against 40: 1,560 -> 2,650 objects/s from 4 DCMTK storescu into tmpfs).
 A write that is slow (a remote or failing disk, a full page cache) sends every write to
 the pool for a while, so a slow disk stalls the loop for one write, not for each.
-(DESIGN.md has every disk write off the loop; this is the departure, and
-``write_on_loop=False`` / ``storescp --writes-in-pool`` turns it off.)"""
+(The event-loop design had every disk write off the loop; this is a measured departure
+from it, for small files on a disk that keeps up, and ``write_on_loop=False`` /
+``storescp --writes-in-pool`` turns it off: for a network file system, where one write
+may hang.)"""
 
 from __future__ import annotations
 

@@ -25,6 +25,9 @@ Handlers may be plain functions or coroutines (async generators for the Q/R ones
 * ``on_echo() -> status``
 * ``on_store(meta, data, info) -> status`` (``data``: the committed file's Path when
   ``store_dir`` is set, else the data set's bytes)
+* ``on_store_now(meta, data, info) -> status | None``: optional, plain, quick and never
+  blocking: tried on the loop right after a file was written there (see below); None
+  leaves the file to ``on_store`` (the archive indexes this way).
 * ``on_find(identifier, sop_class_uid) -> iterable of (status, Dataset | None)``
 * ``on_get(identifier) -> iterable of objects to send back as C-STORE sub-operations``
 * ``on_move(identifier, destination_ae) -> iterable of objects``, sent to
@@ -183,6 +186,7 @@ class Server(NServices):
         write_on_loop: bool = True,
         on_echo: Callable[[], Any] | None = None,
         on_store: Callable[[FileMeta, Any, AssociationInfo], Any] | None = None,
+        on_store_now: Callable[[FileMeta, Any, AssociationInfo], int | None] | None = None,
         on_find: Callable[[Any, str], Any] | None = None,
         on_get: Callable[[Any], Any] | None = None,
         on_move: Callable[[Any, str], Any] | None = None,
@@ -222,6 +226,7 @@ class Server(NServices):
         self._quick = QuickWrites()
         self.on_echo = on_echo
         self.on_store = on_store
+        self.on_store_now = on_store_now
         self.on_find = on_find
         self.on_get = on_get
         self.on_move = on_move
@@ -688,6 +693,19 @@ class _Peer:
         self.respond(ev, status)
         return True
 
+    def _store_now(self, quick: Callable[..., Any], meta: Any, data: Any) -> int | None:
+        """``on_store_now`` on the loop, timed as a write (it is one): its status, or None
+        (on_store is to do it)."""
+        t0 = time.perf_counter()
+        try:
+            result = quick(meta, data, self.info)
+            return None if result is None else int(result)
+        except Exception:  # noqa: BLE001 - a handler failure is a failure status
+            log.exception("on_store_now failed for %s", getattr(meta, "sop_instance_uid", ""))
+            return 0xC000
+        finally:
+            self.server._quick.took(time.perf_counter() - t0)
+
     def _commit_here(self, rq: CStoreRQ, ts: str, dataset: Any) -> tuple[int, Any, Any]:
         """Commit a data set held whole in memory on the loop, timing the write."""
         assert self.receiver is not None
@@ -705,8 +723,18 @@ class _Peer:
         writer = getattr(ev.dataset, "writer", None)
         handler = self.server.on_store
         plain = handler is not None and not inspect.iscoroutinefunction(handler)
-        if isinstance(writer, BackgroundWriter) and not plain and self.server.writes_here(writer):
+        quick = self.server.on_store_now
+        if (
+            isinstance(writer, BackgroundWriter)
+            and (not plain or quick is not None)
+            and self.server.writes_here(writer)
+        ):
             status, meta, data = self._commit_here(rq, ctx[1], ev.dataset)
+            if quick is not None and data is not None:
+                done = self._store_now(quick, meta, data)
+                if done is not None:
+                    self.respond(ev, done)
+                    return
         elif isinstance(writer, BackgroundWriter):  # written and committed off the loop,
             await writer.flushed()  # with a plain on_store called in the same hand-off
             status, meta, data = await self._loop.run_in_executor(

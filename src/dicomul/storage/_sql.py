@@ -40,6 +40,9 @@ class Database:
         """Run a statement for each row, in one transaction."""
         raise NotImplementedError
 
+    #: Whether :meth:`write_now` can ever write (SQLite: yes; over a network: no).
+    writes_now = False
+
     def write_now(self, sql: str, rows: Sequence[Sequence[Any]]) -> bool:
         """:meth:`write` if that needs no wait (no lock held, no network): True when
         written, False when nothing was done and :meth:`write` must do it."""
@@ -75,14 +78,17 @@ class SQLiteDatabase(Database):
     """An SQLite file in WAL mode (readers do not wait for the writer).
 
     :meth:`write_now` has a connection of its own that never waits for the file's write
-    lock (another connection or process writing: False at once) and never checkpoints
-    (in WAL mode with synchronous=NORMAL a commit then writes to the page cache and
-    syncs nothing); every CHECKPOINT_EVERY of its commits a short-lived thread copies
-    the WAL back into the database and restarts it (a RESTART checkpoint, which syncs,
-    and keeps writers out meanwhile: a passive one never catches up with a writer that
-    goes on committing, and the WAL would grow without end)."""
+    lock (another connection or process writing: False at once) and never checkpoints:
+    in WAL mode with synchronous=NORMAL its commits write to the page cache and sync
+    nothing. Every CHECKPOINT_EVERY of its commits a short-lived thread, on a connection
+    of its own that waits at most a second, copies the WAL back into the database and
+    restarts it (a RESTART checkpoint: a passive one never catches up with a writer that
+    goes on committing, and the WAL would grow without end), then makes the first
+    commit of the new WAL itself, which syncs its header; meanwhile write_now says
+    False. (Another process's write_now may still make that first commit.)"""
 
     CHECKPOINT_EVERY = 256
+    writes_now = True
 
     def __init__(self, path: str) -> None:
         super().__init__()
@@ -94,6 +100,7 @@ class SQLiteDatabase(Database):
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._now: sqlite3.Connection | None = None  # write_now's, made on first use
         self._now_lock = threading.Lock()
+        self._closed = False
         self._commits = 0  # write_now commits since the last checkpoint started
         self._checkpointing = threading.Lock()
 
@@ -101,6 +108,8 @@ class SQLiteDatabase(Database):
         if not self._now_lock.acquire(blocking=False):
             return False
         try:
+            if self._closed or self._checkpointing.locked():  # (a checkpoint: not now)
+                return False
             if self._now is None:
                 self._now = sqlite3.connect(
                     self.where, check_same_thread=False, isolation_level=None, timeout=0
@@ -120,17 +129,27 @@ class SQLiteDatabase(Database):
             self._commits += 1
             if self._commits >= self.CHECKPOINT_EVERY and self._checkpointing.acquire(False):
                 self._commits = 0
-                threading.Thread(target=self._checkpoint, name="dicomul-checkpoint",
-                                 daemon=True).start()  # fmt: skip
+                try:
+                    threading.Thread(target=self._checkpoint, name="dicomul-checkpoint",
+                                     daemon=True).start()  # fmt: skip
+                except RuntimeError:  # (no thread now: the next commits try again)
+                    self._checkpointing.release()
             return True
         finally:
             self._now_lock.release()
 
     def _checkpoint(self) -> None:  # in its own thread
         try:
-            with self.lock:
-                self._db.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
-        except sqlite3.Error:  # closed meanwhile, busy: the next one catches up
+            con = sqlite3.connect(self.where, isolation_level=None, timeout=1.0)
+            try:
+                con.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+                version = con.execute("PRAGMA user_version").fetchone()[0]
+                con.execute("BEGIN IMMEDIATE")  # the new WAL's first commit (and sync)
+                con.execute(f"PRAGMA user_version={int(version)}")
+                con.execute("COMMIT")
+            finally:
+                con.close()
+        except sqlite3.Error:  # busy for a second, closed meanwhile: the next one catches up
             pass
         finally:
             self._checkpointing.release()
@@ -193,6 +212,7 @@ class SQLiteDatabase(Database):
 
     def close(self) -> None:
         with self._now_lock:
+            self._closed = True
             if self._now is not None:
                 self._now.close()
                 self._now = None

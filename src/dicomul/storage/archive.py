@@ -14,9 +14,9 @@ index forgets it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,8 @@ class Archive:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.index = ArchiveIndex(self.directory, database)
+        self._lock = threading.Lock()
+        self._deferred: set[str] = set()  # files left to on_store, not indexed yet
         self.worklist = Worklist(worklist) if worklist is not None else None
 
     def server_options(self) -> dict[str, Any]:
@@ -54,23 +56,44 @@ class Archive:
         return {
             "store_dir": self.directory,
             "on_store": self.on_store,
+            "on_store_now": self.on_store_now,
             "on_find": self.on_find,
             "on_get": self.on_get,
             "on_move": self.on_move,
             "storage_commitment": self.index.locate,
         }
 
-    async def on_store(self, meta: Any, data: Any, info: Any) -> int:
-        """Index the file just committed (``data``, its Path), on the server's loop when
-        that needs no wait (ArchiveIndex.add_now: the row made from the bytes just
-        written, SQLite's write lock free), else in a thread."""
+    def on_store(self, meta: Any, data: Any, info: Any) -> int:
+        """Index the file just committed (``data``, its Path); in the server's pool."""
         try:
-            if not self.index.add_now(data):
-                await asyncio.get_running_loop().run_in_executor(None, self.index.add, data)
+            self.index.add(data)
         except Exception:  # noqa: BLE001 - stored but not indexed: say so, fail the store
             log.exception("cannot index %s", data)
             return PROCESSING_FAILURE
+        finally:
+            with self._lock:
+                self._deferred.discard(str(data))
         return SUCCESS
+
+    def on_store_now(self, meta: Any, data: Any, info: Any) -> int | None:
+        """:meth:`on_store` on the server's loop, for a file just written there: SUCCESS
+        when indexed without any wait (ArchiveIndex.add_now), None to leave it to
+        on_store in the pool. While a file left to on_store waits, every file is left
+        to it, so rows are committed in the order their files were stored (a UID
+        stored twice ends up naming its later file)."""
+        with self._lock:
+            if self._deferred:
+                self._deferred.add(str(data))
+                return None
+        try:
+            if self.index.add_now(data):
+                return SUCCESS
+        except Exception:  # noqa: BLE001 - stored but not indexed: say so, fail the store
+            log.exception("cannot index %s", data)
+            return PROCESSING_FAILURE
+        with self._lock:
+            self._deferred.add(str(data))
+        return None
 
     def on_find(self, identifier: Any, sop_class_uid: str) -> Iterator[tuple[int, Any]]:
         """C-FIND: the index's matches (the worklist's for the worklist SOP class)."""

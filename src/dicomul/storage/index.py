@@ -14,7 +14,8 @@ rows. Matching is translated to SQL with the rules of :mod:`dicomul.storage.matc
 (tested against it). Keys the index does not hold (any other attribute, sequence keys
 with their items) are matched and answered from the files: one header read per
 candidate (per result row of a level), only for queries that have such keys.
-Thread-safe: one connection behind a lock, WAL journal.
+Thread-safe: one connection behind a lock, WAL journal (and, for :meth:`add_now` on an
+event loop, a second connection that never waits).
 
 ``ArchiveIndex(directory, database="postgresql://...")`` keeps the index in PostgreSQL
 instead, so that several archive processes (behind a load balancer, over one shared
@@ -41,7 +42,7 @@ from dicomul.storage.matching import (
     response_for,
     selects,
 )
-from dicomul.storage.part10 import StorageError, read_part10
+from dicomul.storage.part10 import Part10File, StorageError, read_part10
 from dicomul.storage.writer import recent_files
 
 __all__ = ["ArchiveIndex", "Field", "FIELDS", "LEVELS", "Indexed", "INDEX_NAME"]
@@ -216,6 +217,11 @@ def _fast_values(path: str | os.PathLike[str]) -> dict[int, Any] | None:
             p10 = read_part10(path)
         except StorageError:
             return None
+    return _values_of(p10)
+
+
+def _values_of(p10: Part10File) -> dict[int, Any] | None:
+    """_fast_values of a Part10File at hand (nothing read)."""
     head, complete = p10.dataset_head()
     raw = element_values(head, *p10.encoding, _TAG_SET, complete)
     if raw is None or 0x00080018 not in raw or not all(v.isascii() for v in raw.values()):
@@ -322,14 +328,19 @@ class ArchiveIndex:
         return str(row[_COLUMNS.index("SOPInstanceUID")])
 
     def add_now(self, path: str | os.PathLike[str]) -> bool:
-        """Index a file this process has just stored (storage.writer.recent_files) if
-        that needs neither a read of the file nor a wait for the database: for an
-        event loop, which must not block. True when indexed; False when nothing was
-        written and :meth:`add` (which may block) must do it."""
-        if not recent_files.holds(path):
+        """Index a file this process has just stored if that needs neither a read of the
+        file nor a wait for another writer: the row made from the bytes written
+        (storage.writer.recent_files), SQLite's write lock free (PostgreSQL: never). For
+        an event loop. True when indexed; False when nothing was done (and what the
+        file's bytes were is kept for :meth:`add`, which may block, to do it)."""
+        if not self._db.writes_now:
             return False
-        texts = _fast_values(path)  # (from the bytes written; None: pydicom must read)
-        return texts is not None and self._db.write_now(self._upsert, [self._row(path, texts)])
+        p10 = recent_files.peek(path)
+        texts = _values_of(p10) if p10 is not None else None
+        if texts is None or not self._db.write_now(self._upsert, [self._row(path, texts)]):
+            return False
+        recent_files.take(path)  # (done with it)
+        return True
 
     def add_rows(self, rows: list[list[Any]]) -> list[str]:
         """Index rows made by :meth:`row_of`, in one transaction."""

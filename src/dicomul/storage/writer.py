@@ -424,10 +424,12 @@ class RecentFiles:
             while len(self._files) > self._limit:
                 self._files.popitem(last=False)
 
-    def holds(self, path: str | os.PathLike[str]) -> bool:
-        """Whether :meth:`take` would give ``path``'s file now."""
+    def peek(self, path: str | os.PathLike[str]) -> Part10File | None:
+        """What :meth:`take` would give, without forgetting it."""
+        if not self._limit:
+            return None
         with self._lock:
-            return os.path.abspath(path) in self._files
+            return self._files.get(os.path.abspath(path))
 
     def add(self, path: str, meta: FileMeta, spans: list[Any]) -> None:
         """``path`` was just written as ``spans``: encode_file_meta(meta), then the data

@@ -12,7 +12,9 @@ run on the process's event loop thread (:mod:`dicomul.sync._loop`): no thread pe
 connection or association, the same limits (unassociated connections evicted oldest
 first, ARTIM, idle timeout), the same negotiation and the same services. Handlers are
 plain functions here and run in the server's bounded thread pool; a handler can see
-whether its operation was cancelled through :func:`current_operation`.
+whether its operation was cancelled through :func:`current_operation`. Small received
+files are written on the loop thread while such writes are quick, as in the asyncio
+server (``write_on_loop``), and so is ``on_store_now`` (the archive's index rows).
 
 Handlers (attributes, settable after construction, also while the server runs):
 
@@ -54,11 +56,12 @@ __all__ = ["Server", "Operation", "current_operation", "AssociationInfo"]
 _SHARED = frozenset(
     {
         "ae_title", "contexts", "accept_all_storage", "allowed_calling", "allowed_called",
-        "max_pdu", "max_associations", "store_dir", "fsync", "ignore", "write_on_loop", "on_echo",
-        "on_store", "on_find", "on_get", "on_move", "move_destinations", "ssl_context",
-        "acse_timeout", "dimse_timeout", "prefer", "port", "accept", "on_user_identity",
-        "on_extended", "max_pending", "max_per_calling_ae", "async_operations",
-        "n_services", "storage_commitment", "on_commitment", "mpps", "n_sop_classes",
+        "max_pdu", "max_associations", "store_dir", "fsync", "ignore", "write_on_loop",
+        "on_echo", "on_store", "on_store_now", "on_find", "on_get", "on_move",
+        "move_destinations", "ssl_context", "acse_timeout", "dimse_timeout", "prefer", "port",
+        "accept", "on_user_identity", "on_extended", "max_pending", "max_per_calling_ae",
+        "async_operations", "n_services", "storage_commitment", "on_commitment", "mpps",
+        "n_sop_classes",
     }
 )  # fmt: skip
 
