@@ -730,6 +730,20 @@ def test_cancel_during_get_reports_what_remains(tmp_path: Path) -> None:
     assert [r.status for r in rsps] == [0xFF00, 0xFF00]
 
 
+async def _served_while_stuck(
+    a: Any, b: Any, obj: str, gate: threading.Event
+) -> tuple[int, bool, int]:
+    """Store ``obj`` through ``a`` while its write is stuck on ``gate``, C-ECHO through
+    ``b`` meanwhile, then open the gate: (echo status, whether the store was answered
+    before the disk moved, store status)."""
+    store = asyncio.ensure_future(a.store(obj))
+    await asyncio.sleep(0.1)  # let the data set arrive and its write get stuck
+    echo = await b.echo()  # the loop is free: served at once
+    answered_before_disk = store.done()
+    gate.set()
+    return echo, answered_before_disk, await store
+
+
 def test_a_slow_disk_stalls_no_other_association(tmp_path: Path, monkeypatch: Any) -> None:
     """With write_on_loop=False, writes of received data sets run off the loop: while the
     disk is stuck (here, every write of one association's file waits on a gate), another
@@ -757,12 +771,7 @@ def test_a_slow_disk_stalls_no_other_association(tmp_path: Path, monkeypatch: An
         srv, port = await serve(store_dir=tmp_path, accept_all_storage=True, write_on_loop=False)
         a = await connect(port, contexts=contexts_for_files([CT]))
         b = await connect(port)
-        store = asyncio.ensure_future(a.store(CT))
-        await asyncio.sleep(0.1)  # let the data set arrive and its first write get stuck
-        echo = await b.echo()  # the loop is free: served at once
-        answered_before_disk = store.done()
-        gate.set()
-        status = await store
+        echo, answered_before_disk, status = await _served_while_stuck(a, b, CT, gate)
         await a.release()
         await b.release()
         await srv.close()
@@ -799,12 +808,7 @@ def test_small_writes_go_on_the_loop_until_one_is_slow(tmp_path: Path, monkeypat
         a = await connect(port, contexts=contexts_for_files([CT, MR]))
         b = await connect(port)
         first = await a.store(CT)  # the first write: on the loop, and slow
-        store = asyncio.ensure_future(a.store(MR))  # now in the pool, and stuck there
-        await asyncio.sleep(0.1)
-        echo = await b.echo()  # the loop is free: served at once
-        answered_before_disk = store.done()
-        gate.set()
-        status = await store
+        echo, answered_before_disk, status = await _served_while_stuck(a, b, MR, gate)  # (pool)
         await a.release()
         await b.release()
         await srv.close()

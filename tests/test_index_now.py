@@ -134,6 +134,29 @@ def test_the_write_ahead_log_stays_bounded(
     assert len(ArchiveIndex(tmp_path / "b")) == len(sources)  # (each one UID, stored again)
 
 
+def _store_all(
+    archive: Archive, files: list[Path], options: dict[str, Any], before: Any = None
+) -> tuple[list[int], str]:
+    """Store ``files`` through an asyncio Server with the archive's handlers (and
+    ``options``), ``before()`` called once associated: (statuses, the loop's thread)."""
+
+    async def scenario() -> tuple[list[int], str]:
+        srv = aio.Server("ARCHIVE", acse_timeout=T, **archive.server_options(), **options)
+        port = await srv.start()
+        try:
+            async with await aio.connect(
+                "127.0.0.1", port, called_ae="ARCHIVE", contexts=contexts_for_files(files),
+                dimse_timeout=T,
+            ) as a:  # fmt: skip
+                if before is not None:
+                    before()
+                return [await a.store(f) for f in files], threading.current_thread().name
+        finally:
+            await srv.close()
+
+    return asyncio.run(asyncio.wait_for(scenario(), 30.0))
+
+
 def _spy_pool_adds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The threads in which ArchiveIndex.add (the archive's path through the pool) ran."""
     threads: list[str] = []
@@ -159,21 +182,8 @@ def test_the_archive_stores_and_indexes_while_another_writer_holds_the_lock(
     other.execute("BEGIN IMMEDIATE")
     release = threading.Timer(0.3, lambda: other.execute("ROLLBACK"))
 
-    async def scenario() -> list[int]:
-        srv = aio.Server("ARCHIVE", acse_timeout=T, **archive.server_options())
-        port = await srv.start()
-        try:
-            async with await aio.connect(
-                "127.0.0.1", port, called_ae="ARCHIVE", contexts=contexts_for_files(files),
-                dimse_timeout=T,
-            ) as a:  # fmt: skip
-                release.start()  # the first store waits in a thread until this
-                return [await a.store(f) for f in files]
-        finally:
-            await srv.close()
-
-    try:
-        statuses = asyncio.run(asyncio.wait_for(scenario(), 30.0))
+    try:  # (the first store waits in a thread until the release)
+        statuses, _loop_thread = _store_all(archive, files, {}, before=release.start)
     finally:
         release.join()
         other.close()
@@ -203,19 +213,7 @@ def test_index_rows_are_written_where_the_files_are(
 
     monkeypatch.setattr(_sql.SQLiteDatabase, "write_now", write_now)
 
-    async def scenario() -> tuple[list[int], str]:
-        srv = aio.Server("ARCHIVE", acse_timeout=T, **archive.server_options(), **options)
-        port = await srv.start()
-        try:
-            async with await aio.connect(
-                "127.0.0.1", port, called_ae="ARCHIVE", contexts=contexts_for_files(files),
-                dimse_timeout=T,
-            ) as a:  # fmt: skip
-                return [await a.store(f) for f in files], threading.current_thread().name
-        finally:
-            await srv.close()
-
-    statuses, loop_thread = asyncio.run(asyncio.wait_for(scenario(), 30.0))
+    statuses, loop_thread = _store_all(archive, files, options)
     assert statuses == [0, 0, 0] and len(archive.index) == 3
     if options:
         assert now_threads == [] and len(in_pool) == 3
