@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -115,10 +114,10 @@ def _fill(directory: Path, sources: list[Path], commits: int) -> ArchiveIndex:
         path = _written(directory, sources[i % len(sources)])
         if not index.add_now(path):  # (a checkpoint is running: as the archive does)
             index.add(path)
-    for _ in range(500):  # bounded: until the last checkpoint thread has finished
-        if not any(t.name == "dicomul-checkpoint" for t in threading.enumerate()):
-            break
-        time.sleep(0.01)
+    for t in threading.enumerate():  # the last checkpoint's thread: wait until it ends
+        if t.name == "dicomul-checkpoint":
+            t.join(T)
+            assert not t.is_alive(), "a checkpoint never ended"
     return index
 
 

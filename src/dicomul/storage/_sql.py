@@ -74,6 +74,17 @@ class Database:
         raise NotImplementedError
 
 
+def _commit(con: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """In the transaction just begun on ``con``: the statement for each row, then
+    COMMIT (ROLLBACK and the error if anything fails)."""
+    try:
+        con.executemany(sql, rows)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
 class SQLiteDatabase(Database):
     """An SQLite file in WAL mode (readers do not wait for the writer).
 
@@ -120,12 +131,7 @@ class SQLiteDatabase(Database):
                 self._now.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError:  # locked by another writer: not now
                 return False
-            try:
-                self._now.executemany(sql, rows)
-                self._now.execute("COMMIT")
-            except BaseException:
-                self._now.execute("ROLLBACK")
-                raise
+            _commit(self._now, sql, rows)
             self._commits += 1
             if self._commits >= self.CHECKPOINT_EVERY and self._checkpointing.acquire(False):
                 self._commits = 0
@@ -177,12 +183,7 @@ class SQLiteDatabase(Database):
     def write(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.lock:
             self._db.execute("BEGIN")
-            try:
-                self._db.executemany(sql, rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            _commit(self._db, sql, rows)
 
     def wildcard(self, column: str, pattern: str) -> tuple[str, str]:
         return f"{column} GLOB ?", "".join("[[]" if c == "[" else c for c in pattern)
