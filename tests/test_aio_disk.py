@@ -181,3 +181,17 @@ def test_a_commit_after_the_association_ended_stores_nothing(tmp_path: Path) -> 
     finally:
         loop.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_on_store_now_alone_is_called_on_the_loop(tmp_path: Path) -> None:
+    """An on_store_now without an on_store is still called, on the loop, with the file
+    just written there, and its status is the answer."""
+    calls: list[tuple[str, Path]] = []
+
+    def on_store_now(meta: Any, data: Any, info: Any) -> int:
+        calls.append((threading.current_thread().name, data))
+        return 0xB000  # (a warning status: seen by the requestor)
+
+    assert run(lambda: store_one(tmp_path, on_store_now=on_store_now)) == (0xB000, 0)
+    loop_thread = threading.current_thread().name
+    assert calls == [(loop_thread, tmp_path / f"{CT_UID}.dcm")]

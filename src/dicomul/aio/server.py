@@ -675,13 +675,14 @@ class _Peer:
         self.respond(ev, SUCCESS if status is None else int(status))
 
     def _stored_now(self, ev: RequestReceived) -> bool:
-        """Answer a C-STORE on the spot when nothing would wait (no on_store, no file
-        written off the loop: --ignore, a refused request): no task per object."""
+        """Answer a C-STORE on the spot when nothing would wait (no on_store or
+        on_store_now, no file written off the loop: --ignore, a refused request): no
+        task per object."""
         ctx = self.contexts.get(ev.context_id)
         if self.receiver is None or ctx is None:
             self.respond(ev, 0x0122)
             return True
-        if self.server.on_store is not None:
+        if self.server.on_store is not None or self.server.on_store_now is not None:
             return False
         writer = getattr(ev.dataset, "writer", None)
         if not isinstance(writer, BackgroundWriter):
