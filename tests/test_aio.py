@@ -839,10 +839,13 @@ def test_quick_writes_pause_after_a_slow_one() -> None:
     assert q.now()  # then the loop tries again
 
 
-def test_a_slow_upload_is_not_idle(tmp_path: Path) -> None:
+@pytest.mark.parametrize("max_pdu", [16384, 262144])
+def test_a_slow_upload_is_not_idle(tmp_path: Path, max_pdu: int) -> None:
     """The idle timeout counts bytes, not messages: a data set arriving slowly over 1 s
     (a chunk every 0.1 s) survives an idle timeout of 0.3 s, and an association that then
-    sends nothing is aborted after it."""
+    sends nothing is aborted after it. With max_pdu 262144 the data set is one PDU of
+    about 38 KiB, whose rest the server waits for with SO_RCVLOWAT: the bytes that came
+    meanwhile are still seen as activity before the association is judged idle."""
     from dicomul.dimse.messages import CStoreRQ, decode_message
     from dicomul.dimse.request import build_request
     from dicomul.ul.connection import Connection, Role
@@ -854,9 +857,10 @@ def test_a_slow_upload_is_not_idle(tmp_path: Path) -> None:
     dataset = raw[p10.dataset_offset :]
 
     async def scenario() -> tuple[int, bool]:
-        srv, port = await serve(store_dir=tmp_path, accept_all_storage=True, idle_timeout=0.3)
+        srv, port = await serve(store_dir=tmp_path, accept_all_storage=True, idle_timeout=0.3,
+                                max_pdu=max_pdu)  # fmt: skip
         conn = Connection(Role.REQUESTOR)
-        rq = build_request(calling_ae="SLOW", called_ae="SCP", max_pdu=16384,
+        rq = build_request(calling_ae="SLOW", called_ae="SCP", max_pdu=max_pdu,
                            contexts=contexts_for_files([CT]))  # fmt: skip
         conn.send(AssociateRequest(rq))
         conn.connection_made()

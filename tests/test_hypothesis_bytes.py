@@ -399,3 +399,87 @@ def test_recv_buffer_path_matches_feed(stream: bytes, cuts: list[int], max_len: 
     got, err = _feed_via_recv_buffer(_core.Framer(max_len), stream, cuts)
     assert got == want
     assert (err is None) == (want_err is None)
+
+
+def _decoded(item: object) -> object:
+    """A comparable form of what a decoding framer hands on."""
+    if isinstance(item, ProtocolError):
+        return ("error", str(item))
+    if isinstance(item, _core.PDataTF):
+        return ("P-DATA", [(v.context_id, v.control, bytes(v.data)) for v in item.pdvs])
+    return (type(item).__name__, repr(item))
+
+
+def _decoding_framer() -> _core.Framer:
+    from dicomul.ul.associate import Associate
+
+    return _core.Framer(_core.DEFAULT_MAX_PDU_LENGTH, Associate.decode, errors_inline=True)
+
+
+#: P-DATA-TF PDUs long enough to be read into their own buffer, with room after them for
+#: the next PDU's header (what a long data set's PDUs are).
+large_pdata = st.builds(
+    lambda ctx, n, fill: _core.encode_pdata([(ctx, 0x00, bytes([fill]) * n)]),
+    st.integers(1, 255),
+    st.integers(32_768, 70_000),
+    st.integers(0, 255),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.one_of(large_pdata, valid_pdus, mutated(), st.binary(max_size=20)), max_size=6).map(
+        b"".join
+    ),
+    st.lists(st.integers(0, 80_000), max_size=12),
+)
+def test_recv_buffer_decoding_matches_feed(stream: bytes, cuts: list[int]) -> None:
+    """A decoding framer (the Connection's) read through recv_buffer()/received(), whose
+    buffer for a PDU's body also takes up to 6 bytes of the next PDU, hands on exactly
+    what feed() does for the same stream, at any read sizes."""
+    whole = _decoding_framer()
+    want: list[object] = []
+    try:
+        want += [_decoded(p) for p in whole.feed(stream)] if stream else []
+    except ProtocolError:
+        pass
+    framer = _decoding_framer()
+    got: list[object] = []
+    sizes = [c + 1 for c in cuts] or [len(stream) or 1]
+    pos = k = 0
+    while pos < len(stream) and framer.error is None:
+        buf = framer.recv_buffer(4096)
+        n = min(len(buf), sizes[k % len(sizes)], len(stream) - pos)
+        k += 1
+        buf[:n] = stream[pos : pos + n]
+        pos += n
+        try:
+            got.extend(_decoded(p) for p in framer.received(n))
+        except ProtocolError:
+            break
+    assert got == want
+    assert (framer.error is None) == (whole.error is None)
+
+
+def test_recv_buffer_takes_the_next_header_with_a_body() -> None:
+    """One read brings a large PDU's rest and the next PDU's header: the next body then
+    goes straight into its own buffer (missing says how much of it is still to come)."""
+    first = _core.encode_pdata([(1, 0x00, b"a" * 40_000)])
+    second = _core.encode_pdata([(1, 0x02, b"b" * 50_000)])
+    stream = first + second
+    framer = _decoding_framer()
+    buf = framer.recv_buffer(4096)
+    buf[:4096] = stream[:4096]
+    assert framer.received(4096) == []
+    assert framer.missing == len(first) - 4096
+    buf = framer.recv_buffer(4096)
+    assert len(buf) == len(first) - 4096 + 6  # the rest, and the next header
+    buf[:] = stream[4096 : len(first) + 6]
+    (pdu,) = framer.received(len(buf))
+    assert bytes(pdu.pdvs[0].data) == b"a" * 40_000
+    assert framer.missing == len(second) - 6
+    buf = framer.recv_buffer(4096)
+    assert len(buf) == len(second) - 6 + 6
+    buf[: len(second) - 6] = stream[len(first) + 6 :]
+    (pdu,) = framer.received(len(second) - 6)
+    assert bytes(pdu.pdvs[0].data) == b"b" * 50_000 and framer.missing == 0

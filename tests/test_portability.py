@@ -1,7 +1,8 @@
 """Portability: the transfer paths with the Linux-only names hidden, as on Windows (and
 some on macOS): ``socket.MSG_DONTWAIT``, ``os.eventfd``, ``select.poll``,
-``socket.SO_REUSEPORT``. A subprocess hides them before importing dicomul, then runs the
-blocking and the asyncio API through echo and store, and a 32 MiB store (many reads)."""
+``socket.SO_REUSEPORT``, ``socket.SO_RCVLOWAT``. A subprocess hides them before
+importing dicomul, then runs the blocking and the asyncio API through echo and store,
+and a 32 MiB store (many reads)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ CT = str(Path(pydicom.__file__).parent / "data" / "test_files" / "CT_small.dcm")
 CODE = """
 import asyncio, os, select, socket, sys
 for mod, name in ((socket, "MSG_DONTWAIT"), (os, "eventfd"), (select, "poll"),
-                  (socket, "SO_REUSEPORT")):
+                  (socket, "SO_REUSEPORT"), (socket, "SO_RCVLOWAT")):
     if hasattr(mod, name):
         delattr(mod, name)
 from dicomul import aio

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,20 @@ log = logging.getLogger("dicomul")
 #: (None): nothing is done there.
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 _MAXSEG: int | None = getattr(socket, "TCP_MAXSEG", None)
+
+#: SO_RCVLOWAT: while a large PDU is arriving the socket is reported readable only once
+#: the rest of it is there (at most LOWAT_MAX bytes), so a PDU costs one wake-up and one
+#: read instead of one per chunk the kernel delivers (~64 KiB on loopback: a 1 MiB data
+#: set in 128 KiB PDUs took 18 reads, each a turn of the loop). The peer must send those
+#: bytes whatever else it does (it declared the PDU's length); an end of stream or an
+#: error still wakes the loop at once. Not over TLS (the socket carries ciphertext), and
+#: not where the system refuses the option (Windows): reads are then as they were.
+_RCVLOWAT: int | None = getattr(socket, "SO_RCVLOWAT", None)
+#: A PDU's rest below this is read as it comes (not worth two system calls).
+LOWAT_MIN = 32 * 1024
+#: At most this much is waited for (a slow peer's bytes still show as activity well
+#: within any idle timeout; see SessionProtocol.read_any).
+LOWAT_MAX = 256 * 1024
 
 #: Bytes pulled from the Connection per write while the transport accepts more.
 WRITE_BATCH = 1 << 20
@@ -118,6 +133,8 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._quickack: int | None = None
         self._asked = 0  # the size of the last get_buffer()
         self._two_segments = 2 * 65535  # two full-sized TCP segments (set when known)
+        self._lowat_cap = 0  # SO_RCVLOWAT's largest value here (0: not used)
+        self._lowat = 1  # its value now
         self.peer_address: tuple[Any, ...] | None = None
         self._loop = asyncio.get_running_loop()
         self._timer = DeadlineTimer(self._loop, self._on_timer, self._loop.time)
@@ -149,6 +166,8 @@ class SessionProtocol(asyncio.BufferedProtocol):
                 self._two_segments = 2 * int(sock.getsockopt(socket.IPPROTO_TCP, _MAXSEG))
             except (OSError, TypeError, ValueError):
                 pass
+        if tcp and _RCVLOWAT is not None and transport.get_extra_info("sslcontext") is None:
+            self._lowat_cap = _lowat_cap(sock)
         self.peer_address = transport.get_extra_info("peername")
         if self.on_made is not None:  # (after a TLS handshake: a failed one never gets here)
             self.on_made()
@@ -176,7 +195,27 @@ class SessionProtocol(asyncio.BufferedProtocol):
                 self._sock.setsockopt(socket.IPPROTO_TCP, self._quickack, 1)
             except OSError:
                 self._quickack = None
+        if self._lowat_cap:
+            missing = self.connection.pdu_bytes_missing
+            self._set_lowat(min(missing, self._lowat_cap) if missing >= LOWAT_MIN else 1)
         self.pump()
+
+    def _set_lowat(self, value: int) -> None:
+        if value != self._lowat:
+            try:
+                self._sock.setsockopt(socket.SOL_SOCKET, _RCVLOWAT, value)
+                self._lowat = value
+            except OSError:  # refused here: read as the bytes come
+                self._lowat_cap = 0
+
+    def read_any(self) -> bool:
+        """Be woken by any bytes again, not only by a PDU's rest (before a connection is
+        judged idle: a peer sending a PDU very slowly is not); whether that changed
+        anything."""
+        if self._lowat == 1 or self._closed:
+            return False
+        self._set_lowat(1)
+        return True
 
     def eof_received(self) -> bool:
         self.session.receive_data(b"", now=self._loop.time())
@@ -288,6 +327,18 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if not self._closed:
             self.session.handle_timer(self._loop.time())
             self.pump()
+
+
+def _lowat_cap(sock: socket.socket) -> int:
+    """SO_RCVLOWAT's largest useful value on ``sock``: LOWAT_MAX; where the system does
+    not grow the receive buffer to fit (Linux does), at most half of it, so that what is
+    waited for always fits."""
+    if sys.platform.startswith("linux"):
+        return LOWAT_MAX
+    try:
+        return min(LOWAT_MAX, int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)) // 2)
+    except (OSError, TypeError, ValueError):
+        return 0
 
 
 def write_buffers(transport: asyncio.Transport, bufs: list[Any]) -> None:

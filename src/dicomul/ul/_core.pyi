@@ -320,6 +320,9 @@ class Framer:
     @property
     def buffered(self) -> int:
         """Bytes held of a PDU not yet complete."""
+    @property
+    def missing(self) -> int:
+        """Bytes still to come of the PDU being filled (0: between PDUs)."""
 
     def feed(self, data: _Buffer) -> list[Any]:
         """Take a chunk of the stream; return the PDUs it completes, in order: raw PDUs

@@ -722,8 +722,10 @@ cdef class Framer:
     cdef public uint32_t max_pdu_length  # may be changed between feeds
     cdef public uint32_t max_pdata_length  # P-DATA-TF limit when nonzero (our max length)
     cdef bytearray _head      # up to 5 bytes of a header not yet complete
-    cdef bytearray _pdu       # a PDU being filled
+    cdef bytearray _pdu       # a PDU being filled (and _tail bytes more, see recv_buffer)
+    cdef Py_ssize_t _pdu_len  # its length, header included
     cdef Py_ssize_t _filled
+    cdef Py_ssize_t _tail     # room after a PDU for the next one's header (decoding only)
     cdef object _error
     cdef object _decode
     cdef bint _inline
@@ -739,7 +741,11 @@ cdef class Framer:
         self._inline = errors_inline
         self._head = bytearray()
         self._pdu = None
+        self._pdu_len = 0
         self._filled = 0
+        # A decoded PDU is handed on as views of its buffer, which may be longer; a raw
+        # one is the buffer itself, so it has no room after it.
+        self._tail = 6 if decode is not None else 0
         self._error = None
         self._scratch = None
         self._into_pdu = False
@@ -749,13 +755,15 @@ cdef class Framer:
         """A writable buffer for ``socket.recv_into``; then call ``received(n)``.
 
         While a PDU is being filled this is the rest of that PDU itself, so its bytes go
-        from the kernel straight to their place (no copy in user space); between PDUs it
+        from the kernel straight to their place (no copy in user space), and room for the
+        next PDU's header after it (so that one read per PDU of a long data set takes its
+        body and the next header; those 6 bytes are copied out); between PDUs it
         is a reusable scratch buffer of ``size`` bytes, or only its first 6 bytes after a
         large PDU (so that the next large PDU's body is not read into scratch and copied
         out, but read straight into its own buffer)."""
         if self._pdu is not None:
             self._into_pdu = True
-            return memoryview(self._pdu)[self._filled:]
+            return memoryview(self._pdu)[self._filled:self._pdu_len + self._tail]
         self._into_pdu = False
         if self._scratch is None or len(self._scratch) != size:
             self._scratch = bytearray(size)
@@ -769,15 +777,25 @@ cdef class Framer:
         if self._error is not None:
             raise self._error
         cdef list out = []
+        cdef Py_ssize_t extra
+        cdef unsigned char *src
         if n <= 0:
             return out
         if self._into_pdu:
             self._into_pdu = False
-            if self._pdu is None or n > len(self._pdu) - self._filled:
+            if self._pdu is None or n > self._pdu_len + self._tail - self._filled:
                 raise ValueError("received() does not match the last recv_buffer()")
             self._filled += n
+            extra = self._filled - self._pdu_len
+            rest = None
+            if extra > 0:  # the start of the next PDU came after this one's end
+                src = self._pdu
+                rest = PyBytes_FromStringAndSize(<const char *>src + self._pdu_len, extra)
+                self._filled = self._pdu_len
             try:
                 self._complete(out)
+                if rest is not None:
+                    self._feed(rest, out)
             except ProtocolError as e:
                 self._error = e
                 if not out:
@@ -792,6 +810,12 @@ cdef class Framer:
     def buffered(self) -> int:
         """Bytes held of a PDU not yet complete."""
         return self._filled if self._pdu is not None else len(self._head)
+
+    @property
+    def missing(self) -> int:
+        """Bytes still to come of the PDU being filled (0: between PDUs, or its header
+        not yet whole): what the peer must send whatever else it does."""
+        return self._pdu_len - self._filled if self._pdu is not None else 0
 
     @property
     def error(self):
@@ -828,7 +852,7 @@ cdef class Framer:
         b = &view[0]
         while pos < n:
             if self._pdu is not None:  # filling a PDU that began in an earlier chunk
-                take = min(<size_t>(len(self._pdu) - self._filled), n - pos)
+                take = min(<size_t>(self._pdu_len - self._filled), n - pos)
                 dst = self._pdu
                 memcpy(dst + self._filled, b + pos, take)
                 self._filled += take
@@ -871,11 +895,16 @@ cdef class Framer:
 
     cdef int _complete(self, list out) except -1:
         """Hands on the PDU being filled if it is whole."""
-        if self._pdu is not None and self._filled == len(self._pdu):
+        cdef const uint8_t[::1] v
+        if self._pdu is not None and self._filled == self._pdu_len:
             raw = self._pdu
             self._pdu = None
             self._last_large = self._filled >= 32768
-            self._emit_owned(out, raw)
+            if self._tail == 0:
+                self._emit_owned(out, raw)
+            else:  # (the buffer is longer than the PDU)
+                v = raw
+                self._emit(out, &v[0], self._pdu_len, memoryview(raw), 0)
         return 0
 
     cdef int64_t _frame(self, const uint8_t *p, size_t n, uint8_t *t, uint32_t *length):
@@ -916,7 +945,8 @@ cdef class Framer:
         """Allocates the whole PDU (its size already checked) and copies what is here."""
         # PyByteArray_FromStringAndSize(NULL, n) does not zero the memory (bytearray(n)
         # would, for every PDU): every byte is written before the PDU is handed on.
-        self._pdu = PyByteArray_FromStringAndSize(NULL, 6 + <Py_ssize_t>length)
+        self._pdu_len = 6 + <Py_ssize_t>length
+        self._pdu = PyByteArray_FromStringAndSize(NULL, self._pdu_len + self._tail)
         cdef unsigned char *dst = self._pdu
         memcpy(dst, p, avail)
         self._filled = avail

@@ -481,6 +481,12 @@ class Connection:
         return int(self._framer.buffered)
 
     @property
+    def pdu_bytes_missing(self) -> int:
+        """Bytes the peer has yet to send of the PDU begun (0: between PDUs, or in its
+        6-byte header): a transport may wait for that many before it reads again."""
+        return int(self._framer.missing)
+
+    @property
     def pending_output(self) -> bool:
         """Whether anything is queued for data_to_send()."""
         return bool(self._out)
