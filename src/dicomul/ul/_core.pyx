@@ -754,20 +754,22 @@ cdef class Framer:
     def recv_buffer(self, Py_ssize_t size=262144):
         """A writable buffer for ``socket.recv_into``; then call ``received(n)``.
 
-        While a PDU is being filled this is the rest of that PDU itself, so its bytes go
-        from the kernel straight to their place (no copy in user space), and room for the
-        next PDU's header after it (so that one read per PDU of a long data set takes its
-        body and the next header; those 6 bytes are copied out); between PDUs it
+        While a PDU of at least ``size`` bytes is being filled, this is the rest of that
+        PDU itself, so its bytes go from the kernel straight to their place (no copy in
+        user space), and room for the next PDU's header after it (so that one read per PDU
+        of a long data set takes its body and the next header; those 6 bytes are copied
+        out). The rest of a smaller PDU is read into the scratch buffer with whatever
+        follows it (copied out: cheaper than one read per small PDU); between PDUs it
         is a reusable scratch buffer of ``size`` bytes, or only its first 6 bytes after a
         large PDU (so that the next large PDU's body is not read into scratch and copied
         out, but read straight into its own buffer)."""
-        if self._pdu is not None:
+        if self._pdu is not None and self._pdu_len >= size:
             self._into_pdu = True
             return memoryview(self._pdu)[self._filled:self._pdu_len + self._tail]
         self._into_pdu = False
         if self._scratch is None or len(self._scratch) != size:
             self._scratch = bytearray(size)
-        if self._last_large and not len(self._head):
+        if self._last_large and self._pdu is None and not len(self._head):
             return memoryview(self._scratch)[:6]
         return memoryview(self._scratch)
 
