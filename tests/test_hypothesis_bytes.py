@@ -483,3 +483,38 @@ def test_recv_buffer_takes_the_next_header_with_a_body() -> None:
     buf[: len(second) - 6] = stream[len(first) + 6 :]
     (pdu,) = framer.received(len(second) - 6)
     assert bytes(pdu.pdvs[0].data) == b"b" * 50_000 and framer.missing == 0
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.lists(st.one_of(large_pdata, valid_pdus), max_size=4).map(b"".join),
+        min_size=2,
+        max_size=2,
+    ),  # fmt: skip
+    st.lists(st.integers(500, 80_000), min_size=1, max_size=12),
+    st.sampled_from([4096, 65536, 262144]),
+)
+def test_framers_sharing_one_scratch_buffer(
+    streams: list[bytes], cuts: list[int], size: int
+) -> None:
+    """Two framers read alternately through one shared scratch buffer (as the
+    connections of one event loop do) each hand on what feed() gives for its stream."""
+    shared = bytearray(size)
+    framers = [_decoding_framer(), _decoding_framer()]
+    want = [[_decoded(p) for p in _decoding_framer().feed(s)] if s else [] for s in streams]
+    got: list[list[object]] = [[], []]
+    pos = [0, 0]
+    for k in range(2 * sum(len(s) for s in streams) // 500 + 50):  # (reads >= 500 B)
+        i = k % 2
+        if pos[i] >= len(streams[i]):
+            if pos[1 - i] >= len(streams[1 - i]):
+                break
+            continue
+        buf = framers[i].recv_buffer(size, shared)
+        n = min(len(buf), cuts[k % len(cuts)] + 1, len(streams[i]) - pos[i])
+        buf[:n] = streams[i][pos[i] : pos[i] + n]
+        pos[i] += n
+        got[i].extend(_decoded(p) for p in framers[i].received(n))
+    assert pos == [len(s) for s in streams]
+    assert got == want

@@ -16,12 +16,13 @@ import asyncio
 import logging
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from dicomul.dimse.session import Session
 
-__all__ = ["SessionProtocol", "DeadlineTimer", "WRITE_BATCH", "write_buffers"]
+__all__ = ["SessionProtocol", "DeadlineTimer", "WRITE_BATCH", "shared_scratch", "write_buffers"]
 
 log = logging.getLogger("dicomul")
 
@@ -57,9 +58,24 @@ LOWAT_MAX = 256 * 1024
 WRITE_BATCH = 1 << 20
 #: Buffers smaller than this are joined into one write (one system call).
 JOIN_BELOW = 64 * 1024
-#: Receive buffer of a connection not yet associated, and of an association.
+#: Bytes read at most at once from a connection not yet associated, and from an
+#: association (into the thread's shared scratch buffer: see shared_scratch).
 RECV_IDLE = 4096
-RECV_ASSOCIATED = 65536
+RECV_ASSOCIATED = 256 * 1024
+
+_local = threading.local()
+
+
+def shared_scratch(size: int = RECV_ASSOCIATED) -> bytearray:
+    """This thread's scratch buffer (at least ``size`` bytes) for
+    ``Connection.recv_buffer``: a loop reads from one connection at a time and nothing
+    in the buffer outlives the call that reads into it, so every connection served by
+    the thread shares it. A connection then holds no receive buffer of its own between
+    PDUs, and a read can take several PDUs at once."""
+    buf: bytearray | None = getattr(_local, "scratch", None)
+    if buf is None or len(buf) < size:
+        buf = _local.scratch = bytearray(size)
+    return buf
 
 
 def quickack_wanted(
@@ -137,6 +153,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._lowat = 1  # its value now
         self.peer_address: tuple[Any, ...] | None = None
         self._loop = asyncio.get_running_loop()
+        self._scratch = shared_scratch()  # (made on the loop's thread: its own)
         self._timer = DeadlineTimer(self._loop, self._on_timer, self._loop.time)
         self._close_timer: asyncio.TimerHandle | None = None
         self._paused = False
@@ -177,10 +194,10 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self.pump()
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        # Small until the association is up (an idle or hostile connection costs 4 KiB),
-        # then enough for a few PDUs per read; large PDUs are read into their own buffer.
+        # Small reads until the association is up, then enough for several PDUs per
+        # read, into the thread's shared scratch; large PDUs go into their own buffer.
         size = RECV_ASSOCIATED if self.connection.is_established else RECV_IDLE
-        buf = self.connection.recv_buffer(size)
+        buf = self.connection.recv_buffer(size, self._scratch)
         self._asked = len(buf)
         return buf
 

@@ -238,9 +238,10 @@ class Session:
         self.connection.received(nbytes, now=now)
         self._drain()
 
-    def recv_buffer(self, size: int | None = None) -> memoryview:
-        """Where to read the next bytes into (then call :meth:`received`)."""
-        return self.connection.recv_buffer(size)
+    def recv_buffer(self, size: int | None = None, scratch: bytearray | None = None) -> memoryview:
+        """Where to read the next bytes into (then call :meth:`received`); see
+        Connection.recv_buffer."""
+        return self.connection.recv_buffer(size, scratch)
 
     def handle_timer(self, now: float) -> None:
         self.connection.handle_timer(now)

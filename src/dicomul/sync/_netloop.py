@@ -20,7 +20,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dicomul.aio.protocol import RECV_ASSOCIATED, RECV_IDLE, DeadlineTimer, write_buffers
+from dicomul.aio.protocol import (
+    RECV_ASSOCIATED,
+    RECV_IDLE,
+    DeadlineTimer,
+    shared_scratch,
+    write_buffers,
+)
 from dicomul.ul.connection import Connection, State
 from dicomul.ul.events import Event
 
@@ -89,7 +95,8 @@ class NetProtocol(asyncio.BufferedProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         conn = self.connection
         with self.lock:
-            return conn.recv_buffer(RECV_ASSOCIATED if conn.is_established else RECV_IDLE)
+            size = RECV_ASSOCIATED if conn.is_established else RECV_IDLE
+            return conn.recv_buffer(size, shared_scratch())  # (on the loop's thread)
 
     def buffer_updated(self, nbytes: int) -> None:
         self.last_rx = now = time.monotonic()

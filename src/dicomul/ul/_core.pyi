@@ -306,8 +306,10 @@ class Framer:
     """When not 0, the largest P-DATA-TF PDU-length field accepted (our announced
     maximum length)."""
 
-    def recv_buffer(self, size: int = 262144) -> memoryview:
-        """A writable buffer for ``socket.recv_into``; then call ``received(n)``."""
+    def recv_buffer(self, size: int = 262144, scratch: bytearray | None = None) -> memoryview:
+        """A writable buffer for ``socket.recv_into``; then call ``received(n)``
+        (``scratch``: a shared buffer of at least ``size`` bytes to read into between
+        PDUs)."""
 
     def received(self, n: int) -> list[Any]:
         """``n`` bytes were written into the last ``recv_buffer()``: the PDUs they

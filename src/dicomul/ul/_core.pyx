@@ -751,7 +751,7 @@ cdef class Framer:
         self._into_pdu = False
         self._last_large = False
 
-    def recv_buffer(self, Py_ssize_t size=262144):
+    def recv_buffer(self, Py_ssize_t size=262144, bytearray scratch=None):
         """A writable buffer for ``socket.recv_into``; then call ``received(n)``.
 
         While a PDU of at least ``size`` bytes is being filled, this is the rest of that
@@ -762,16 +762,23 @@ cdef class Framer:
         follows it (copied out: cheaper than one read per small PDU); between PDUs it
         is a reusable scratch buffer of ``size`` bytes, or only its first 6 bytes after a
         large PDU (so that the next large PDU's body is not read into scratch and copied
-        out, but read straight into its own buffer)."""
+        out, but read straight into its own buffer).
+
+        ``scratch``: a bytearray of at least ``size`` bytes to use as the scratch buffer
+        instead of one of the framer's own. Nothing in it outlives ``received()``, so the
+        connections served by one thread may share one (a large one costs no memory per
+        connection)."""
         if self._pdu is not None and self._pdu_len >= size:
             self._into_pdu = True
             return memoryview(self._pdu)[self._filled:self._pdu_len + self._tail]
         self._into_pdu = False
-        if self._scratch is None or len(self._scratch) != size:
+        if scratch is not None and len(scratch) >= size:
+            self._scratch = scratch
+        elif self._scratch is None or len(self._scratch) != size:
             self._scratch = bytearray(size)
         if self._last_large and self._pdu is None and not len(self._head):
             return memoryview(self._scratch)[:6]
-        return memoryview(self._scratch)
+        return memoryview(self._scratch)[:size]
 
     def received(self, Py_ssize_t n):
         """``n`` bytes were written into the last ``recv_buffer()``: return the PDUs they

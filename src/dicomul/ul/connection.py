@@ -340,15 +340,17 @@ class Connection:
             pdus = []
         self._process(pdus)
 
-    def recv_buffer(self, size: int | None = None) -> memoryview:
+    def recv_buffer(self, size: int | None = None, scratch: bytearray | None = None) -> memoryview:
         """A writable buffer for ``socket.recv_into``, then call ``received(n)``: the same
         as ``receive_data`` with the bytes received, minus a copy (a large PDU's bytes go
         straight from the kernel into the PDU's own buffer). ``size``: of the scratch
         buffer between PDUs (default 256 KiB; a transport holding many idle connections
-        asks for less)."""
+        asks for less). ``scratch``: a bytearray of at least ``size`` bytes to use as that
+        buffer; nothing in it outlives ``received()``, so one thread's connections may
+        share one (dicomul.aio.protocol.shared_scratch)."""
         if size is None:
             return self._framer.recv_buffer()
-        return self._framer.recv_buffer(size)
+        return self._framer.recv_buffer(size, scratch)
 
     def received(self, nbytes: int, *, now: float | None = None) -> None:
         """``nbytes`` bytes were received into the last ``recv_buffer()``; 0 means the
