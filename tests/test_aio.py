@@ -415,6 +415,29 @@ def test_dimse_timeout_aborts() -> None:
     run(scenario)
 
 
+def test_dimse_timeout_is_per_operation() -> None:
+    """One timer serves every operation's dimse_timeout: echoes answered 0.1 s after
+    each request, for longer in all than the timeout, never time out; the first one
+    left unanswered does, after the timer has moved on from the answered ones."""
+    answered = [0]
+
+    async def on_echo() -> int:
+        answered[0] += 1
+        await asyncio.sleep(0.1 if answered[0] <= 6 else 3600)
+        return 0
+
+    async def scenario() -> None:
+        srv, port = await serve(on_echo=on_echo)
+        a = await connect(port, dimse_timeout=0.25)
+        assert [await a.echo() for _ in range(6)] == [0] * 6  # 0.6 s > 0.25 s
+        with pytest.raises(TimeoutError, match="no DIMSE response"):
+            await a.echo()
+        assert not a.is_established
+        await srv.close()
+
+    run(scenario)
+
+
 def test_idle_associations_are_aborted() -> None:
     async def scenario() -> None:
         srv, port = await serve(idle_timeout=0.2)

@@ -129,6 +129,10 @@ class Association(NCalls, RequestorViews):
         self._closed: asyncio.Future[None] = self._loop.create_future()
         #: The future each operation's waiting coroutine awaits (see _next).
         self._wakers: dict[Operation, asyncio.Future[None]] = {}
+        #: loop.time() by when each waiting operation's response is due (dimse_timeout),
+        #: and the one timer for the earliest of them (see _next).
+        self._deadlines: dict[Operation, float] = {}
+        self._deadline_timer: asyncio.TimerHandle | None = None
         self._report_waker: asyncio.Future[None] | None = None
 
     # ---- set-up and tear-down ---------------------------------------------------------
@@ -368,13 +372,16 @@ class Association(NCalls, RequestorViews):
         if got is not None:
             return got
         waker = self._wakers[op] = self._loop.create_future()
-        # A timer that fails the waker, not asyncio.wait_for (which costs a second future,
-        # a callback and a partial per response: this runs once per C-STORE).
-        timer = (
-            None
-            if self.dimse_timeout is None
-            else self._loop.call_later(self.dimse_timeout, _expire, waker)
-        )
+        if self.dimse_timeout is not None:
+            # Not a timer (nor asyncio.wait_for) per response, this runs once per C-STORE:
+            # the deadline is noted, and one timer wakes at the earliest one (usually the
+            # oldest, long answered by then: it looks again at the next).
+            at = self._deadlines[op] = self._loop.time() + self.dimse_timeout
+            timer = self._deadline_timer
+            if timer is None or at < timer.when():
+                if timer is not None:
+                    timer.cancel()
+                self._deadline_timer = self._loop.call_at(at, self._deadlines_due)
         try:
             await waker
         except asyncio.TimeoutError:
@@ -385,8 +392,7 @@ class Association(NCalls, RequestorViews):
                 "the association was aborted"
             ) from None
         finally:
-            if timer is not None:
-                timer.cancel()
+            self._deadlines.pop(op, None)
             if self._wakers.get(op) is waker:
                 del self._wakers[op]
         got = core.take(op)
@@ -430,6 +436,23 @@ class Association(NCalls, RequestorViews):
         self._wake()
         _settle(self._closed)
 
+    def _deadlines_due(self) -> None:
+        """The deadline timer: time out the operations whose response is overdue, then
+        wait for the earliest deadline left (if any)."""
+        self._deadline_timer = None
+        now = self._loop.time()
+        earliest = None
+        for op, at in list(self._deadlines.items()):
+            if at <= now:
+                del self._deadlines[op]
+                waker = self._wakers.get(op)
+                if waker is not None:
+                    _expire(waker)
+            elif earliest is None or at < earliest:
+                earliest = at
+        if earliest is not None:
+            self._deadline_timer = self._loop.call_at(earliest, self._deadlines_due)
+
     def _wake(self) -> None:
         """Settle the futures after a change of the association's state: the
         A-ASSOCIATE answer, the release, and (once it ended) every waiting operation."""
@@ -445,6 +468,9 @@ class Association(NCalls, RequestorViews):
             _settle(self._closed)
         if core.ended is not None and self._report_waker is not None:
             _settle(self._report_waker)
+        if core.ended is not None and self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
         if core.ended is not None and self._wakers:
             wakers = list(self._wakers.values())
             self._wakers.clear()
