@@ -19,6 +19,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from dicomul import AssociationAborted, AssociationRejected, aio
+from dicomul.aio import protocol
 from dicomul.dimse.sop import model_uid
 from dicomul.errors import ContextNotAccepted
 from dicomul.storage.contexts import contexts_for_files, storage_contexts, verification_contexts
@@ -433,6 +434,31 @@ def test_dimse_timeout_is_per_operation() -> None:
         with pytest.raises(TimeoutError, match="no DIMSE response"):
             await a.echo()
         assert not a.is_established
+        await srv.close()
+
+    run(scenario)
+
+
+def test_dimse_timeout_of_an_operation_begun_while_the_timer_waits() -> None:
+    """Two operations at once (window 4): the first is answered, the second, begun while
+    the timer waits for the first one's deadline, never is: it still times out (the
+    timer moves on to its deadline), within a bound far below the test's own."""
+    calls = [0]
+
+    async def on_echo() -> int:
+        calls[0] += 1
+        await asyncio.sleep(0.05 if calls[0] == 1 else 3600)
+        return 0
+
+    async def scenario() -> None:
+        srv, port = await serve(on_echo=on_echo)
+        a = await connect(port, dimse_timeout=0.3, async_operations=(4, 4))
+        first = asyncio.ensure_future(a.echo())  # answered at 0.05 s
+        await asyncio.sleep(0.1)
+        second = asyncio.ensure_future(a.echo())  # due at 0.4 s
+        assert await first == 0
+        with pytest.raises(TimeoutError, match="no DIMSE response"):
+            await asyncio.wait_for(second, 5.0)  # (wait_for's own would not match)
         await srv.close()
 
     run(scenario)
@@ -862,6 +888,39 @@ def test_quick_writes_pause_after_a_slow_one() -> None:
     assert q.now()  # then the loop tries again
 
 
+async def _raw_association(
+    port: int, max_pdu: int, calling: str
+) -> tuple[Any, asyncio.StreamReader, asyncio.StreamWriter, int]:
+    """A requestor made of a bare sans-IO Connection over an asyncio stream, associated
+    with the server on ``port`` for CT storage (its bytes written by the test itself):
+    ``(connection, reader, writer, context ID)``."""
+    from dicomul.dimse.request import build_request
+    from dicomul.ul.connection import Connection, Role
+    from dicomul.ul.events import AssociateRequest
+
+    conn = Connection(Role.REQUESTOR)
+    rq = build_request(calling_ae=calling, called_ae="SCP", max_pdu=max_pdu,
+                       contexts=contexts_for_files([CT]))  # fmt: skip
+    conn.send(AssociateRequest(rq))
+    conn.connection_made()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"".join(bytes(b) for b in conn.data_to_send()))
+    while not conn.is_established:
+        conn.receive_data(await asyncio.wait_for(reader.read(65536), T))
+    return conn, reader, writer, next(iter(conn.accepted_contexts))
+
+
+def _store_wire(conn: Any, pc_id: int, dataset: bytes, uid: str = "1.2.3.4") -> bytes:
+    """The bytes of a C-STORE of ``dataset`` (a CT instance ``uid``) on ``conn``."""
+    from dicomul.dimse.messages import CStoreRQ
+    from dicomul.ul.events import DataRequest
+
+    command = CStoreRQ(message_id=1, affected_sop_class_uid=CT_CLASS,
+                       affected_sop_instance_uid=uid).encode()  # fmt: skip
+    conn.send(DataRequest(pc_id, command, dataset))
+    return b"".join(bytes(b) for b in conn.data_to_send())
+
+
 @pytest.mark.parametrize("max_pdu", [16384, 262144])
 def test_a_slow_upload_is_not_idle(tmp_path: Path, max_pdu: int) -> None:
     """The idle timeout counts bytes, not messages: a data set arriving slowly over 1 s
@@ -869,10 +928,8 @@ def test_a_slow_upload_is_not_idle(tmp_path: Path, max_pdu: int) -> None:
     sends nothing is aborted after it. With max_pdu 262144 the data set is one PDU of
     about 38 KiB, whose rest the server waits for with SO_RCVLOWAT: the bytes that came
     meanwhile are still seen as activity before the association is judged idle."""
-    from dicomul.dimse.messages import CStoreRQ, decode_message
-    from dicomul.dimse.request import build_request
-    from dicomul.ul.connection import Connection, Role
-    from dicomul.ul.events import AssociateRequest, DataIndication, DataRequest
+    from dicomul.dimse.messages import decode_message
+    from dicomul.ul.events import DataIndication
 
     data = pydicom.dcmread(CT)
     raw = Path(CT).read_bytes()
@@ -882,21 +939,9 @@ def test_a_slow_upload_is_not_idle(tmp_path: Path, max_pdu: int) -> None:
     async def scenario() -> tuple[int, bool]:
         srv, port = await serve(store_dir=tmp_path, accept_all_storage=True, idle_timeout=0.3,
                                 max_pdu=max_pdu)  # fmt: skip
-        conn = Connection(Role.REQUESTOR)
-        rq = build_request(calling_ae="SLOW", called_ae="SCP", max_pdu=max_pdu,
-                           contexts=contexts_for_files([CT]))  # fmt: skip
-        conn.send(AssociateRequest(rq))
-        conn.connection_made()
+        conn, reader, writer, pc_id = await _raw_association(port, max_pdu, "SLOW")
         loop = asyncio.get_running_loop()
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"".join(bytes(b) for b in conn.data_to_send()))
-        while not conn.is_established:
-            conn.receive_data(await asyncio.wait_for(reader.read(65536), T))
-        pc_id = next(iter(conn.accepted_contexts))
-        command = CStoreRQ(message_id=1, affected_sop_class_uid=data.SOPClassUID,
-                           affected_sop_instance_uid=data.SOPInstanceUID).encode()  # fmt: skip
-        conn.send(DataRequest(pc_id, command, dataset))
-        wire = b"".join(bytes(b) for b in conn.data_to_send())
+        wire = _store_wire(conn, pc_id, dataset, data.SOPInstanceUID)
         step = len(wire) // 10 + 1
         for i in range(0, len(wire), step):  # 10 chunks, 0.1 s apart: 1 s > 0.3 s idle
             writer.write(wire[i : i + step])
@@ -920,6 +965,71 @@ def test_a_slow_upload_is_not_idle(tmp_path: Path, max_pdu: int) -> None:
 
     status, aborted = run(scenario)
     assert status == 0 and aborted
+
+
+@pytest.mark.skipif(not protocol.LOWAT_SAFE, reason="SO_RCVLOWAT is not used on this system")
+def test_a_peer_silent_inside_a_large_pdu_is_idle_after_the_timeout() -> None:
+    """A peer that stops in the middle of a large PDU (whose rest the server waits for
+    with SO_RCVLOWAT) is aborted the idle timeout after its last bytes, plus a short look
+    for bytes waiting unread (0.1 s), not a whole timeout or more later."""
+
+    async def scenario() -> float:
+        srv, port = await serve(accept_all_storage=True, idle_timeout=1.0, max_pdu=262144)
+        conn, reader, writer, pc_id = await _raw_association(port, 262144, "STALL")
+        wire = _store_wire(conn, pc_id, b"\0" * 200_000)
+        cut = wire.index(b"\x04\x00", 20) + 6 + 1000  # the data PDU's header + 1000 bytes
+        writer.write(wire[:cut])  # then nothing
+        await writer.drain()
+        t0 = asyncio.get_running_loop().time()
+        await asyncio.wait_for(reader.read(65536), 10)  # the A-ABORT, or the close
+        took = asyncio.get_running_loop().time() - t0
+        writer.close()
+        await srv.close()
+        return took
+
+    took = run(scenario)
+    assert 0.8 < took < 1.6  # 1 s after the last bytes (+ 0.1 s); not 2 s or more
+
+
+@pytest.mark.skipif(not protocol.LOWAT_SAFE, reason="SO_RCVLOWAT is not used on this system")
+def test_the_server_waits_for_a_large_pdus_rest_with_so_rcvlowat(tmp_path: Path) -> None:
+    """While a large PDU is arriving, the server's socket has SO_RCVLOWAT at the bytes
+    still missing of it (at most LOWAT_MAX); once it is whole, 1 again (any byte wakes
+    the loop), and the object is stored."""
+    import gc
+
+    def server_lowat(client: tuple[Any, ...]) -> list[int]:
+        """SO_RCVLOWAT of the server's socket of the connection from ``client``."""
+        socks = [p.transport.get_extra_info("socket") for p in gc.get_objects()
+                 if isinstance(p, protocol.SessionProtocol) and p.transport is not None
+                 and not p.closed and p.peer_address == client]  # fmt: skip
+        return [s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) for s in socks]
+
+    async def scenario() -> tuple[list[int], list[int], bytes, int]:
+        srv, port = await serve(store_dir=tmp_path, accept_all_storage=True, max_pdu=262144)
+        conn, reader, writer, pc_id = await _raw_association(port, 262144, "LOWAT")
+        wire = _store_wire(conn, pc_id, b"\0" * 200_000)
+        at = wire.index(b"\x04\x00", 20)  # the data set's PDU
+        cut = at + 6 + 1000  # its header and 1000 bytes of it
+        missing = 6 + int.from_bytes(wire[at + 2 : at + 6], "big") - (cut - at)
+        writer.write(wire[:cut])
+        await writer.drain()
+        await asyncio.sleep(0.2)  # (the server reads what came)
+        me = writer.get_extra_info("sockname")
+        waiting = server_lowat(me)
+        writer.write(wire[cut:])
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(65536), T)  # the C-STORE-RSP
+        after = server_lowat(me)
+        writer.close()
+        await srv.close()
+        return waiting, after, answer, missing
+
+    waiting, after, answer, missing = run(scenario)
+    assert missing == 200_006 - 1000  # (a PDV of 200,000 bytes: 6 more in the PDU)
+    assert waiting == [min(missing, protocol.LOWAT_MAX)]
+    assert after == [1]
+    assert answer[:1] == b"\x04" and (tmp_path / "1.2.3.4.dcm").exists()
 
 
 def test_the_asyncio_api_works_on_uvloop(tmp_path: Path) -> None:

@@ -440,7 +440,8 @@ class Association(NCalls, RequestorViews):
         """The deadline timer: time out the operations whose response is overdue, then
         wait for the earliest deadline left (if any)."""
         self._deadline_timer = None
-        now = self._loop.time()
+        # (a loop may run a timer up to its clock's resolution early: uvloop's is 1 ms)
+        now = self._loop.time() + 0.002
         earliest = None
         for op, at in list(self._deadlines.items()):
             if at <= now:

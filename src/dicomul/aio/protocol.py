@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import platform
+import re
 import socket
 import sys
 import threading
@@ -45,8 +47,10 @@ _MAXSEG: int | None = getattr(socket, "TCP_MAXSEG", None)
 #: read instead of one per chunk the kernel delivers (~64 KiB on loopback: a 1 MiB data
 #: set in 128 KiB PDUs took 18 reads, each a turn of the loop). The peer must send those
 #: bytes whatever else it does (it declared the PDU's length); an end of stream or an
-#: error still wakes the loop at once. Not over TLS (the socket carries ciphertext), and
-#: not where the system refuses the option (Windows): reads are then as they were.
+#: error still wakes the loop at once. Only on Linux 5.10 and later, where poll honours
+#: it without stalling (older kernels could hang with small segments: "tcp: fix
+#: SO_RCVLOWAT hangs with fat skbs"), and not over TLS (the socket carries ciphertext);
+#: elsewhere reads are as they were.
 _RCVLOWAT: int | None = getattr(socket, "SO_RCVLOWAT", None)
 #: A PDU's rest below this is read as it comes (not worth two system calls).
 LOWAT_MIN = 32 * 1024
@@ -153,7 +157,6 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._lowat = 1  # its value now
         self.peer_address: tuple[Any, ...] | None = None
         self._loop = asyncio.get_running_loop()
-        self._scratch = shared_scratch()  # (made on the loop's thread: its own)
         self._timer = DeadlineTimer(self._loop, self._on_timer, self._loop.time)
         self._close_timer: asyncio.TimerHandle | None = None
         self._paused = False
@@ -183,8 +186,8 @@ class SessionProtocol(asyncio.BufferedProtocol):
                 self._two_segments = 2 * int(sock.getsockopt(socket.IPPROTO_TCP, _MAXSEG))
             except (OSError, TypeError, ValueError):
                 pass
-        if tcp and _RCVLOWAT is not None and transport.get_extra_info("sslcontext") is None:
-            self._lowat_cap = _lowat_cap(sock)
+        if tcp and LOWAT_SAFE and transport.get_extra_info("sslcontext") is None:
+            self._lowat_cap = LOWAT_MAX
         self.peer_address = transport.get_extra_info("peername")
         if self.on_made is not None:  # (after a TLS handshake: a failed one never gets here)
             self.on_made()
@@ -197,7 +200,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         # Small reads until the association is up, then enough for several PDUs per
         # read, into the thread's shared scratch; large PDUs go into their own buffer.
         size = RECV_ASSOCIATED if self.connection.is_established else RECV_IDLE
-        buf = self.connection.recv_buffer(size, self._scratch)
+        buf = self.connection.recv_buffer(size, shared_scratch())
         self._asked = len(buf)
         return buf
 
@@ -217,22 +220,27 @@ class SessionProtocol(asyncio.BufferedProtocol):
             self._set_lowat(min(missing, self._lowat_cap) if missing >= LOWAT_MIN else 1)
         self.pump()
 
-    def _set_lowat(self, value: int) -> None:
-        if value != self._lowat:
-            try:
-                self._sock.setsockopt(socket.SOL_SOCKET, _RCVLOWAT, value)
-                self._lowat = value
-            except OSError:  # refused here: read as the bytes come
-                self._lowat_cap = 0
+    def _set_lowat(self, value: int) -> bool:
+        """Set SO_RCVLOWAT; whether it changed."""
+        if value == self._lowat:
+            return False
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, _RCVLOWAT, value)
+        except OSError:  # refused here: read as the bytes come (if it can be put back)
+            self._lowat_cap = 0
+            return False
+        self._lowat = value
+        return True
 
     def read_any(self) -> bool:
-        """Be woken by any bytes again, not only by a PDU's rest (before a connection is
-        judged idle: a peer sending a PDU very slowly is not); whether that changed
-        anything."""
+        """From now on read bytes as they come, not only a large PDU's rest: called
+        before the connection is judged idle, so that bytes of a PDU that arrives slowly
+        still count as activity, and count when they arrive. Whether bytes may have been
+        waiting unread (the caller then looks again a moment later)."""
+        self._lowat_cap = 0  # (for good: this peer is slow, or about to be aborted)
         if self._lowat == 1 or self._closed:
             return False
-        self._set_lowat(1)
-        return True
+        return self._set_lowat(1)
 
     def eof_received(self) -> bool:
         self.session.receive_data(b"", now=self._loop.time())
@@ -346,16 +354,20 @@ class SessionProtocol(asyncio.BufferedProtocol):
             self.pump()
 
 
-def _lowat_cap(sock: socket.socket) -> int:
-    """SO_RCVLOWAT's largest useful value on ``sock``: LOWAT_MAX; where the system does
-    not grow the receive buffer to fit (Linux does), at most half of it, so that what is
-    waited for always fits."""
-    if sys.platform.startswith("linux"):
-        return LOWAT_MAX
-    try:
-        return min(LOWAT_MAX, int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)) // 2)
-    except (OSError, TypeError, ValueError):
-        return 0
+def _linux_at_least(release: str, want: tuple[int, int]) -> bool:
+    """Whether a Linux kernel release string (``platform.release()``) is ``want`` or
+    later."""
+    m = re.match(r"(\d+)\.(\d+)", release)
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= want
+
+
+#: Whether SO_RCVLOWAT is used here (see _RCVLOWAT; Linux also grows the receive buffer
+#: to hold what is waited for).
+LOWAT_SAFE = (
+    _RCVLOWAT is not None
+    and sys.platform.startswith("linux")
+    and _linux_at_least(platform.release(), (5, 10))
+)
 
 
 def write_buffers(transport: asyncio.Transport, bufs: list[Any]) -> None:

@@ -478,8 +478,8 @@ class _Peer:
         # what is being done for it is stuck because it does not read.
         busy = self._tasks and (stalled is None or now - stalled < timeout)
         if now - self.protocol.last_input >= timeout and not busy:
-            if self.protocol.read_any():  # bytes of a PDU may be there, not yet read
-                self._idle = self._loop.call_later(min(1.0, timeout), self._check_idle)
+            if self.protocol.read_any():  # bytes of a PDU may be waiting: read them first
+                self._idle = self._loop.call_later(min(0.1, timeout), self._check_idle)
                 return
             log.info("aborting the association from %r: idle for %ss", self.calling, timeout)
             self.abort()

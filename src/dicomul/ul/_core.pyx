@@ -732,6 +732,7 @@ cdef class Framer:
     cdef bytearray _scratch   # where recv_buffer() points between PDUs
     cdef bint _into_pdu       # the last recv_buffer() was the PDU being filled
     cdef bint _last_large     # the last PDU completed was large: read headers alone
+    cdef Py_ssize_t _large    # large: at least this long (the last recv_buffer() size)
 
     def __init__(self, uint32_t max_pdu_length=DEFAULT_MAX_PDU_LENGTH, decode=None,
                  bint errors_inline=False):
@@ -750,6 +751,7 @@ cdef class Framer:
         self._scratch = None
         self._into_pdu = False
         self._last_large = False
+        self._large = 32768
 
     def recv_buffer(self, Py_ssize_t size=262144, bytearray scratch=None):
         """A writable buffer for ``socket.recv_into``; then call ``received(n)``.
@@ -768,6 +770,7 @@ cdef class Framer:
         instead of one of the framer's own. Nothing in it outlives ``received()``, so the
         connections served by one thread may share one (a large one costs no memory per
         connection)."""
+        self._large = max(size, 32768)
         if self._pdu is not None and self._pdu_len >= size:
             self._into_pdu = True
             return memoryview(self._pdu)[self._filled:self._pdu_len + self._tail]
@@ -886,7 +889,7 @@ cdef class Framer:
             if total < 0:
                 _raise(<int>total, 0, "PDU stream")
             if total > 0:  # a whole PDU inside this chunk
-                self._last_large = total >= 32768
+                self._last_large = total >= self._large
                 if total >= 1024 and type(data) is bytes:  # immutable: share, don't copy
                     if whole is None:
                         whole = memoryview(data)
@@ -908,7 +911,7 @@ cdef class Framer:
         if self._pdu is not None and self._filled == self._pdu_len:
             raw = self._pdu
             self._pdu = None
-            self._last_large = self._filled >= 32768
+            self._last_large = self._filled >= self._large
             if self._tail == 0:
                 self._emit_owned(out, raw)
             else:  # (the buffer is longer than the PDU)

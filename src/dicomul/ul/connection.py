@@ -349,7 +349,7 @@ class Connection:
         buffer; nothing in it outlives ``received()``, so one thread's connections may
         share one (dicomul.aio.protocol.shared_scratch)."""
         if size is None:
-            return self._framer.recv_buffer()
+            return self._framer.recv_buffer(scratch=scratch)
         return self._framer.recv_buffer(size, scratch)
 
     def received(self, nbytes: int, *, now: float | None = None) -> None:
