@@ -9,6 +9,7 @@ length (PS3.8 Annex E, PS3.8.md c.4).
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import pytest
 
@@ -367,12 +368,17 @@ def test_fragment_max_too_small(max_len: int) -> None:
 
 
 def _feed_via_recv_buffer(
-    framer: _core.Framer, stream: bytes, cuts: list[int]
-) -> tuple[list[bytes], ProtocolError | None]:
-    """Like _feed, but the way a socket does it: recv_into(recv_buffer()), received(n)."""
-    got: list[bytes] = []
+    framer: _core.Framer,
+    stream: bytes,
+    cuts: list[int],
+    form: Any = bytes,
+    read_size: Any = lambda c: c % 5000 + 1,
+) -> tuple[list[Any], ProtocolError | None]:
+    """Like _feed, but the way a socket does it: recv_into(recv_buffer()), received(n),
+    at most ``read_size(cut)`` bytes a read; each PDU handed on as ``form(pdu)``."""
+    got: list[Any] = []
     pos = 0
-    sizes = [c % 5000 + 1 for c in cuts] or [len(stream) or 1]
+    sizes = [read_size(c) for c in cuts] or [len(stream) or 1]
     k = 0
     while pos < len(stream):
         buf = framer.recv_buffer(4096)
@@ -381,7 +387,7 @@ def _feed_via_recv_buffer(
         buf[:n] = stream[pos : pos + n]
         pos += n
         try:
-            got.extend(bytes(p) for p in framer.received(n))
+            got.extend(form(p) for p in framer.received(n))
         except ProtocolError as e:
             return got, e
     return got, framer.error
@@ -443,22 +449,11 @@ def test_recv_buffer_decoding_matches_feed(stream: bytes, cuts: list[int]) -> No
         want += [_decoded(p) for p in whole.feed(stream)] if stream else []
     except ProtocolError:
         pass
-    framer = _decoding_framer()
-    got: list[object] = []
-    sizes = [c + 1 for c in cuts] or [len(stream) or 1]
-    pos = k = 0
-    while pos < len(stream) and framer.error is None:
-        buf = framer.recv_buffer(4096)
-        n = min(len(buf), sizes[k % len(sizes)], len(stream) - pos)
-        k += 1
-        buf[:n] = stream[pos : pos + n]
-        pos += n
-        try:
-            got.extend(_decoded(p) for p in framer.received(n))
-        except ProtocolError:
-            break
+    got, err = _feed_via_recv_buffer(
+        _decoding_framer(), stream, cuts, form=_decoded, read_size=lambda c: c + 1
+    )
     assert got == want
-    assert (framer.error is None) == (whole.error is None)
+    assert (err is None) == (whole.error is None)
 
 
 def test_recv_buffer_takes_the_next_header_with_a_body() -> None:
