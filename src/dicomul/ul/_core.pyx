@@ -895,7 +895,8 @@ cdef class Framer:
                         whole = memoryview(data)
                     self._emit(out, b + pos, total, whole, pos)
                 else:
-                    self._emit_owned(out, PyBytes_FromStringAndSize(<const char *>b + pos, total))
+                    self._emit_owned(out, PyBytes_FromStringAndSize(<const char *>b + pos, total),
+                                     total)
                 pos += <size_t>total
             elif n - pos < 6:
                 self._head = bytearray(b[pos:n])  # ul_frame checked the type byte already
@@ -907,16 +908,11 @@ cdef class Framer:
 
     cdef int _complete(self, list out) except -1:
         """Hands on the PDU being filled if it is whole."""
-        cdef const uint8_t[::1] v
         if self._pdu is not None and self._filled == self._pdu_len:
             raw = self._pdu
             self._pdu = None
             self._last_large = self._filled >= self._large
-            if self._tail == 0:
-                self._emit_owned(out, raw)
-            else:  # (the buffer is longer than the PDU)
-                v = raw
-                self._emit(out, &v[0], self._pdu_len, memoryview(raw), 0)
+            self._emit_owned(out, raw, self._pdu_len)
         return 0
 
     cdef int64_t _frame(self, const uint8_t *p, size_t n, uint8_t *t, uint32_t *length):
@@ -927,14 +923,16 @@ cdef class Framer:
             return UL_E_TOO_LARGE
         return total
 
-    cdef int _emit_owned(self, list out, object raw) except -1:
-        """Hands on a PDU held in its own bytes/bytearray object."""
+    cdef int _emit_owned(self, list out, object raw, Py_ssize_t n) except -1:
+        """Hands on the PDU held in the first ``n`` bytes of its own bytes/bytearray
+        object (a decoded one may be followed by room for the next header: its views
+        stop at ``n``; a raw one is the object itself, never longer)."""
         cdef const uint8_t[::1] v
         if self._decode is None:
             out.append(raw)
             return 0
         v = raw
-        return self._emit(out, &v[0], v.shape[0], memoryview(raw), 0)
+        return self._emit(out, &v[0], n, memoryview(raw), 0)
 
     cdef int _emit(self, list out, const uint8_t *p, size_t n, object mv, size_t off) except -1:
         """Hands on the PDU at p[0..n), decoded when the framer decodes; mv is a byte
