@@ -58,6 +58,22 @@ LOWAT_MIN = 32 * 1024
 #: within any idle timeout; see SessionProtocol.read_any).
 LOWAT_MAX = 256 * 1024
 
+
+def _linux_at_least(release: str, want: tuple[int, int]) -> bool:
+    """Whether a Linux kernel release string (``platform.release()``) is ``want`` or
+    later."""
+    m = re.match(r"(\d+)\.(\d+)", release)
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= want
+
+
+#: Whether SO_RCVLOWAT is used here (see _RCVLOWAT; Linux also grows the receive buffer
+#: to hold what is waited for).
+LOWAT_SAFE = (
+    _RCVLOWAT is not None
+    and sys.platform.startswith("linux")
+    and _linux_at_least(platform.release(), (5, 10))
+)
+
 #: Bytes pulled from the Connection per write while the transport accepts more.
 WRITE_BATCH = 1 << 20
 #: Buffers smaller than this are joined into one write (one system call).
@@ -153,7 +169,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self._quickack: int | None = None
         self._asked = 0  # the size of the last get_buffer()
         self._two_segments = 2 * 65535  # two full-sized TCP segments (set when known)
-        self._lowat_cap = 0  # SO_RCVLOWAT's largest value here (0: not used)
+        self._use_lowat = False  # whether SO_RCVLOWAT is managed here
         self._lowat = 1  # its value now
         self.peer_address: tuple[Any, ...] | None = None
         self._loop = asyncio.get_running_loop()
@@ -187,7 +203,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
             except (OSError, TypeError, ValueError):
                 pass
         if tcp and LOWAT_SAFE and transport.get_extra_info("sslcontext") is None:
-            self._lowat_cap = LOWAT_MAX
+            self._use_lowat = True
         self.peer_address = transport.get_extra_info("peername")
         if self.on_made is not None:  # (after a TLS handshake: a failed one never gets here)
             self.on_made()
@@ -215,9 +231,9 @@ class SessionProtocol(asyncio.BufferedProtocol):
                 self._sock.setsockopt(socket.IPPROTO_TCP, self._quickack, 1)
             except OSError:
                 self._quickack = None
-        if self._lowat_cap:
+        if self._use_lowat:
             missing = self.connection.pdu_bytes_missing
-            self._set_lowat(min(missing, self._lowat_cap) if missing >= LOWAT_MIN else 1)
+            self._set_lowat(min(missing, LOWAT_MAX) if missing >= LOWAT_MIN else 1)
         self.pump()
 
     def _set_lowat(self, value: int) -> bool:
@@ -227,7 +243,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         try:
             self._sock.setsockopt(socket.SOL_SOCKET, _RCVLOWAT, value)
         except OSError:  # refused here: read as the bytes come (if it can be put back)
-            self._lowat_cap = 0
+            self._use_lowat = False
             return False
         self._lowat = value
         return True
@@ -237,7 +253,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
         before the connection is judged idle, so that bytes of a PDU that arrives slowly
         still count as activity, and count when they arrive. Whether bytes may have been
         waiting unread (the caller then looks again a moment later)."""
-        self._lowat_cap = 0  # (for good: this peer is slow, or about to be aborted)
+        self._use_lowat = False  # (for good: this peer is slow, or about to be aborted)
         if self._lowat == 1 or self._closed:
             return False
         return self._set_lowat(1)
@@ -352,22 +368,6 @@ class SessionProtocol(asyncio.BufferedProtocol):
         if not self._closed:
             self.session.handle_timer(self._loop.time())
             self.pump()
-
-
-def _linux_at_least(release: str, want: tuple[int, int]) -> bool:
-    """Whether a Linux kernel release string (``platform.release()``) is ``want`` or
-    later."""
-    m = re.match(r"(\d+)\.(\d+)", release)
-    return m is not None and (int(m.group(1)), int(m.group(2))) >= want
-
-
-#: Whether SO_RCVLOWAT is used here (see _RCVLOWAT; Linux also grows the receive buffer
-#: to hold what is waited for).
-LOWAT_SAFE = (
-    _RCVLOWAT is not None
-    and sys.platform.startswith("linux")
-    and _linux_at_least(platform.release(), (5, 10))
-)
 
 
 def write_buffers(transport: asyncio.Transport, bufs: list[Any]) -> None:
