@@ -11,6 +11,7 @@ from setuptools import Extension, setup
 # Each extension module and the C files it links; DICOMUL_ONLY=name (e.g. ul._core)
 # builds just that one.
 MODULES = {
+    "_recordc": [],
     "ul._core": ["csrc/ul_pdu.c"],
     "ul._fsm": ["csrc/ul_fsm.c"],
     "dimse._cmdset": ["csrc/ul_cmd.c"],

@@ -5,7 +5,8 @@ classes (an ``__init__`` from the annotated fields, ``__repr__``, ``__eq__``, ``
 ``__match_args__``, no attribute assignment after construction, ``__slots__``, pickling),
 at a tenth of the cost per class: ``dataclasses`` imports ``inspect`` and runs half a dozen
 ``exec`` per class, which made up a third of ``dicomul echo``'s whole-process time. One
-``exec`` per class here (``__init__``); the other methods are shared.
+``exec`` per class here (``__init__``, which fills the slots with one compiled call);
+the other methods are shared.
 
     @record(kw_only=True, hidden=("extra",))
     class Message:
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar, dataclass_transform
+
+from dicomul._recordc import set_fields
 
 __all__ = ["REQUIRED", "Factory", "FrozenInstanceError", "record", "fields", "replace"]
 
@@ -109,7 +112,7 @@ def _own_fields(cls: type) -> dict[str, Any]:
 
 
 def _make_init(names: dict[str, Any], kw_only: bool) -> Callable[..., None]:
-    params, body, env = [], [], {"_set": object.__setattr__, "_NO": _NO_DEFAULT}
+    params, body, env = [], [], {"_fill": set_fields, "_NO": _NO_DEFAULT}
     for i, (name, default) in enumerate(names.items()):
         if default is _NO_DEFAULT:
             params.append(name)
@@ -120,7 +123,9 @@ def _make_init(names: dict[str, Any], kw_only: bool) -> Callable[..., None]:
         else:
             params.append(f"{name}=_d{i}")
             env[f"_d{i}"] = default
-        body.append(f"    _set(self, {name!r}, {name})")
+    env["_names"] = tuple(names)
+    if names:  # one compiled call sets every slot (dicomul._recordc)
+        body.append(f"    _fill(self, _names, ({', '.join(names)},))")
     star = "*, " if kw_only and params else ""
     src = f"def __init__(self, {star}{', '.join(params)}):\n" + "\n".join(body or ["    pass"])
     exec(src, env)  # noqa: S102 -- built from identifiers of our own classes only

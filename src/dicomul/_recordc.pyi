@@ -1,0 +1,3 @@
+from typing import Any
+
+def set_fields(obj: Any, names: tuple[str, ...], values: tuple[Any, ...]) -> None: ...
