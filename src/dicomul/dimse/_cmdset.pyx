@@ -8,6 +8,7 @@ in one place.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.object cimport PyObject_GenericSetAttr
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
@@ -298,3 +299,33 @@ def encode_command_set(elems, kinds, values, required, bint raw_ok):
                     memcpy(w + 8, PyBytes_AS_STRING(raw), vlen)
                 w += 8 + vlen
     return out
+
+
+def build_message(type cls, dict command, tuple fields):
+    """The message object of class ``cls`` for a decoded ``command`` (as scan_command
+    gives it), which it empties of what it uses. ``fields``: ``(element, name,
+    required)`` per field of the message's layout, in layout order. Absent optional
+    fields become None (so decode -> encode writes back what was received); the rest of
+    ``command`` becomes ``extra``. Returns the message, or the element (an int) of the
+    first required field that is missing or empty (0x0800 when the Command Data Set Type
+    is missing), for the caller to report.
+
+    Fills the record's slots as its __init__ would (dicomul._recordc), without building
+    keyword arguments for it.
+    """
+    cdef object obj = object.__new__(cls)
+    cdef object value
+    cdef tuple item
+    for item in fields:
+        value = command.pop(item[0], None)
+        if item[2] and (value is None or value == ""):
+            return item[0]
+        PyObject_GenericSetAttr(obj, item[1], value)
+    command.pop(0x0000, None)
+    command.pop(0x0100, None)
+    value = command.pop(0x0800, None)
+    if value is None:
+        return 0x0800
+    PyObject_GenericSetAttr(obj, "has_dataset", value != 0x0101)  # NO_DATASET
+    PyObject_GenericSetAttr(obj, "extra", command if command else {})
+    return obj

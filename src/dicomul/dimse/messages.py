@@ -42,7 +42,7 @@ from operator import attrgetter
 from typing import Any, ClassVar
 
 from dicomul._record import Factory, record
-from dicomul.dimse._cmdset import command_has_dataset, encode_command_set
+from dicomul.dimse._cmdset import build_message, command_has_dataset, encode_command_set
 from dicomul.dimse._codec import (
     _AE,
     _AT,
@@ -153,7 +153,7 @@ class DIMSEMessage:
     _ENC_REQUIRED: ClassVar[tuple[bool, ...]]
     _ENC_GET: ClassVar[attrgetter[Any]]
     _DEC_FIELDS: ClassVar[tuple[tuple[int, str], ...]]
-    _DEC_REQUIRED: ClassVar[tuple[tuple[int, str], ...]]
+    _DEC_PLAN: ClassVar[tuple[tuple[int, str, bool], ...]]
     has_dataset: bool
     extra: Mapping[int, Any]
 
@@ -178,7 +178,7 @@ class DIMSEMessage:
         cls._ENC_KINDS = tuple(k for _e, _n, k in layout)
         cls._ENC_REQUIRED = tuple(n in cls._REQUIRED for _e, n, _k in layout)
         cls._DEC_FIELDS = tuple((e, n) for e, n, _k in layout if n)
-        cls._DEC_REQUIRED = tuple((e, n) for e, n in cls._DEC_FIELDS if n in cls._REQUIRED)
+        cls._DEC_PLAN = tuple((e, n, n in cls._REQUIRED) for e, n in cls._DEC_FIELDS)
         cls._ENC_GET = attrgetter(
             *(n or ("command_field" if k == -1 else "has_dataset") for _e, n, k in layout)
         )
@@ -222,22 +222,14 @@ class DIMSEMessage:
 
     @classmethod
     def _from_fields(cls, command: dict[int, Any]) -> DIMSEMessage:
-        pop = command.pop
         # Absent optional fields become None, not the constructor's default, so that
-        # decode -> encode writes back exactly what was received.
-        kwargs: dict[str, Any] = {name: pop(elem, None) for elem, name in cls._DEC_FIELDS}
-        for elem, name in cls._DEC_REQUIRED:
-            value = kwargs[name]
-            if value is None or value == "":
-                raise DIMSEError(f"{cls.__name__}: required {_name(elem)} is missing")
-        del command[0x0000], command[0x0100]
-        dataset_type = pop(0x0800, None)
-        if dataset_type is None:
+        # decode -> encode writes back exactly what was received (see build_message).
+        out = build_message(cls, command, cls._DEC_PLAN)
+        if type(out) is not int:
+            return out  # type: ignore[no-any-return]
+        if out == 0x0800:
             raise DIMSEError(f"{cls.__name__}: required (0000,0800) CommandDataSetType is missing")
-        kwargs["has_dataset"] = dataset_type != NO_DATASET
-        if command:
-            kwargs["extra"] = command
-        return cls(**kwargs)
+        raise DIMSEError(f"{cls.__name__}: required {_name(out)} is missing")
 
 
 class _Response(DIMSEMessage):
