@@ -324,10 +324,19 @@ class Session:
         message = cls(message_id=message_id, **fields)
         command = message.encode()  # bad fields raise here, before anything changes
         op = Operation(message_id, context_id, message)
+        self._ids.add(message_id)
+        window = self._invoke_window
+        if (self._windows_read and not self._queued and self.connection.is_established
+                and (not window or len(self._invoked) < window)):
+            # Room in the window and nothing queued before it: sent now (what _flush
+            # would do, without the queue; the usual case of a blocking requestor).
+            self._invoked[message_id] = op
+            op.sent = True
+            self.connection.send(DataRequest(context_id, command, dataset))
+            return op
         op.command = command
         op.dataset = dataset
         self._queued.append(op)
-        self._ids.add(message_id)
         self._flush()
         return op
 
@@ -348,6 +357,10 @@ class Session:
         self.connection.send(DataRequest(operation.context_id, rq.encode()))
 
     def _new_message_id(self) -> int:
+        mid = self._next_id
+        if mid not in self._ids:  # the usual case: the next one is free
+            self._next_id = mid % 0xFFFF + 1
+            return mid
         for _ in range(0x10000):
             mid = self._next_id
             self._next_id = mid % 0xFFFF + 1  # 1 .. 65535, then 1 again
