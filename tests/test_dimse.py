@@ -477,6 +477,27 @@ def test_missing_required_field_c_store_rq(drop: int) -> None:
         decode_message(encode_command(fields))
 
 
+def test_decoding_names_the_missing_field() -> None:
+    """The compiled decoder (build_message) reports the first missing required field
+    of the layout, an empty one as missing, and a missing Data Set Type by name."""
+    echo = CEchoRQ(message_id=7, affected_sop_class_uid="1.2.840.10008.1.1").encode()
+    fields = decode_command(echo)
+    del fields[0x0800]
+    with pytest.raises(DIMSEError, match=r"CEchoRQ: required \(0000,0800\) CommandDataSetType"):
+        decode_message(encode_command(fields))
+    fields = decode_command(echo)
+    fields[0x0002] = ""
+    with pytest.raises(DIMSEError, match=r"CEchoRQ: required .*0002.* is missing"):
+        decode_message(encode_command(fields))
+    fields = decode_command(echo)
+    fields[0x0900] = 0  # not a field of C-ECHO-RQ: kept in extra, in order
+    msg = decode_message(encode_command(fields))
+    assert msg == CEchoRQ(message_id=7, affected_sop_class_uid="1.2.840.10008.1.1",
+                          extra={0x0900: 0})  # fmt: skip
+    assert msg.encode() == encode_command(fields)
+    assert decode_message(echo).extra == {} and decode_message(echo).extra is not msg.extra
+
+
 @pytest.mark.parametrize(
     ("msg", "drop"),
     [

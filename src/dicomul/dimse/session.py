@@ -101,6 +101,8 @@ _MULTI = frozenset({_CF.C_FIND_RQ, _CF.C_GET_RQ, _CF.C_MOVE_RQ})
 _SUBOPS = ("remaining", "completed", "failed", "warning")
 _SUBOP_FIELDS = tuple((name, f"{name}_suboperations") for name in _SUBOPS)
 _RETRIEVE = frozenset({_CF.C_GET_RQ, _CF.C_MOVE_RQ})
+#: The Pending statuses (is_pending, for a decoded US value: no range check needed).
+_PENDING = frozenset({0xFF00, 0xFF01})
 #: Connection events after which no operation can complete.
 _ENDINGS = (AbortIndication, ReleaseConfirmation, TransportClosed)
 
@@ -532,17 +534,18 @@ class Session:
         if op is None:
             self._violation(f"a response to message {mid}, which is not outstanding")
             return
-        if message.command_field != op.kind | 0x8000:
+        kind = op.request.command_field
+        if message.command_field != kind | 0x8000:
             self._violation(f"{type(message).__name__} answers {type(op.request).__name__} {mid}")
             return
         status = message.status  # type: ignore[attr-defined]
-        final = not is_pending(status)
-        if not final and op.kind not in _MULTI:
+        final = status not in _PENDING
+        if not final and kind not in _MULTI:
             self._violation(f"pending status 0x{status:04X} for {type(op.request).__name__}")
             return
         op.status = status
         op.responses += 1
-        if op.kind in _RETRIEVE:  # (only C-GET and C-MOVE responses count sub-operations)
+        if kind in _RETRIEVE:  # (only C-GET and C-MOVE responses count sub-operations)
             for name, field in _SUBOP_FIELDS:
                 value = getattr(message, field, None)
                 if value is not None:
