@@ -28,7 +28,7 @@ from dicomul.ul.events import (
     ReleaseRequest,
     TransportClosed,
 )
-from dicomul.ul.pdata import DEFAULT_WINDOW
+from dicomul.ul.pdata import DEFAULT_WINDOW, READY_LIMIT, message_batches, ready_message
 
 MAX_LENGTHS = [0, 8, 9, 16, 1000, 16384, 16385]
 KINDS = ["bytes", "memoryview", "bytearray", "BytesIO", "tempfile", "iterable"]
@@ -441,3 +441,24 @@ def test_whole_command_checks_its_argument() -> None:
     pdu.pdvs.append(1.5)  # (a list: the type is checked when it is read)
     with pytest.raises(TypeError):
         whole_command(pdu)
+
+
+@pytest.mark.parametrize("peer_max", [0, 8, 9, 1000, 16384, 131072])
+@pytest.mark.parametrize("size", [0, 1, 2, 999, 1000, 16378, 16379, 65537, READY_LIMIT])
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_ready_message_is_message_batches_at_once(peer_max, size, kind) -> None:
+    """A small bytes-like data set is fragmented at once (no generator): the very bytes
+    message_batches gives, odd lengths padded the same way."""
+    cmd, data = command(True), kind(_payload(size, seed=size))
+    ready = ready_message(3, cmd, data, peer_max)
+    assert ready is not None
+    lazy = [bytes(b) for batch in message_batches(3, cmd, data, peer_max) for b in batch]
+    assert b"".join(bytes(b) for b in ready) == b"".join(lazy)
+
+
+def test_ready_message_leaves_the_rest_to_message_batches() -> None:
+    assert ready_message(1, command(True), bytes(READY_LIMIT + 1), 16384) is None
+    assert ready_message(1, command(True), io.BytesIO(b"ab"), 16384) is None
+    assert ready_message(1, command(True), [b"ab"], 16384) is None
+    strided = memoryview(bytes(range(16)))[::2]  # not contiguous
+    assert ready_message(1, command(True), strided, 16384) is None

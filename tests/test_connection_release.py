@@ -167,7 +167,9 @@ def test_provider_source_abort_request() -> None:
 
 def test_abort_drops_queued_pdata() -> None:
     r, a = associate()
-    r.send(DataRequest(3, command(True), b"\1\2" * 100_000))
+    # (over pdata.READY_LIMIT: a data set sent a window at a time; a smaller bytes-like
+    # one is fragmented when queued and handed out whole, see the test below)
+    r.send(DataRequest(3, command(True), b"\1\2" * 200_000))
     first = r.data_to_send(limit=1)  # the command and one window of the data set
     r.send(AbortRequest())
     rest = _wire(r)
@@ -175,6 +177,20 @@ def test_abort_drops_queued_pdata() -> None:
     for b in first:
         a.receive_data(bytes(b))
     a.receive_data(rest)
+    assert a.events() == [AbortIndication(0, 0, provider=False), TransportClosed()]
+
+
+def test_a_small_message_is_handed_out_whole_before_an_abort() -> None:
+    r, a = associate()
+    r.send(DataRequest(3, command(True), b"\1\2" * 1000))
+    first = r.data_to_send(limit=1)  # a small message is one ready unit of output
+    r.send(AbortRequest())
+    assert _wire(r) == bytes.fromhex("07000000000400000000")
+    for b in first:
+        a.receive_data(bytes(b))
+    got = a.events()
+    assert type(got[0]) is DataIndication and got[0].dataset == b"\1\2" * 1000
+    a.receive_data(bytes.fromhex("07000000000400000000"))
     assert a.events() == [AbortIndication(0, 0, provider=False), TransportClosed()]
 
 

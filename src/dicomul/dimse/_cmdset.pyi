@@ -17,6 +17,9 @@ def command_dataset_type(command: bytes | bytearray | memoryview) -> int:
 
 def command_has_dataset(command: bytes | bytearray | memoryview) -> bool:
     """Whether the command set's (0000,0800) is present and not 0101H (PS3.7 E.1)."""
-def build_message(cls: type[Any], command: dict[int, Any], fields: tuple[tuple[int, str, bool], ...]) -> Any:
+
+def build_message(
+    cls: type[Any], command: dict[int, Any], fields: tuple[tuple[int, str, bool], ...]
+) -> Any:
     """The message object for a decoded command set, or the element of the first missing
     required field (0x0800: the Command Data Set Type)."""

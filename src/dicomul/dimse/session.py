@@ -328,8 +328,12 @@ class Session:
         op = Operation(message_id, context_id, message)
         self._ids.add(message_id)
         window = self._invoke_window
-        if (self._windows_read and not self._queued and self.connection.is_established
-                and (not window or len(self._invoked) < window)):
+        if (
+            self._windows_read
+            and not self._queued
+            and self.connection.is_established
+            and (not window or len(self._invoked) < window)
+        ):
             # Room in the window and nothing queued before it: sent now (what _flush
             # would do, without the queue; the usual case of a blocking requestor).
             self._invoked[message_id] = op

@@ -60,6 +60,12 @@ def store_uid_error(sop_class_uid: object, sop_instance_uid: object) -> tuple[in
     Annex C, the status whose Affected SOP Instance UID "violated the UID construction
     rules"); then the class UID: 0x0122 "Refused: SOP Class not supported". The message
     says which UID, why, and that DCMTK and pynetdicom refuse it."""
+    if (  # the usual case, without building the loop below (every C-STORE asks)
+        type(sop_instance_uid) is str and type(sop_class_uid) is str
+        and len(sop_instance_uid) <= MAX_UID_LENGTH and len(sop_class_uid) <= MAX_UID_LENGTH
+        and _VALID(sop_instance_uid) is not None and _VALID(sop_class_uid) is not None
+    ):  # fmt: skip
+        return None
     for status, what, uid in (
         (INVALID_OBJECT_INSTANCE, "SOP Instance UID", sop_instance_uid),
         (SOP_CLASS_NOT_SUPPORTED, "SOP Class UID", sop_class_uid),

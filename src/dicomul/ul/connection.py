@@ -78,7 +78,13 @@ from dicomul.ul.events import (
     Request,
     TransportClosed,
 )
-from dicomul.ul.pdata import AnnexEViolation, Reassembler, check_dataset, message_batches
+from dicomul.ul.pdata import (
+    AnnexEViolation,
+    Reassembler,
+    check_dataset,
+    message_batches,
+    ready_message,
+)
 from dicomul.ul.pdu import decode_pdu
 
 __all__ = ["Connection", "Role", "State", "DEFAULT_ARTIM_TIMEOUT"]
@@ -733,6 +739,10 @@ class Connection:
         if dataset is None:  # the common small message: one ready list, no generator
             bufs = fragment(context_id, True, command, peer)
             self._out.append((4, sum(map(len, bufs)), bufs))
+            return
+        ready = ready_message(context_id, command, dataset, peer)
+        if ready is not None:  # a small bytes-like data set: fragmented now, no generator
+            self._out.append((4, sum(map(len, ready)), ready))
             return
         batches = message_batches(context_id, command, dataset, peer, regions=self.file_regions)
         self._out.append((4, 0, batches))

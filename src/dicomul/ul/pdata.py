@@ -20,6 +20,7 @@ from dicomul.ul._core import fragment, fragment_size
 
 __all__ = [
     "message_batches",
+    "ready_message",
     "check_dataset",
     "Reassembler",
     "AnnexEViolation",
@@ -135,6 +136,35 @@ def message_batches(
         _message_batches(context_id, command, dataset, peer_max_length, window, regions),
         dataset,
     )
+
+
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+#: The largest data set ready_message takes (larger ones go a window at a time).
+READY_LIMIT = 256 * 1024
+
+
+def ready_message(
+    context_id: int, command: Any, dataset: Any, peer_max_length: int
+) -> Buffers | None:
+    """All the P-DATA-TF PDUs of a message whose data set is bytes-like and at most
+    READY_LIMIT bytes, fragmented now into one list of buffers (views of ``dataset``,
+    never copied but for an odd last byte): the same bytes as :func:`message_batches`,
+    without its generator (a small C-STORE's usual case). None for any other data set."""
+    if type(dataset) not in _BYTES_LIKE:
+        return None
+    try:
+        mv = memoryview(dataset).cast("B")
+    except TypeError:  # not C-contiguous: message_batches reports it, as before
+        return None
+    if len(mv) > READY_LIMIT:
+        return None
+    window = DEFAULT_WINDOW
+    frag, limit = fragment_size(peer_max_length), peer_max_length
+    if frag + 6 > window:  # as in _message_batches
+        limit = max(2, (window - 6) & ~1) + 6
+    out = fragment(context_id, True, command, peer_max_length)
+    out += fragment(context_id, False, _even(mv), limit)
+    return out
 
 
 def _message_batches(
