@@ -324,6 +324,8 @@ def test_local_protocol_error_sends_nothing(requestor):
         rq = make_rq()
         c.net.send_associate_request(rq)
         assert read_pdu(peer) == rq.encode()  # the first bytes on the wire are the RQ
+        # (on_send runs on the loop once the write is done: the peer may read it first)
+        assert c.wait("on_send") == (0, 1, len(rq.encode()))
         assert c.args("on_send") == [(0, 1, len(rq.encode()))]
         with pytest.raises(LocalProtocolError):
             c.net.send_associate_request(rq)  # Sta5
