@@ -4,6 +4,7 @@ asserted: only that it runs and prints its table."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,16 @@ def test_bench_aio_runs() -> None:
     assert "dicomul asyncio -> DCMTK storescp" in text and "window 8 vs 1" in text
     assert "floor: Python blocking -> DCMTK" in text and "the floor, Python doing no" in text
     assert "targets:" in text
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_bench_instructions_runs() -> None:
+    """(slow: every process under valgrind; about 2.5 minutes)"""
+    if not (os.path.exists("/usr/bin/echoscu") and os.path.exists("/usr/bin/storescp")):
+        pytest.skip("DCMTK (Debian dcmtk) not installed")
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind (Debian valgrind) not installed")
+    text = _run("bench_instructions.py", "--quick", timeout=880)
+    assert "dicomul blocking C-ECHO requestor" in text and "DCMTK echoscu C-ECHO requestor" in text
+    assert "4 KiB C-STORE acceptor: dicomul" in text
