@@ -462,3 +462,20 @@ def test_ready_message_leaves_the_rest_to_message_batches() -> None:
     assert ready_message(1, command(True), [b"ab"], 16384) is None
     strided = memoryview(bytes(range(16)))[::2]  # not contiguous
     assert ready_message(1, command(True), strided, 16384) is None
+
+
+def test_ready_message_copies_only_the_tail_of_an_odd_data_set() -> None:
+    data, cmd = bytearray(b"\1" * 100_001), command(True)
+    ready = ready_message(1, cmd, data, 16384)
+    assert ready is not None
+    pieces = ready[3::2]  # [header, command, header, fragment, header, fragment, ...]
+    assert sum(len(b) for b in pieces) == 100_002
+    viewed = sum(len(b) for b in pieces if b.obj is data)
+    assert viewed == 100_001 - 100_001 % 16378  # every whole fragment a view of data
+    assert len(pieces[-1]) == 100_001 % 16378 + 1 and pieces[-1].obj is not data
+
+
+def test_ready_message_leaves_a_released_view_to_message_batches() -> None:
+    view = memoryview(b"abcd")
+    view.release()
+    assert ready_message(1, command(True), view, 16384) is None

@@ -818,3 +818,14 @@ def test_has_dataset_none_means_no_data_set_on_both_encoding_paths() -> None:
     assert decode_command(plain)[0x0800] == NO_DATASET
     extra = CEchoRQ(message_id=1, has_dataset=None, extra={0x7777: b"ab"})  # type: ignore[arg-type]
     assert decode_command(extra.encode())[0x0800] == NO_DATASET
+
+
+def test_every_field_of_a_message_is_in_its_layout() -> None:
+    """The compiled decoder (build_message) fills the layout's fields, has_dataset and
+    extra, and nothing else: a field outside the layout would be left unset."""
+    from dicomul.dimse.messages import MESSAGE_CLASSES
+    from dicomul.dimse.n_messages import N_MESSAGE_CLASSES
+
+    for cls in (*MESSAGE_CLASSES.values(), *N_MESSAGE_CLASSES.values()):
+        layout = {name for _elem, name in cls._DEC_FIELDS}
+        assert set(cls.__record_fields__) == layout | {"has_dataset", "extra"}, cls

@@ -148,13 +148,15 @@ def ready_message(
 ) -> Buffers | None:
     """All the P-DATA-TF PDUs of a message whose data set is bytes-like and at most
     READY_LIMIT bytes, fragmented now into one list of buffers (views of ``dataset``,
-    never copied but for an odd last byte): the same bytes as :func:`message_batches`,
-    without its generator (a small C-STORE's usual case). None for any other data set."""
+    but for the last fragment of an odd-length one, copied to add its pad byte, as
+    message_batches does): the same bytes as :func:`message_batches`, without its
+    generator (a small C-STORE's usual case). None for any other data set (and for a
+    view that cannot be cast to bytes: message_batches reports that, as before)."""
     if type(dataset) not in _BYTES_LIKE:
         return None
     try:
         mv = memoryview(dataset).cast("B")
-    except TypeError:  # not C-contiguous: message_batches reports it, as before
+    except (TypeError, ValueError):  # not C-contiguous, released: as before, see above
         return None
     if len(mv) > READY_LIMIT:
         return None
@@ -163,6 +165,10 @@ def ready_message(
     if frag + 6 > window:  # as in _message_batches
         limit = max(2, (window - 6) & ~1) + 6
     out = fragment(context_id, True, command, peer_max_length)
+    whole = len(mv) - len(mv) % fragment_size(limit)
+    if len(mv) % 2 and whole:  # odd: the whole fragments as views, only the tail copied
+        out += fragment(context_id, False, mv[:whole], limit, False)
+        mv = mv[whole:]
     out += fragment(context_id, False, _even(mv), limit)
     return out
 
