@@ -327,18 +327,15 @@ class Session:
         command = message.encode()  # bad fields raise here, before anything changes
         op = Operation(message_id, context_id, message)
         self._ids.add(message_id)
-        window = self._invoke_window
         if (
             self._windows_read
             and not self._queued
             and self.connection.is_established
-            and (not window or len(self._invoked) < window)
+            and self._has_room()
         ):
-            # Room in the window and nothing queued before it: sent now (what _flush
-            # would do, without the queue; the usual case of a blocking requestor).
-            self._invoked[message_id] = op
-            op.sent = True
-            self.connection.send(DataRequest(context_id, command, dataset))
+            # Nothing queued before it: sent now (what _flush would do, without the
+            # queue; the usual case of a blocking requestor).
+            self._send(op, command, dataset)
             return op
         op.command = command
         op.dataset = dataset
@@ -380,14 +377,22 @@ class Session:
             return
         if not self._windows_read:
             self._windows()
-        window = self._invoke_window
-        while self._queued and (not window or len(self._invoked) < window):
+        while self._queued and self._has_room():
             op = self._queued.popleft()
-            self._invoked[op.message_id] = op
-            op.sent = True
             dataset, op.dataset = op.dataset, None
             command, op.command = op.command, b""
-            self.connection.send(DataRequest(op.context_id, command, dataset))
+            self._send(op, command, dataset)
+
+    def _has_room(self) -> bool:
+        """Whether the invoke window (read already) has room for one more operation."""
+        window = self._invoke_window
+        return not window or len(self._invoked) < window
+
+    def _send(self, op: Operation, command: bytes, dataset: Any) -> None:
+        """Send ``op``'s request: it is outstanding from now on."""
+        self._invoked[op.message_id] = op
+        op.sent = True
+        self.connection.send(DataRequest(op.context_id, command, dataset))
 
     # ---- responses --------------------------------------------------------------------
 

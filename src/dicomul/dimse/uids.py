@@ -60,7 +60,7 @@ def store_uid_error(sop_class_uid: object, sop_instance_uid: object) -> tuple[in
     Annex C, the status whose Affected SOP Instance UID "violated the UID construction
     rules"); then the class UID: 0x0122 "Refused: SOP Class not supported". The message
     says which UID, why, and that DCMTK and pynetdicom refuse it."""
-    if (  # the usual case, without building the loop below (every C-STORE asks)
+    if (  # uid_problem's own first test for both UIDs, without the loop (per C-STORE)
         type(sop_instance_uid) is str and type(sop_class_uid) is str
         and len(sop_instance_uid) <= MAX_UID_LENGTH and len(sop_class_uid) <= MAX_UID_LENGTH
         and _VALID(sop_instance_uid) is not None and _VALID(sop_class_uid) is not None

@@ -736,12 +736,13 @@ class Connection:
         return self.peer_max_length if self.peer_max_length is not None else ABSENT_MAX_LENGTH
 
     def _queue_message(self, context_id: int, command: Any, dataset: Any, peer: int) -> None:
-        if dataset is None:  # the common small message: one ready list, no generator
-            bufs = fragment(context_id, True, command, peer)
-            self._out.append((4, sum(map(len, bufs)), bufs))
-            return
-        ready = ready_message(context_id, command, dataset, peer)
-        if ready is not None:  # a small bytes-like data set: fragmented now, no generator
+        # The common small message (no data set, or a small bytes-like one): one ready
+        # list, fragmented now, no generator.
+        if dataset is None:
+            ready = fragment(context_id, True, command, peer)
+        else:
+            ready = ready_message(context_id, command, dataset, peer)
+        if ready is not None:
             self._out.append((4, sum(map(len, ready)), ready))
             return
         batches = message_batches(context_id, command, dataset, peer, regions=self.file_regions)

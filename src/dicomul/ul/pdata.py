@@ -138,6 +138,17 @@ def message_batches(
     )
 
 
+def _data_limits(peer_max_length: int, window: int) -> tuple[int, int]:
+    """(fragment size, PDU length limit) for a data set's PDVs: the peer's, or at most
+    one ``window`` when the peer has no maximum (0) or a huge one (a peer announcing "no
+    maximum" still has a limit, e.g. dicomul's 4 MiB)."""
+    frag = fragment_size(peer_max_length)
+    if frag + 6 > window:
+        frag = max(2, (window - 6) & ~1)
+        return frag, frag + 6
+    return frag, peer_max_length
+
+
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 #: The largest data set ready_message takes (larger ones go a window at a time).
 READY_LIMIT = 256 * 1024
@@ -160,12 +171,9 @@ def ready_message(
         return None
     if len(mv) > READY_LIMIT:
         return None
-    window = DEFAULT_WINDOW
-    frag, limit = fragment_size(peer_max_length), peer_max_length
-    if frag + 6 > window:  # as in _message_batches
-        limit = max(2, (window - 6) & ~1) + 6
+    frag, limit = _data_limits(peer_max_length, DEFAULT_WINDOW)
     out = fragment(context_id, True, command, peer_max_length)
-    whole = len(mv) - len(mv) % fragment_size(limit)
+    whole = len(mv) - len(mv) % frag
     if len(mv) % 2 and whole:  # odd: the whole fragments as views, only the tail copied
         out += fragment(context_id, False, mv[:whole], limit, False)
         mv = mv[whole:]
@@ -191,11 +199,7 @@ def _message_batches(
     yield fragment(context_id, True, command, peer_max_length)
     if dataset is None:
         return
-    frag, limit = fragment_size(peer_max_length), peer_max_length
-    if frag + 6 > window:  # no maximum (0) or a huge one: PDUs of at most one window
-        # (a peer announcing "no maximum" still has a limit, e.g. dicomul's 4 MiB)
-        frag = max(2, (window - 6) & ~1)
-        limit = frag + 6
+    frag, limit = _data_limits(peer_max_length, window)
     region = dataset.file_region() if regions and hasattr(dataset, "file_region") else None
     # (None: the source has no file under it after all; it is read as usual)
     if region is not None:
