@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,19 +67,25 @@ class Acceptor:
                    "127.0.0.1", "--ignore", "--workers", "1", "--max-pdu", "131072"]  # fmt: skip
         else:
             cmd = [str(dcmtk("storescp")), "--ignore", "--max-pdu", "131072", str(self.port)]
+        # stderr to a file, not a pipe: nobody reads it until the end, and a server's log
+        # could fill a pipe and stop it.
+        self.log = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(callgrind(cmd) if counted else cmd, env=ENV,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)  # fmt: skip
+                                     stdout=subprocess.DEVNULL, stderr=self.log)  # fmt: skip
         wait_port(self.port, self.proc, timeout=120)
 
     def stop(self) -> int:
-        """Stop it (SIGTERM: callgrind then writes its total); its instructions."""
+        """Stop it (SIGTERM: callgrind then writes its total); its instructions (0 when
+        it ran without callgrind)."""
         self.proc.send_signal(signal.SIGTERM)
         try:
-            _, err = self.proc.communicate(timeout=120)
+            self.proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, err = self.proc.communicate(timeout=30)
+            self.proc.wait(timeout=30)
+        self.log.seek(0)
+        err = self.log.read()
+        self.log.close()
         return collected(err) if "Collected" in err else 0
 
 
